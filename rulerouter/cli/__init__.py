@@ -1,0 +1,57 @@
+"""The `rulerouter` command. Each group of subcommands lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import RuleRouterError
+from . import policy
+from ._common import EXIT_FAILED, Exit
+
+__all__ = ["main"]
+
+EXIT_INTERNAL = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rulerouter",
+        description="Send each LLM request to the cheapest model that can handle it.",
+        epilog="Exit codes: 0 ok, 1 policy or test failures, 2 usage errors.",
+    )
+    parser.add_argument("--version", action="version", version=f"rulerouter {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    policy.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except Exit as stop:
+        if stop.message:
+            print(stop.message, file=sys.stderr)
+        return stop.code
+    except RuleRouterError as exc:
+        print(f"rulerouter: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("rulerouter: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # a bug of ours: say so plainly instead of dumping a traceback
+        print(
+            f"rulerouter: internal error ({type(exc).__name__}: {exc}); please report it with the command you ran",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Commands that work on rule files without calling any model: lint, route, test, schema, init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+from pathlib import Path
+
+from ..diagnostics import format_json, format_text, has_errors
+from ..load import check_file
+from ..policytest import policy_tests_for, run_test_file
+from ..schemas import policy_schema
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Exit,
+    add_config_arg,
+    config_path,
+    load_router,
+    parse_json_arg,
+    print_json,
+    read_prompt,
+    usage_error,
+)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.files] or [config_path(args)]
+    diagnostics = []
+    for path in paths:
+        diagnostics.extend(check_file(path).diagnostics)
+    if args.format == "json":
+        print(format_json(diagnostics))
+    elif diagnostics:
+        print(format_text(diagnostics))
+    failed = has_errors(diagnostics) or (args.strict and bool(diagnostics))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    router = load_router(args)
+    prompt = read_prompt(args.prompt)
+    metadata = parse_json_arg(args.metadata, "--metadata")
+    request = parse_json_arg(args.request, "--request")
+    if request is not None and not isinstance(request, dict):
+        usage_error("--request must be a JSON object (a chat-completions request body)")
+    kwargs = {"system_prompt": args.system, "metadata": metadata, "request": request}
+    decision = router.decide(prompt, **kwargs)
+    trace = router.trace(prompt, **kwargs) if args.explain else []
+    if args.json:
+        out = decision.to_dict()
+        if args.explain:
+            out["trace"] = [
+                {"rule": t.rule, "matched": t.matched, "tier": t.tier, "detail": t.detail} for t in trace
+            ]
+        print_json(out)
+        return EXIT_OK
+    print(f"tier:  {decision.tier}")
+    print(f"model: {decision.model}")
+    print(f"rule:  {decision.rule or '(none: default tier)'}")
+    print(f"why:   {decision.explanation}")
+    if args.explain:
+        print("rules tried, in order:")
+        width = max((len(t.rule) for t in trace), default=0)
+        for number, step in enumerate(trace, 1):
+            verdict = f"MATCH -> {step.tier}" if step.matched else "no"
+            print(f"  {number:>2}. {step.rule:<{width}}  {verdict:<18} {step.detail}")
+        if not trace or not trace[-1].matched:
+            print(f"  no rule matched -> default tier '{decision.tier}'")
+    return EXIT_OK
+
+
+def _test_files(args: argparse.Namespace) -> list[Path]:
+    if not args.files:
+        return [policy_tests_for(config_path(args))]
+    files = []
+    for name in args.files:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.test.toml")))
+        elif path.name.endswith(".test.toml"):
+            files.append(path)
+        else:
+            files.append(policy_tests_for(path))
+    return files
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    passed = failed = 0
+    for path in _test_files(args):
+        result = run_test_file(path)
+        if result.diagnostics:
+            print(format_text(result.diagnostics))
+        for case in result.cases:
+            if case.passed and args.verbose:
+                print(f"{result.path}:{case.line}: PASS {case.name}")
+            elif not case.passed:
+                print(f"{result.path}:{case.line}: FAIL {case.name}")
+                for problem in case.problems:
+                    print(f"    {problem}")
+        passed += result.passed
+        failed += result.failed
+    print(f"{passed} passed, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(policy_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.path)
+    if target.exists():
+        raise Exit(2, f"rulerouter: {target} already exists; not overwriting it (remove it or pick another path)")
+    starter = resources.files("rulerouter").joinpath("templates/starter.toml").read_text(encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(starter)
+    except OSError as exc:
+        raise Exit(2, f"rulerouter: cannot write {target}: {exc.strerror or exc}") from None
+    print(f"wrote {target}; check it with: rulerouter lint {target}")
+    return EXIT_OK
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    lint = commands.add_parser("lint", help="check rule files and report every problem")
+    lint.add_argument("files", nargs="*", metavar="FILE", help="rule files (default: the -c file)")
+    add_config_arg(lint)
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    lint.set_defaults(handler=cmd_lint)
+
+    route = commands.add_parser("route", help="decide where a prompt goes, without calling any model")
+    route.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (default: read standard input)")
+    add_config_arg(route)
+    route.add_argument("--metadata", metavar="JSON", help="routing metadata, a JSON object")
+    route.add_argument("--request", metavar="JSON", help="a chat-completions request body, for request conditions")
+    route.add_argument("--system", metavar="TEXT", help="a system prompt")
+    route.add_argument("--explain", action="store_true", help="show every rule tried and why it did or did not match")
+    route.add_argument("--json", action="store_true", help="print the decision as JSON")
+    route.set_defaults(handler=cmd_route)
+
+    test = commands.add_parser("test", help="run policy tests (*.test.toml)")
+    test.add_argument("files", nargs="*", metavar="FILE", help="test files, policies (their .test.toml) or directories")
+    add_config_arg(test)
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    test.set_defaults(handler=cmd_test)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of rule files (for editors)")
+    schema.set_defaults(handler=cmd_schema)
+
+    init = commands.add_parser("init", help="write a commented starter policy")
+    init.add_argument("path", nargs="?", default="rulerouter.toml", metavar="PATH")
+    init.set_defaults(handler=cmd_init)

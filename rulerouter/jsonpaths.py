@@ -1,0 +1,84 @@
+"""JSONPath, compiled once: a plain key walk where the path allows it, jsonpath-ng elsewhere.
+
+Most routing paths are simple (`$.tier`, `$.response_format.type`, `$.messages[-1].role`).
+jsonpath-ng builds match objects with full paths for every lookup, which costs tens of
+microseconds; a simple path is compiled to a tuple of keys and indices and walked directly.
+Paths with wildcards, slices, filters or recursive descent keep jsonpath-ng's semantics.
+Lookups never raise: whatever the data, a path finds a (possibly empty) list of values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from jsonpath_ng import jsonpath as _ast
+from jsonpath_ng.ext import parse as _parse_ext
+
+__all__ = ["JsonPathError", "compile_path"]
+
+Finder = Callable[[Any], list[Any]]
+
+
+class JsonPathError(ValueError):
+    """The path is not valid JSONPath; the message says why."""
+
+
+def compile_path(path: str) -> Finder:
+    """Return a function that finds every value `path` selects in a JSON-like document."""
+    try:
+        expr = _parse_ext(path)
+    except Exception as exc:  # jsonpath-ng raises bare Exception subclasses of several kinds
+        raise JsonPathError(str(exc) or type(exc).__name__) from None
+    steps = _simple_steps(expr)
+    if steps is not None:
+        return _walker(tuple(steps))
+    return _general(expr)
+
+
+def _simple_steps(expr: Any) -> list[str | int] | None:
+    """Keys and indices of a path made only of single fields and single indices, else None."""
+    if isinstance(expr, _ast.Root):
+        return []
+    if isinstance(expr, _ast.Fields) and len(expr.fields) == 1 and expr.fields[0] != "*":
+        return [expr.fields[0]]
+    if isinstance(expr, _ast.Index) and len(expr.indices) == 1:
+        return [expr.indices[0]]
+    if isinstance(expr, _ast.Child):
+        left = _simple_steps(expr.left)
+        right = _simple_steps(expr.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+def _walker(steps: tuple[str | int, ...]) -> Finder:
+    def find(data: Any) -> list[Any]:
+        node = data
+        for step in steps:
+            if type(step) is str:
+                if not isinstance(node, dict):
+                    return []
+                try:
+                    node = node[step]
+                except KeyError:
+                    return []
+            else:
+                if not isinstance(node, (list, tuple)):
+                    return []
+                try:
+                    node = node[step]
+                except IndexError:
+                    return []
+        return [node]
+
+    return find
+
+
+def _general(expr: Any) -> Finder:
+    def find(data: Any) -> list[Any]:
+        try:
+            return [match.value for match in expr.find(data)]
+        except Exception:  # odd shapes make jsonpath-ng raise; a lookup finds nothing instead
+            return []
+
+    return find

@@ -1,0 +1,92 @@
+"""`decide()` never raises, whatever it is given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rulerouter import Router
+
+from .conftest import ROOT
+
+POLICY = """
+schema_version = 1
+default_tier = "standard"
+[tiers]
+standard = "small"
+complex = "big"
+[models.small]
+price = { input_per_mtok = 0.1, output_per_mtok = 0.4 }
+[models.big]
+price = { input_per_mtok = 2.0, output_per_mtok = 8.0 }
+[providers.local]
+base_url = "http://127.0.0.1:9/v1"
+
+[[rules]]
+name = "meta"
+when.metadata = [{ path = "$.a.b[2].c", gt = 1 }, { path = "$.tags[*]", matches = "x" }, { path = "$..deep", exists = true }]
+tier = "complex"
+[[rules]]
+name = "pick"
+tier_from_metadata = "$.tier"
+[[rules]]
+name = "req"
+when.request = [{ path = "$.tools[*].function.name", in = ["a", 1, true] }, { path = "$.messages[-1].content", ne = "x" }]
+tier = "complex"
+[[rules]]
+name = "kw"
+when.any = [{ keywords = { any = ["é", "日本", "x"], none = ["y"] } }, { regex = "\\\\p{Greek}+" }, { words = { gt = 3, lt = 9 } }]
+text = "all"
+tier = "complex"
+[[rules]]
+name = "sys"
+when.keywords = { all = ["a"], match = "substring", text = "system" }
+tier = "complex"
+"""
+
+ROUTERS = [Router.from_toml(POLICY), Router.from_file(ROOT / "rules" / "default.toml")]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+odd = st.one_of(json_values, st.binary(max_size=10), st.just(object()), st.sets(st.integers(), max_size=3))
+messages = st.one_of(
+    odd,
+    st.lists(
+        st.one_of(
+            odd,
+            st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "developer", "tool", 3]), "content": odd}),
+        ),
+        max_size=5,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prompt=st.one_of(st.none(), st.text(), odd), messages=st.one_of(st.none(), messages),
+       system=st.one_of(st.none(), st.text(max_size=30), odd), metadata=odd, request=st.one_of(st.none(), odd))
+def test_decide_never_raises(prompt: Any, messages: Any, system: Any, metadata: Any, request: Any) -> None:
+    for router in ROUTERS:
+        decision = router.decide(prompt, messages=messages, system_prompt=system, metadata=metadata, request=request)
+        assert decision.tier in router.tiers
+        assert isinstance(decision.explanation, str)
+        router.trace(prompt, messages=messages, system_prompt=system, metadata=metadata, request=request)
+
+
+def test_ten_megabyte_prompt() -> None:
+    prompt = ("lorem ipsum dolor sit amet " * 400_000)[: 10 * 1024 * 1024]
+    assert ROUTERS[0].decide(prompt).tier == "standard"
+    decision = ROUTERS[1].decide(prompt)
+    assert (decision.tier, decision.rule) == ("complex", "long-prompt")
+
+
+def test_odd_unicode() -> None:
+    texts = ["\x00\x01", "\ud800", "e\u0301", "ǅ", "İstanbul", "ß" * 50, "\u202e reversed", "🙂" * 1001, "\u2028\u2029"]
+    for router in ROUTERS:
+        for text in texts:
+            router.decide(text, metadata={"tier": text, "tags": [text]}, system_prompt=text)
+            router.trace(text, metadata={"tier": text, "tags": [text]}, system_prompt=text)
