@@ -1,17 +1,32 @@
-"""`make demo`: the article's example prompts (and a few more) routed by rules/default.toml.
+"""`make demo`: the whole pipeline on the article's examples, end to end.
 
-Each decision is printed with the rule that made it and why. No model is called.
+1. Decide: the article's example prompts (and a few more) routed by rules/default.toml, each with
+   the rule that decided it and why. No model is called.
+2. Execute: the same prompts sent through the router with quality verification on, so fallback
+   (a provider failing) and escalation (a poor cheap answer re-run on the complex tier) show up,
+   with every attempt, its tokens and its cost; then a streamed answer and a small batch.
+
+Without RULEROUTER_API_KEY the calls go to a SIMULATED provider on 127.0.0.1 (its answers are
+fake and labelled so). With RULEROUTER_API_KEY set (and RULEROUTER_BASE_URL for an endpoint
+other than the rule file's), they go to the real endpoint and cost real money.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from .errors import PolicyError
+from .result import ExecutionError, Result
 from .router import Router
 
+__all__ = ["main"]
+
 POLICY = "rules/default.toml"
+SIMULATION_SEED = 3  # a seed under which the examples show a fallback and an escalation
 
 EXAMPLES: list[tuple[str, dict[str, object] | None]] = [
     (
@@ -53,14 +68,83 @@ def show_decisions(router: Router) -> None:
         print(f"     why: {decision.explanation}")
 
 
-def main(policy: str = POLICY) -> int:
+def _money(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.6f}"
+
+
+def show_result(prompt: str, result: Result) -> None:
+    print(f"\nprompt:  {_short(prompt)}")
+    print(f"answer:  {_short(result.content or '', 100)}")
+    tier = result.tier if not result.escalated else f"{result.decided_tier}, escalated to {result.tier}"
+    print(f"routed:  tier {tier}, model {result.model_used}, rule {result.rule or '(default)'}, attempt {result.attempt}")
+    for number, attempt in enumerate(result.attempts, 1):
+        tokens = f"{attempt.usage.prompt_tokens}+{attempt.usage.completion_tokens} tok" if attempt.usage else "no usage"
+        print(f"   {number}. {attempt.purpose:<10} {attempt.model:<18} {attempt.outcome:<7} {attempt.error_kind or '':<13} {tokens:<14} {_money(attempt.cost)}")
+    if result.judge_score is not None:
+        verdict = f"escalated ({result.escalation_reason})" if result.escalated else (result.escalation_reason or "kept")
+        print(f"judge:   score {result.judge_score:g} -> {verdict}")
+    print(f"cost:    {_money(result.cost)} in {result.latency_s * 1000:.0f} ms")
+
+
+async def show_execution(router: Router, label: str) -> None:
+    _heading(f"2. Calls through {label}")
+    for prompt, metadata in EXAMPLES:
+        try:
+            result = await router.acomplete(prompt, metadata=metadata, verify=True, max_tokens=300)
+        except ExecutionError as exc:
+            print(f"\nprompt:  {_short(prompt)}\nfailed:  {exc}")
+            continue
+        show_result(prompt, result)
+
+    print("\nstreamed (fallback may happen until the first chunk arrives):\n  ", end="")
+    stream = router.astream("Explain in two sentences why a router needs fallback chains.", max_tokens=120)
     try:
-        router = Router.from_file(Path(policy))
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"rulerouter demo — policy {policy}")
-    show_decisions(router)
+        async for chunk in stream:
+            print(chunk.text, end="", flush=True)
+        print()
+        if stream.result is not None:
+            print(f"  model {stream.result.model_used}, {stream.result.usage.total_tokens} tokens, cost {_money(stream.result.cost)}")
+    except ExecutionError as exc:
+        print(f"\n  stream failed: {exc}")
+
+    items = ["utils.py", "models.py", "views.py", "forms.py", "admin.py", "urls.py"]
+    print(f"\nbatch: 'Add docstrings to {{item}}' for {len(items)} files, 3 at a time")
+    outcomes = await router.abatch(items, template="Add docstrings to {item}", concurrency=3, max_tokens=200)
+    for item, outcome in zip(items, outcomes):
+        if isinstance(outcome, Result):
+            print(f"  {item:<10} -> {outcome.tier}/{outcome.model_used}, attempt {outcome.attempt}, {_money(outcome.cost)}")
+        else:
+            print(f"  {item:<10} -> error: {getattr(outcome, 'summary', outcome)}")
+
+
+def main(policy: str = POLICY) -> int:
+    real = bool(os.environ.get("RULEROUTER_API_KEY"))
+    with ExitStack() as stack:
+        env: dict[str, str] = dict(os.environ)
+        if real:
+            label = "the real endpoint (RULEROUTER_API_KEY is set)"
+        else:
+            from .testing import LoopbackUpstream, SimulatedProvider
+
+            upstream = stack.enter_context(LoopbackUpstream(default=SimulatedProvider(seed=SIMULATION_SEED), record=False))
+            env["RULEROUTER_BASE_URL"] = upstream.base_url
+            env["RULEROUTER_API_KEY"] = "simulated-key"
+            label = f"a SIMULATED provider at {upstream.base_url} (answers are fake; set RULEROUTER_API_KEY to use a real endpoint)"
+        try:
+            router = Router.from_file(Path(policy), env=env)
+        except PolicyError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"rulerouter demo — policy {policy}")
+        show_decisions(router)
+
+        async def run() -> None:
+            try:
+                await show_execution(router, label)
+            finally:
+                await router.aclose()
+
+        asyncio.run(run())
     return 0
 
 

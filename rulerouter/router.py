@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import tomli_w
 
+from .batch import BatchOutcome, run_batch
 from .decide import CompiledPolicy, Decision, RuleTrace
 from .diagnostics import Diagnostic
+from .execute import Executor
 from .load import Checked, load_file, load_text
+from .metrics import Metrics
+from .observe import Observer, policy_event
+from .providers import redactor_for
+from .result import Result
 from .schema import Policy
+from .streaming import AsyncCompletionStream, CompletionStream
 from .textscan import Inputs
 
 __all__ = ["Router"]
@@ -31,6 +39,9 @@ class Router:
         self.warnings: list[Diagnostic] = checked.warnings
         self._compiled = CompiledPolicy(checked.policy)
         self._env = env
+        self._executor: Executor | None = None
+        self.observer = Observer(checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env))
+        self.observer.emit("policy_loaded", policy_event(checked))
 
     @classmethod
     def from_file(cls, path: str | Path, *, env: Mapping[str, str] | None = None) -> Router:
@@ -46,6 +57,18 @@ class Router:
         """Check a policy built in code exactly as a file would be checked."""
         text = tomli_w.dumps(policy.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True))
         return cls(load_text(text, "<policy>", env), env=env)
+
+    @property
+    def executor(self) -> Executor:
+        """The part that calls models: provider pools and circuit breakers (built on first use)."""
+        if self._executor is None:
+            self._executor = Executor(self._compiled, env=self._env, observer=self.observer)
+        return self._executor
+
+    @property
+    def metrics(self) -> Metrics:
+        """Counts of every routed call: `router.metrics.summary()`, `router.metrics.prometheus()`."""
+        return self.observer.metrics
 
     @property
     def tiers(self) -> dict[str, str]:
@@ -75,6 +98,123 @@ class Router:
     ) -> list[RuleTrace]:
         """Every rule tried for this request and how it fared (slower than `decide`)."""
         return self._compiled.trace(Inputs(prompt, messages, system_prompt, metadata, request))
+
+    def complete(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[Any] | None = None,
+        system_prompt: str | None = None,
+        metadata: Any = None,
+        tier: str | None = None,
+        model: str | None = None,
+        verify: bool | None = None,
+        **params: Any,
+    ) -> Result:
+        """Route and call: decide, call the model with fallback and retry, verify, return.
+
+        `tier` or `model` skip the rules. `verify` turns the policy's verification on or off
+        for this call (None: as the policy says). Other keyword arguments (max_tokens,
+        temperature, response_format, tools, …) are passed to the model as they are.
+        Raises an `ExecutionError` listing every attempt when there is no answer.
+        """
+        executor = self.executor
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params)
+        return executor.run(prepared, verify)
+
+    async def acomplete(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[Any] | None = None,
+        system_prompt: str | None = None,
+        metadata: Any = None,
+        tier: str | None = None,
+        model: str | None = None,
+        verify: bool | None = None,
+        **params: Any,
+    ) -> Result:
+        """`complete()` for asyncio."""
+        executor = self.executor
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params)
+        return await executor.arun(prepared, verify)
+
+    def stream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[Any] | None = None,
+        system_prompt: str | None = None,
+        metadata: Any = None,
+        tier: str | None = None,
+        model: str | None = None,
+        **params: Any,
+    ) -> CompletionStream:
+        """A streamed answer. Iterate it for chunks; fallback happens until the first chunk.
+
+        `start()` (or the first iteration) routes and opens the stream; errors before the first
+        chunk raise there, like `complete()`. After it, a broken stream raises
+        `StreamInterrupted`, saying how much was delivered. `stream.result` holds usage, cost and
+        attempts once the stream has ended.
+        """
+        executor = self.executor
+        return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params))
+
+    def astream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[Any] | None = None,
+        system_prompt: str | None = None,
+        metadata: Any = None,
+        tier: str | None = None,
+        model: str | None = None,
+        **params: Any,
+    ) -> AsyncCompletionStream:
+        """`stream()` for asyncio: `async for chunk in router.astream(...)`."""
+        executor = self.executor
+        return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params))
+
+    async def abatch(
+        self,
+        items: Iterable[Any],
+        *,
+        template: str | None = None,
+        concurrency: int = 16,
+        on_outcome: Callable[[int, Any, BatchOutcome], None] | None = None,
+        **defaults: Any,
+    ) -> list[BatchOutcome]:
+        """Run many requests with at most `concurrency` in flight; outcomes in input order.
+
+        Each item is a prompt, a mapping of `acomplete()` arguments, or — with `template` —
+        a value formatted into it as `{item}`. Each outcome is a `Result` or the error that says
+        why that item has none; no item is lost. `defaults` (e.g. max_tokens=200) apply to all.
+        """
+        return await run_batch(self, items, template=template, concurrency=concurrency, on_outcome=on_outcome, **defaults)
+
+    def close(self) -> None:
+        """Close pooled connections (sync clients) and the event log."""
+        if self._executor is not None:
+            self._executor.providers.close()
+        self.observer.close()
+
+    async def aclose(self) -> None:
+        """Close pooled connections of the running event loop (and the sync ones)."""
+        if self._executor is not None:
+            await self._executor.providers.aclose()
+        self.observer.close()
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"Router(path={self.path!r}, rules={len(self._compiled.rules)}, tiers={sorted(self._compiled.tier_models)})"

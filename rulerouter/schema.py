@@ -24,6 +24,7 @@ __all__ = [
     "CircuitBreaker",
     "Condition",
     "KeywordCondition",
+    "Log",
     "Model",
     "PathPredicate",
     "Policy",
@@ -264,6 +265,14 @@ class Verification(_Section):
     max_attempts: int = Field(default=2, ge=1, le=50)
 
 
+class Log(_Section):
+    """Where routing events go. Prompt and answer text are left out unless include_text."""
+
+    destination: str = Field(default="off", min_length=1)  # "off", "stderr", "stdout" or a file path
+    format: Literal["json", "console"] = "json"
+    include_text: bool = False
+
+
 class Policy(_Section):
     """A whole rule file."""
 
@@ -276,6 +285,7 @@ class Policy(_Section):
     retry: Retry = Field(default_factory=Retry)
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     verification: Verification | None = None
+    log: Log = Field(default_factory=Log)
 
 
 Condition.model_rebuild()

@@ -1,0 +1,192 @@
+"""Reading an OpenAI-compatible upstream: what its reply means, with no I/O of its own.
+
+`read_reply` turns a status, headers and body into an `Outcome`: an answer, or an error kind
+the fallback flow can act on (retry, fall back, fail fast). `outcome_from_exception` does the
+same for transport errors. Upstream messages are cut to a readable length and scrubbed of
+anything that looks like a credential before they are kept anywhere.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import httpx
+
+from .result import Usage
+
+__all__ = ["Outcome", "Redactor", "outcome_from_exception", "parse_retry_after", "read_reply", "usage_of"]
+
+_MAX_MESSAGE = 300
+_CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one upstream call ended. `kind` is None on success."""
+
+    kind: str | None
+    status: int | None = None
+    message: str | None = None
+    retry_after_s: float | None = None
+    response: dict[str, Any] | None = None
+    usage: Usage | None = None
+    latency_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is None
+
+
+class Redactor:
+    """Removes credentials from text: the configured secrets, and anything shaped like one."""
+
+    _PATTERNS = re.compile(
+        r"(?i)(bearer\s+)[^\s\"',;]+|\b(sk|rk|pk)-[A-Za-z0-9_\-]{8,}|(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"
+    )
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+        return self._PATTERNS.sub(self._mask, text)
+
+    @staticmethod
+    def _mask(match: re.Match[str]) -> str:
+        prefix = match.group(1) or match.group(3) or ""
+        return f"{prefix}[redacted]"
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds < 0:  # NaN or in the past
+        return 0.0
+    return seconds
+
+
+def usage_of(data: Any) -> Usage | None:
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    if not isinstance(prompt, int) or isinstance(prompt, bool):
+        prompt = 0
+    if not isinstance(completion, int) or isinstance(completion, bool):
+        completion = 0
+    return Usage(max(prompt, 0), max(completion, 0))
+
+
+def _error_text(data: Any) -> tuple[str, str | None]:
+    """(message, code) of an OpenAI error body, or of whatever the body holds."""
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("msg") or json.dumps(error)[:_MAX_MESSAGE]
+            code = error.get("code") or error.get("type")
+            return str(message), (str(code) if code is not None else None)
+        if isinstance(error, str):
+            return error, None
+    return str(data), None
+
+
+def _is_context_length(message: str, code: str | None) -> bool:
+    text = f"{code or ''} {message}".lower()
+    return any(hint in text for hint in _CONTEXT_HINTS)
+
+
+def _valid_completion(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return False
+    message = choices[0].get("message")
+    return isinstance(message, dict) and (message.get("content") is None or isinstance(message.get("content"), str))
+
+
+def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redactor) -> Outcome:
+    """Classify a complete (non-streaming) upstream reply."""
+    try:
+        data: Any = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+        parsed = False
+    else:
+        parsed = True
+    if status == 200:
+        if not parsed:
+            return Outcome("malformed", status, f"reply is not JSON ({len(body)} bytes)")
+        if isinstance(data, dict) and "error" in data and "choices" not in data:
+            message, code = _error_text(data)
+            kind = "context_length" if _is_context_length(message, code) else "server_error"
+            return Outcome(kind, status, redact(_short(f"error in a 200 reply: {message}")))
+        if not _valid_completion(data):
+            return Outcome("malformed", status, "reply is not a chat completion (no choices[0].message)")
+        return Outcome(None, status, response=data, usage=usage_of(data))
+    message, code = _error_text(data) if parsed and data is not None else (body[:_MAX_MESSAGE].decode("utf-8", "replace"), None)
+    message = redact(_short(message)) if message else f"HTTP {status}"
+    if status == 429:
+        return Outcome("rate_limited", status, message, parse_retry_after(headers.get("retry-after")))
+    if status >= 500 or status in (408, 409):
+        kind = "timeout" if status in (408, 504) else "server_error"
+        return Outcome(kind, status, message, parse_retry_after(headers.get("retry-after")))
+    if _is_context_length(message, code):
+        return Outcome("context_length", status, message)
+    if 400 <= status < 500:
+        return Outcome("rejected", status, message)
+    return Outcome("malformed", status, f"unexpected HTTP status {status}: {message}")
+
+
+def outcome_from_exception(exc: BaseException, redact: Redactor) -> Outcome:
+    """Classify a transport error. Anything not listed is a connection failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "timeout" if not isinstance(exc, httpx.ConnectTimeout) else "connect"
+        what = {
+            httpx.ConnectTimeout: "connect timed out",
+            httpx.ReadTimeout: "no reply within the timeout",
+            httpx.WriteTimeout: "sending timed out",
+            httpx.PoolTimeout: "no free connection within the timeout",
+        }.get(type(exc), "timed out")
+        return Outcome(kind, None, what)
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return Outcome("connect", None, redact(_short(f"cannot connect: {detail}")))
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError)):
+        return Outcome("connect", None, redact(_short(f"connection lost: {detail}")))
+    if isinstance(exc, (UnicodeError, ValueError, json.JSONDecodeError)):
+        return Outcome("malformed", None, redact(_short(f"unreadable reply: {detail}")))
+    return Outcome("connect", None, redact(_short(f"{type(exc).__name__}: {detail}")))
