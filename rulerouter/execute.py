@@ -86,6 +86,7 @@ class Executor:
         self._sleep = sleep
         self._asleep = asleep
         self._prices = {name: model.price for name, model in policy.models.items()}
+        self._context = FlowContext(policy, self.breakers, self.price, self.rng, clock)
 
     # ---- preparing ------------------------------------------------------------------------------
 
@@ -107,16 +108,16 @@ class Executor:
             raise UsageError(f"prompt must be a string, not {type(prompt).__name__}")
         if messages is not None and not isinstance(messages, list):
             raise UsageError(f"messages must be a list of message objects, not {type(messages).__name__}")
-        if "stream" in params:
-            raise UsageError("for a streamed answer call stream() or astream(), not stream=True")
-        reserved = _RESERVED.intersection(params)
-        if reserved:
-            raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
-        request = dict(params)
-        inputs = Inputs(prompt, messages, system_prompt, metadata, request)
+        if params:
+            if "stream" in params:
+                raise UsageError("for a streamed answer call stream() or astream(), not stream=True")
+            reserved = _RESERVED.intersection(params)
+            if reserved:
+                raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
+        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params)
         final_messages = inputs.effective_messages()
-        _check_messages(final_messages)
-        request["messages"] = final_messages
+        if messages is not None or not final_messages:
+            _check_messages(final_messages)
         compiled = self.compiled
         if model is not None:
             if model not in self.policy.models:
@@ -133,7 +134,7 @@ class Executor:
         return Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started)
 
     def flow(self, prepared: Prepared, verify: bool | None, allow_verify: bool = True) -> Generator[Call, Outcome, FlowEnd]:
-        ctx = FlowContext(self.policy, self.breakers, self.price, self.rng, self.clock, verify=verify)
+        ctx = self._context if verify is None else FlowContext(self.policy, self.breakers, self.price, self.rng, self.clock, verify=verify)
         decision = prepared.decision
         return request_flow(
             ctx,

@@ -32,7 +32,7 @@ RETRYABLE = frozenset({"timeout", "connect", "rate_limited", "server_error", "ma
 PriceFn = Callable[[str, Usage | None, bool], float | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """What the driver must do next: wait `delay_s`, then call `model` with `messages`."""
 

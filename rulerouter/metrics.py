@@ -14,6 +14,7 @@ the last 10,000 requests.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any, Iterable
 
@@ -97,13 +98,7 @@ class Metrics:
             self.escalations += escalated
             self.errors += outcome != "ok"
             self.streams += stream
-            buckets = self.buckets[tier]
-            for index, bound in enumerate(LATENCY_BUCKETS):
-                if latency_s <= bound:
-                    buckets[index] += 1
-                    break
-            else:
-                buckets[-1] += 1
+            self.buckets[tier][bisect_left(LATENCY_BUCKETS, latency_s)] += 1
             self.latency_sum[tier] += latency_s
             if len(self._ring) < _RING:
                 self._ring.append(latency_s)

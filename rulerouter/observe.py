@@ -126,7 +126,7 @@ class EventLog:
         renderer: Any = (
             structlog.processors.JSONRenderer(ensure_ascii=False)
             if settings.format == "json"
-            else structlog.dev.ConsoleRenderer(colors=False, sort_keys=False)
+            else structlog.dev.ConsoleRenderer(colors=False, sort_keys=False, timestamp_key="time")
         )
         self._logger = structlog.wrap_logger(
             structlog.WriteLogger(stream),

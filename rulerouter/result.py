@@ -43,7 +43,7 @@ ERROR_KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -60,9 +60,9 @@ class Usage:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
-    """One call to one model (or one model skipped), and how it ended."""
+    """One call to one model (or one model skipped), and how it ended. Treat as read-only."""
 
     model: str
     purpose: str  # "answer", "judge" or "escalation"

@@ -86,7 +86,7 @@ class Inputs:
     by a scanner for keyword hits, and by tuples for the rarer message texts and word counts.
     """
 
-    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "_request", "_cache")
+    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "_request", "_params", "_cache")
 
     def __init__(
         self,
@@ -95,6 +95,7 @@ class Inputs:
         system_prompt: str | None,
         metadata: Any,
         request: Any,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         if messages is None and isinstance(request, Mapping):
             messages = request.get("messages")
@@ -103,13 +104,16 @@ class Inputs:
         self.system_prompt = system_prompt if isinstance(system_prompt, str) else None
         self.metadata = metadata
         self._request = request
+        self._params = params
         self._cache: dict[Any, Any] | None = None
 
     @property
     def request(self) -> Any:
-        """The chat request; built from the prompt or messages when the caller gave none."""
+        """The chat request; built from the parameters and messages when the caller gave none."""
         if self._request is None:
-            self._request = {"messages": self.effective_messages()}
+            request = dict(self._params) if self._params else {}
+            request["messages"] = self.effective_messages()
+            self._request = request
         return self._request
 
     def effective_messages(self) -> list[Any]:

@@ -15,7 +15,7 @@ import asyncio
 import signal
 import sys
 
-from ._behaviours import Reply
+from ._behaviours import Reply, Status
 from ._simulate import SimulatedProvider
 from ._upstream import LoopbackUpstream, new_event_loop
 
@@ -33,9 +33,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="answer as the labelled simulated provider (plausible text, some 503s, some poor "
                             "answers, judge scores) instead of a constant instant reply")
     serve.add_argument("--seed", type=int, default=0, help="seed of the simulated provider (default 0)")
+    serve.add_argument("--status", action="append", default=[], type=_model_status, metavar="MODEL=CODE",
+                       help="answer every request for MODEL with this HTTP error status (repeatable), e.g. a failing primary")
     args = parser.parse_args(argv)
     default = SimulatedProvider(seed=args.seed) if args.simulate else Reply("ok")
     upstream = LoopbackUpstream(host=args.host, port=args.port, default=default, record=False)
+    for model, code in args.status:
+        upstream.default(Status(code), model=model)
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_serve(upstream))
@@ -43,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _model_status(text: str) -> tuple[str, int]:
+    model, _, code = text.rpartition("=")
+    if not model or not code.isdigit() or not 400 <= int(code) <= 599:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MODEL=CODE with an HTTP error status (400-599)")
+    return model, int(code)
 
 
 def _port(text: str) -> int:

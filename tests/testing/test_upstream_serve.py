@@ -97,3 +97,17 @@ def test_serve_rejects_a_bad_port_and_reports_a_taken_one(served):
                            capture_output=True, text=True, timeout=10)
     assert taken.returncode == 1 and taken.stdout == ""
     assert f"cannot listen on 127.0.0.1:{taken_port}" in taken.stderr
+
+
+def test_serve_status_makes_a_model_fail():
+    proc, base_url, _ = spawn("--port", "0", "--status", "primary=500", "--status", "limited=429")
+    try:
+        with httpx.Client(base_url=base_url, timeout=5) as client:
+            def status(model: str) -> int:
+                return client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]}).status_code
+
+            assert (status("primary"), status("limited"), status("other")) == (500, 429, 200)
+    finally:
+        assert stops_cleanly(proc, signal.SIGTERM)
+    bad = subprocess.run([sys.executable, "-m", "rulerouter.testing", "serve", "--status", "primary=200"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "MODEL=CODE" in bad.stderr
