@@ -17,7 +17,7 @@ from .metrics import Metrics
 from .observe import Observer, policy_event
 from .providers import redactor_for
 from .result import Result
-from .schema import Policy
+from .schema import Log, Policy
 from .streaming import AsyncCompletionStream, CompletionStream
 from .textscan import Inputs
 
@@ -31,7 +31,14 @@ class Router:
     each validates and lints the policy and raises `PolicyError` listing every error.
     """
 
-    def __init__(self, checked: Checked, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        checked: Checked,
+        *,
+        env: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
+        log: Log | None = None,
+    ) -> None:
         if checked.policy is None:
             raise TypeError("Router needs a checked policy; use Router.from_file or Router.from_toml")
         self.path = checked.path
@@ -40,7 +47,9 @@ class Router:
         self._compiled = CompiledPolicy(checked.policy)
         self._env = env
         self._executor: Executor | None = None
-        self.observer = Observer(checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env))
+        self.observer = Observer(
+            log or checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env), metrics=metrics
+        )
         self.observer.emit("policy_loaded", policy_event(checked))
 
     @classmethod

@@ -110,6 +110,7 @@ class _Tracker:
         self.model = ""
         self.end: FlowEnd | None = None
         self.result: Result | None = None
+        self.reported = False  # an interruption was recorded
 
     def feed(self, raw: bytes) -> Outcome | None:
         """Decode bytes into pending chunks; an Outcome when the stream carried an error."""
@@ -157,6 +158,7 @@ class _Tracker:
         return Outcome("malformed" if how == "ended" else "connect", status, f"stream {how} before its first chunk")
 
     def interrupted(self, reason: str) -> StreamInterrupted:
+        self.reported = True
         attempts = self.end.attempts if self.end else []
         error = StreamInterrupted(
             f"stream from {self.model} broke after {self.chunks} chunk(s) ({self.chars} characters) had reached the caller: {reason}",
@@ -209,6 +211,18 @@ class _StreamBase:
     @property
     def model_used(self) -> str:
         return self._tracker.model
+
+    @property
+    def attempts(self) -> list[Any]:
+        """Every attempt so far (the successful one last, once the stream has started)."""
+        end = self._tracker.end
+        return list(end.attempts) if end is not None else []
+
+    def _abandoned(self) -> None:
+        """The caller stopped reading before the end: record it, once, as an interrupted stream."""
+        tracker = self._tracker
+        if tracker.end is not None and tracker.result is None and not tracker.reported:
+            tracker.interrupted("the caller closed the stream before its end")
 
     def _deliver(self) -> list[StreamChunk]:
         chunks = self._tracker.take()
@@ -284,26 +298,29 @@ class CompletionStream(_StreamBase):
     def __iter__(self) -> Iterator[StreamChunk]:
         self.start()
         tracker = self._tracker
-        yield from self._deliver()
         response = self._response
-        if response is not None:
-            try:
+        try:
+            yield from self._deliver()
+            if response is not None:
                 for raw in self._raw:
                     error = tracker.feed(raw)
                     yield from self._deliver()
                     if error is not None:
                         raise tracker.interrupted(error.message or "error event")
-            except httpx.HTTPError as exc:
-                raise tracker.interrupted(outcome_from_exception(exc, self._executor.providers.redact).message or "connection lost") from None
-            finally:
+                if not tracker.finished:
+                    raise tracker.interrupted("the connection closed before the stream's end")
+            tracker.complete()
+        except httpx.HTTPError as exc:
+            raise tracker.interrupted(outcome_from_exception(exc, self._executor.providers.redact).message or "connection lost") from None
+        finally:
+            self._abandoned()  # records nothing when the stream completed or its break was recorded
+            if response is not None:
                 response.close()
-                self._response = None
-            if not tracker.finished:
-                raise tracker.interrupted("the connection closed before the stream's end")
-        tracker.complete()
+            self._response = None
 
     def close(self) -> None:
         if self._response is not None:
+            self._abandoned()
             self._response.close()
             self._response = None
 
@@ -380,28 +397,31 @@ class AsyncCompletionStream(_StreamBase):
     async def _chunks(self) -> AsyncIterator[StreamChunk]:
         await self.start()
         tracker = self._tracker
-        for chunk in self._deliver():
-            yield chunk
         response = self._response
-        if response is not None:
-            try:
+        try:
+            for chunk in self._deliver():
+                yield chunk
+            if response is not None:
                 async for raw in self._raw:
                     error = tracker.feed(raw)
                     for chunk in self._deliver():
                         yield chunk
                     if error is not None:
                         raise tracker.interrupted(error.message or "error event")
-            except httpx.HTTPError as exc:
-                raise tracker.interrupted(outcome_from_exception(exc, self._executor.providers.redact).message or "connection lost") from None
-            finally:
+                if not tracker.finished:
+                    raise tracker.interrupted("the connection closed before the stream's end")
+            tracker.complete()
+        except httpx.HTTPError as exc:
+            raise tracker.interrupted(outcome_from_exception(exc, self._executor.providers.redact).message or "connection lost") from None
+        finally:
+            self._abandoned()  # records nothing when the stream completed or its break was recorded
+            if response is not None:
                 await response.aclose()
-                self._response = None
-            if not tracker.finished:
-                raise tracker.interrupted("the connection closed before the stream's end")
-        tracker.complete()
+            self._response = None
 
     async def aclose(self) -> None:
         if self._response is not None:
+            self._abandoned()
             await self._response.aclose()
             self._response = None
 

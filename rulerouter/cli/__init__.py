@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import RuleRouterError
-from . import policy, reports, run
+from . import policy, reports, run, serve
 from ._common import EXIT_FAILED, Exit
 
 __all__ = ["main"]
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.register(commands)
     run.register(commands)
     reports.register(commands)
+    serve.register(commands)
     return parser
 
 

@@ -1,0 +1,321 @@
+"""The gateway: a plain ASGI application in front of a `Router`.
+
+No web framework: the few routes are matched by hand and responses are sent as raw ASGI
+messages, because every microsecond a framework spends per request is a microsecond added to
+every LLM call behind the gateway. Endpoints:
+
+    POST /v1/chat/completions   routed, with fallback, verification, streaming (SSE)
+    GET  /v1/models             "auto", the tiers and the models
+    GET  /metrics               Prometheus text exposition
+    GET  /healthz, /readyz      liveness; readiness (503 while every model's circuit is open)
+
+Every error is an OpenAI-shaped `{"error": {"message", "type", "param", "code"}}` with a fitting
+status: 400 for a malformed or mistyped request (naming the field), 401 for a missing or wrong
+gateway key, 404 for an unknown model or path, 405, 408 for a body that does not arrive, 413
+for a body over the limit, 502 when every attempt upstream failed (naming each attempt), and 500
+only for a fault of the gateway itself — never with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Any, Awaitable, Callable
+
+from ..errors import RuleRouterError, UsageError
+from ..result import ExecutionError, Result, StreamInterrupted, UpstreamRejected
+from ..router import Router
+from .body import BadRequest, ChatRequest, parse_chat_request
+from .reload import PolicyHolder
+
+__all__ = ["Gateway"]
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 405: "invalid_request_error",
+                408: "invalid_request_error", 413: "invalid_request_error", 502: "upstream_error", 503: "service_unavailable", 500: "server_error"}
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request was read."""
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": _ERROR_TYPES.get(status, "invalid_request_error"), "param": param, "code": code}}).encode()
+
+
+async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, content_type: tuple[bytes, bytes] = _JSON) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [content_type, (b"content-length", str(len(body)).encode()), *(headers or ())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
+    await send_bytes(send, status, error_body(status, message, param, code))
+
+
+def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cost: float | None, request_id: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-rulerouter-tier", tier.encode()),
+        (b"x-rulerouter-model", model.encode()),
+        (b"x-rulerouter-rule", (rule or "(default)").encode()),
+        (b"x-rulerouter-attempts", str(attempts).encode()),
+        (b"x-rulerouter-cost", b"unknown" if cost is None else f"{cost:.10f}".encode()),
+        (b"x-rulerouter-request-id", request_id.encode()),
+    ]
+
+
+def _execution_status(error: ExecutionError) -> tuple[int, str | None]:
+    """A client's own mistake is a 4xx; anything else upstream is a 502."""
+    if isinstance(error, UpstreamRejected) and error.status in (400, 422):
+        return 400, "upstream_rejected"
+    attempts = [a for a in error.attempts if a.outcome != "skipped"]
+    if attempts and all(a.error_kind == "context_length" for a in attempts):
+        return 400, "context_length_exceeded"
+    return 502, "upstream_failed"
+
+
+class Gateway:
+    """An ASGI application serving one rule file, hot-reloaded."""
+
+    def __init__(self, holder: PolicyHolder, *, max_body_bytes: int = 4 * 1024 * 1024, body_timeout_s: float = 30.0,
+                 gateway_keys: list[str] | None = None, watch_interval_s: float = 0.25) -> None:
+        self.holder = holder
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.gateway_keys = [k.encode() for k in (gateway_keys or []) if k]
+        self.watch_interval_s = watch_interval_s
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            try:
+                await self._http(scope, receive, send)
+            except _ClientGone:
+                return
+            except Exception as exc:  # a bug of ours: a plain 500, never a traceback to the client
+                self.holder.router.observer.emit("gateway_error", {"path": scope.get("path"), "error": f"{type(exc).__name__}: {exc}"})
+                try:
+                    await send_error(send, 500, "internal error in the gateway; it has been logged")
+                except Exception:
+                    pass  # the response had already started; the connection is closed by the server
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    # ---- lifespan -------------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._watcher = loop.create_task(self.holder.watch(self.watch_interval_s))
+        try:
+            import signal
+
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.holder.reload("SIGHUP")))
+        except (ImportError, AttributeError, NotImplementedError, RuntimeError, ValueError):
+            pass  # no SIGHUP here (e.g. not the main thread): the file watcher still reloads
+
+    async def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        await self.holder.close()
+
+    # ---- routing --------------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == "/v1/chat/completions":
+            if method != "POST":
+                return await send_error(send, 405, "use POST for /v1/chat/completions")
+            if not self._authorised(scope):
+                return await send_error(send, 401, "missing or wrong gateway key: send 'Authorization: Bearer <key>'", code="invalid_api_key")
+            return await self._chat(scope, receive, send)
+        if method != "GET":
+            return await send_error(send, 405 if path in ("/v1/models", "/metrics", "/healthz", "/readyz") else 404, f"{method} {path} is not served here")
+        if path == "/healthz":
+            return await send_bytes(send, 200, b'{"status":"ok"}')
+        if path == "/readyz":
+            return await self._ready(send)
+        if path == "/metrics":
+            text = self.holder.metrics.prometheus(self._extra_metrics()).encode()
+            return await send_bytes(send, 200, text, content_type=(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"))
+        if path == "/v1/models":
+            if not self._authorised(scope):
+                return await send_error(send, 401, "missing or wrong gateway key: send 'Authorization: Bearer <key>'", code="invalid_api_key")
+            return await send_bytes(send, 200, self._models())
+        await send_error(send, 404, f"no such endpoint: {path}", code="not_found")
+
+    def _authorised(self, scope: Scope) -> bool:
+        if not self.gateway_keys:
+            return True
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value[7:] if value[:7].lower() == b"bearer " else b""
+        ok = False
+        for key in self.gateway_keys:  # compare with every key, in constant time each
+            ok |= hmac.compare_digest(given, key)
+        return ok
+
+    def _models(self) -> bytes:
+        router = self.holder.router
+        data = [{"id": "auto", "object": "model", "owned_by": "rulerouter", "description": "route by the policy's rules"}]
+        for tier, model in router.tiers.items():
+            data.append({"id": tier, "object": "model", "owned_by": "rulerouter", "description": f"tier: {model}"})
+        for model in router.policy.models:
+            data.append({"id": model, "object": "model", "owned_by": "rulerouter", "description": "model, with its fallbacks"})
+        return json.dumps({"object": "list", "data": data}).encode()
+
+    def _extra_metrics(self) -> list[str]:
+        router = self.holder.router
+        lines = ["# HELP rulerouter_policy_generation Reloads served so far (1 = the policy loaded at start).",
+                 "# TYPE rulerouter_policy_generation gauge", f"rulerouter_policy_generation {self.holder.generation}",
+                 "# HELP rulerouter_circuit_open Whether a model's circuit breaker is open (1) or not (0).",
+                 "# TYPE rulerouter_circuit_open gauge"]
+        if router._executor is not None:
+            for model, state in sorted(router.executor.breakers.snapshot().items()):
+                lines.append(f'rulerouter_circuit_open{{model="{model}"}} {1 if state["state"] == "open" else 0}')
+        return lines
+
+    async def _ready(self, send: Send) -> None:
+        router = self.holder.router
+        open_models = []
+        if router._executor is not None:
+            open_models = [m for m, s in router.executor.breakers.snapshot().items() if s["state"] == "open"]
+        every_model_open = bool(router.policy.models) and set(router.policy.models) <= set(open_models)
+        body = {"status": "unavailable" if every_model_open else "ready", "policy": str(self.holder.path),
+                "generation": self.holder.generation, "rules": len(router.policy.rules), "open_circuits": sorted(open_models)}
+        await send_bytes(send, 503 if every_model_open else 200, json.dumps(body).encode())
+
+    # ---- chat completions -----------------------------------------------------------------------
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, str | None]:
+        metadata_header = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise BadRequest("the Content-Length header is not a number") from None
+                if declared > self.max_body_bytes:
+                    raise BadRequest(f"the request body is {declared} bytes; the limit is {self.max_body_bytes}", status=413, code="request_too_large")
+            elif name == b"x-rulerouter-metadata":
+                metadata_header = value.decode("utf-8", "replace")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _ClientGone()
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise BadRequest(f"the request body is over the limit of {self.max_body_bytes} bytes", status=413, code="request_too_large")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise BadRequest(f"the request body did not arrive within {self.body_timeout_s:g}s", status=408, code="request_timeout") from None
+        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), metadata_header
+
+    def _target(self, router: Router, model: str) -> dict[str, str]:
+        if model == "auto":
+            return {}
+        if model in router.tiers:
+            return {"tier": model}
+        if model in router.policy.models:
+            return {"model": model}
+        raise BadRequest(f"unknown model '{model}': use 'auto', a tier ({', '.join(router.tiers)}) or a model "
+                         f"({', '.join(router.policy.models)})", "model", status=404, code="model_not_found")
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body, metadata_header = await self._read_body(scope, receive)
+            request = parse_chat_request(body, metadata_header)
+        except BadRequest as exc:
+            return await send_error(send, exc.status, str(exc), exc.param, exc.code)
+        router = self.holder.acquire()
+        try:
+            try:
+                target = self._target(router, request.model)
+            except BadRequest as exc:
+                return await send_error(send, exc.status, str(exc), exc.param, exc.code)
+            if request.stream:
+                await self._stream(router, request, target, receive, send)
+            else:
+                await self._complete(router, request, target, send)
+        finally:
+            await self.holder.release(router)
+
+    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, str], send: Send) -> None:
+        try:
+            result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, **request.params)
+        except UsageError as exc:
+            return await send_error(send, 400, str(exc))
+        except ExecutionError as exc:
+            status, code = _execution_status(exc)
+            return await send_error(send, status, str(exc), code=code)
+        except RuleRouterError as exc:
+            return await send_error(send, 502, str(exc), code="upstream_failed")
+        response = result.response
+        response["model"] = result.model_used
+        headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id)
+        await send_bytes(send, 200, json.dumps(response, ensure_ascii=False).encode(), headers)
+
+    async def _stream(self, router: Router, request: ChatRequest, target: dict[str, str], receive: Receive, send: Send) -> None:
+        try:
+            stream = router.astream(messages=request.messages, metadata=request.metadata, **target, **request.params)
+            await stream.start()  # fallback happens here, before any byte reaches the client
+        except UsageError as exc:
+            return await send_error(send, 400, str(exc))
+        except ExecutionError as exc:
+            status, code = _execution_status(exc)
+            return await send_error(send, status, str(exc), code=code)
+        decision = stream.decision
+        attempts = len(stream.attempts)
+        headers = _SSE_HEADERS + _routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        disconnected = asyncio.get_running_loop().create_task(self._wait_disconnect(receive))
+        rename = stream.model_used
+        try:
+            async for chunk in stream:
+                if chunk.usage_only and not request.include_usage:
+                    continue
+                raw = chunk.raw
+                if chunk.data.get("model") not in (None, rename):
+                    raw = json.dumps({**chunk.data, "model": rename}, ensure_ascii=False).encode()
+                await send({"type": "http.response.body", "body": b"data: " + raw + b"\n\n", "more_body": True})
+                if disconnected.done():
+                    await stream.aclose()
+                    return
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        except StreamInterrupted as exc:
+            event = error_body(502, exc.summary, code="stream_interrupted")
+            await send({"type": "http.response.body", "body": b"data: " + event + b"\n\n", "more_body": False})
+        except OSError:
+            await stream.aclose()  # the client went away while we were sending
+        finally:
+            disconnected.cancel()
+
+    @staticmethod
+    async def _wait_disconnect(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
