@@ -5,6 +5,7 @@
 2. Execute: the same prompts sent through the router with quality verification on, so fallback
    (a provider failing) and escalation (a poor cheap answer re-run on the complex tier) show up,
    with every attempt, its tokens and its cost; then a streamed answer and a small batch.
+3. Serve: `rulerouter serve` in front of the same provider, called with the openai client.
 
 Without RULEROUTER_API_KEY the calls go to a SIMULATED provider on 127.0.0.1 (its answers are
 fake and labelled so). With RULEROUTER_API_KEY set (and RULEROUTER_BASE_URL for an endpoint
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -145,7 +148,43 @@ def main(policy: str = POLICY) -> int:
                 await router.aclose()
 
         asyncio.run(run())
+        show_gateway(policy, env, label)
     return 0
+
+
+def show_gateway(policy: str, env: dict[str, str], label: str) -> None:
+    """Start `rulerouter serve` on the same provider and call it with the official openai client."""
+    _heading("3. The gateway: rulerouter serve, called with the openai client")
+    try:
+        import openai
+        import uvicorn  # noqa: F401  (the server extra)
+    except ImportError:
+        print("skipped: needs pip install 'rulerouter[server]' openai")
+        return
+    command = [sys.executable, "-m", "rulerouter", "serve", "-c", policy, "--port", "0"]
+    print("$ " + " ".join(command[2:]))
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        print(line.rstrip())
+        match = re.search(r"(http://\S+/v1)", line)
+        if match is None:
+            print("the gateway did not start")
+            return
+        client = openai.OpenAI(base_url=match.group(1), api_key="demo", max_retries=0)
+        prompt = "Add docstrings to every function in utils.py"
+        raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": prompt}])
+        reply = raw.parse()
+        print(f"\nclient.chat.completions.create(model='auto', messages=[{{'role': 'user', 'content': {prompt!r}}}])")
+        print(f"  -> {_short(reply.choices[0].message.content or '', 90)}")
+        print(f"     model {reply.model}; headers: tier={raw.headers.get('x-rulerouter-tier')} rule={raw.headers.get('x-rulerouter-rule')} "
+              f"attempts={raw.headers.get('x-rulerouter-attempts')} cost={raw.headers.get('x-rulerouter-cost')}")
+        stream = client.chat.completions.create(model="complex", messages=[{"role": "user", "content": "Why route LLM calls?"}], stream=True)
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        print(f"  streamed from tier 'complex': {_short(text, 90)}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -198,18 +198,18 @@ class Executor:
         return outcome
 
     async def acall(self, call: Call, params: dict[str, Any]) -> Outcome:
-        provider, body = self.body(call, params)
-        client = self.providers.async_client(provider)
-        url = self.providers.target(call.model).url
+        _, body = self.body(call, params)
+        target = self.providers.target(call.model)
         started = time.perf_counter()
         try:
-            response = await client.post(url, content=body)
+            response = await self.providers.asend(target, body)
+            content = await response.aread()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             outcome = outcome_from_exception(exc, self.providers.redact)
         else:
-            outcome = read_reply(response.status_code, response.headers, response.content, self.providers.redact)
+            outcome = read_reply(response.status_code, response.headers, content, self.providers.redact)
         outcome.latency_s = time.perf_counter() - started
         return outcome
 

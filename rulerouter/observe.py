@@ -128,16 +128,21 @@ class EventLog:
             if settings.format == "json"
             else structlog.dev.ConsoleRenderer(colors=False, sort_keys=False, timestamp_key="time")
         )
+
+        def render_scrubbed(logger: Any, method: str, event: dict[str, Any]) -> str:
+            # One scrub of the rendered line instead of one per field: a key is removed wherever
+            # it hides (prompt, message, nested attempt), and replacements never touch quotes.
+            return self._redact(renderer(logger, method, event))
+
+        # bind() once: structlog's lazy proxy would otherwise build a new logger per event.
         self._logger = structlog.wrap_logger(
             structlog.WriteLogger(stream),
-            processors=[self._scrub, structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"), renderer],
+            processors=[structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"), render_scrubbed],
             context_class=dict,
-        )
-
-    def _scrub(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
-        return {key: self._clean(value) for key, value in event.items()}
+        ).bind()
 
     def _clean(self, value: Any) -> Any:
+        """Scrub every string of an event (for sinks, which receive dicts, not lines)."""
         if isinstance(value, str):
             return self._redact(value)
         if isinstance(value, dict):

@@ -1,18 +1,15 @@
 """Connections to the providers a policy names: pooled httpx clients, keys, URLs, headers.
 
-One `httpx.Client` (sync) and one `httpx.AsyncClient` per event loop (async) per provider, each
-with its connection pool, reused across calls. Async clients run on `FastAsyncTransport`
-(see `_transport.py` for why). Keys are read from the environment variables the rule file
+One `httpx.Client` (sync) and one `FastAsyncTransport` (async; it keeps a connection pool per
+event loop) per provider, reused across calls (see `_transport.py` for why). Keys are read from the environment variables the rule file
 names, once, when the router is built; they go into the Authorization header and nowhere else,
 and every upstream message is scrubbed of them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -39,10 +36,11 @@ class Target:
     provider: str
     upstream: str
     url: str
+    url_obj: httpx.URL  # parsed once: every async request reuses it
 
 
 class _Provider:
-    __slots__ = ("name", "base_url", "headers", "timeout", "limits", "sync_client", "async_clients", "lock")
+    __slots__ = ("name", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport", "lock")
 
     def __init__(self, name: str, spec: Provider, env: Mapping[str, str]) -> None:
         self.name = name
@@ -54,10 +52,12 @@ class _Provider:
         if key:
             headers["authorization"] = f"Bearer {key}"
         self.headers = headers
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.timeout = httpx.Timeout(spec.timeout_s, connect=spec.connect_timeout_s, pool=spec.timeout_s)
+        self.timeouts = self.timeout.as_dict()
         self.limits = spec.max_connections
         self.sync_client: httpx.Client | None = None
-        self.async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+        self.transport = FastAsyncTransport(max_connections=self.limits)  # keeps a pool per event loop
         self.lock = threading.Lock()
 
     def client(self) -> httpx.Client:
@@ -68,14 +68,15 @@ class _Provider:
                     self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False)
         return self.sync_client
 
-    def async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self.async_clients.get(loop)
-        if client is None:
-            transport = FastAsyncTransport(max_connections=self.limits)
-            client = httpx.AsyncClient(headers=self.headers, timeout=self.timeout, transport=transport, trust_env=False)
-            self.async_clients[loop] = client
-        return client
+    async def send(self, target: Target, body: bytes) -> httpx.Response:
+        """POST `body` to the target through the transport directly.
+
+        The request and response are httpx objects, but httpx.AsyncClient's layers (URL merging,
+        cookies, auth and redirect handling) are skipped: an OpenAI-compatible POST needs none of
+        them, and they cost more than the rest of a routed call together.
+        """
+        request = httpx.Request("POST", target.url_obj, headers=self.raw_headers, content=body, extensions={"timeout": self.timeouts})
+        return await self.transport.handle_async_request(request)
 
 
 class Providers:
@@ -92,7 +93,7 @@ class Providers:
             if provider is None or provider not in self._providers:
                 continue
             url = self._providers[provider].base_url + "/chat/completions"
-            self.targets[name] = Target(name, provider, model.upstream or name, url)
+            self.targets[name] = Target(name, provider, model.upstream or name, url, httpx.URL(url))
 
     def target(self, model: str) -> Target:
         target = self.targets.get(model)
@@ -106,8 +107,8 @@ class Providers:
     def client(self, provider: str) -> httpx.Client:
         return self._providers[provider].client()
 
-    def async_client(self, provider: str) -> httpx.AsyncClient:
-        return self._providers[provider].async_client()
+    async def asend(self, target: Target, body: bytes) -> httpx.Response:
+        return await self._providers[target.provider].send(target, body)
 
     def close(self) -> None:
         for provider in self._providers.values():
@@ -116,10 +117,8 @@ class Providers:
                 provider.sync_client = None
 
     async def aclose(self) -> None:
-        """Close this event loop's async clients (and the sync ones)."""
-        loop = asyncio.get_running_loop()
+        """Close pooled async connections (of every loop) and the sync ones."""
         for provider in self._providers.values():
-            client = provider.async_clients.pop(loop, None)
-            if client is not None:
-                await client.aclose()
+            await provider.transport.aclose()
+            provider.transport = FastAsyncTransport(max_connections=provider.limits)  # usable again afterwards
         self.close()

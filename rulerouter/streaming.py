@@ -357,13 +357,13 @@ class AsyncCompletionStream(_StreamBase):
         return self
 
     async def _attempt(self, call: Call) -> Outcome:
-        provider, body, url = self._open_request(call)
-        client = self._executor.providers.async_client(provider)
+        _, body, _ = self._open_request(call)
+        target = self._executor.providers.target(call.model)
         started = time.perf_counter()
         tracker = self._tracker
         response = None
         try:
-            response = await client.send(client.build_request("POST", url, content=body), stream=True)
+            response = await self._executor.providers.asend(target, body)
             if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
                 outcome = tracker.whole_reply(response.status_code, response.headers, await response.aread())
                 await response.aclose()

@@ -1,0 +1,199 @@
+"""What does routing add to a call? Ratios against bare clients, measured in one run.
+
+Run on demand (`python bench/execute.py`); not part of `make test`.
+
+An instant upstream (`python -m rulerouter.testing serve`, model "primary" answering 500) runs in
+its own process pinned to CPU 1; this process is pinned to CPU 0. Measured:
+
+  1. concurrency 1, p50 per call: a bare `httpx.AsyncClient` on the same transport rulerouter
+     uses (FastAsyncTransport) serialising the same body, posting it and parsing the JSON
+     reply, against
+     `router.acomplete()` (decide + flow + call + Result + metrics). Target: added ≤ 0.05 ms.
+  2. the fallback path: the primary answers 500, the fallback answers. A hand-written
+     try-then-fallback with the same client, against `acomplete()` with fallback (circuit
+     breaker off, so the primary really is called every time).
+     Target: added ≤ 0.1 ms.
+  3. throughput at concurrency 32: `acomplete()` against a bare `httpx.AsyncClient()` with
+     default settings (httpcore). Target ≥ 3×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from rulerouter import Router  # noqa: E402
+from rulerouter._transport import FastAsyncTransport  # noqa: E402
+
+POLICY = """
+schema_version = 1
+default_tier = "cheap"
+[tiers]
+cheap = "cheap-model"
+flaky = "primary"
+[providers.up]
+base_url = "{base_url}"
+api_key_env = "BENCH_KEY"
+timeout_s = 10
+[models.cheap-model]
+price = {{ input_per_mtok = 0.27, output_per_mtok = 1.10 }}
+[models.primary]
+price = {{ input_per_mtok = 3.0, output_per_mtok = 15.0 }}
+fallback = ["cheap-model"]
+[retry]
+retries_per_model = 0
+[circuit_breaker]
+enabled = false   # measure the fallback path itself: the failing primary is called every time
+[[rules]]
+name = "bulk"
+when.keywords.any = ["add docstrings", "boilerplate"]
+tier = "cheap"
+"""
+PROMPT = "Summarise the following meeting notes in three bullet points for the weekly update."
+
+
+def start_upstream() -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "rulerouter.testing", "serve", "--port", "0", "--status", "primary=500"]
+    if sys.platform.startswith("linux") and os.cpu_count() and os.cpu_count() > 1:
+        cmd = ["taskset", "-c", "1", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    match = re.search(r"(http://\S+/v1)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"upstream did not start: {line!r}")
+    return proc, match.group(1)
+
+
+async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+async def throughput(fn: Callable[[], Awaitable[object]], concurrency: int, seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            await fn()
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - start)
+
+
+async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
+    router = Router.from_toml(POLICY.format(base_url=base_url), env={"BENCH_KEY": "sk-bench"})
+    url = f"{base_url}/chat/completions"
+    headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
+
+    def body(model: str = "cheap-model") -> bytes:  # a bare caller builds its request too
+        return json.dumps({"model": model, "messages": [{"role": "user", "content": PROMPT}]}).encode()
+    fast = httpx.AsyncClient(transport=FastAsyncTransport(), headers=headers, timeout=10)
+    default = httpx.AsyncClient(headers=headers, timeout=10, limits=httpx.Limits(max_connections=100))
+
+    async def bare() -> object:
+        response = await fast.post(url, content=body())
+        return response.json()
+
+    async def bare_fallback() -> object:
+        response = await fast.post(url, content=body("primary"))
+        if response.status_code >= 500:
+            response = await fast.post(url, content=body())
+        return response.json()
+
+    async def bare_default() -> object:
+        response = await default.post(url, content=body())
+        return response.json()
+
+    async def routed() -> object:
+        return await router.acomplete(PROMPT)
+
+    async def routed_fallback() -> object:
+        return await router.acomplete(PROMPT, tier="flaky")
+
+    check = await router.acomplete(PROMPT, tier="flaky")
+    assert [a.error_kind for a in check.attempts] == ["server_error", None], check.attempts
+    for fn in (bare, routed, bare_fallback, routed_fallback, bare_default):  # warm up pools and caches
+        await timed(fn, 200)
+    p50 = {}
+    # Alternate the two sides call by call, so drift on a shared machine hits both alike.
+    for base, ours in (("bare", "routed"), ("bare_fallback", "routed_fallback")):
+        fns = {"bare": bare, "routed": routed, "bare_fallback": bare_fallback, "routed_fallback": routed_fallback}
+        samples: dict[str, list[float]] = {base: [], ours: []}
+        for _ in range(n):
+            for name in (base, ours):
+                start = time.perf_counter()
+                await fns[name]()
+                samples[name].append(time.perf_counter() - start)
+        p50[base] = statistics.median(samples[base])
+        p50[ours] = statistics.median(samples[ours])
+    rps = {
+        "default_httpx_c32": await throughput(bare_default, 32, seconds),
+        "fast_transport_c32": await throughput(bare, 32, seconds),
+        "routed_c32": await throughput(routed, 32, seconds),
+    }
+    await fast.aclose()
+    await default.aclose()
+    await router.aclose()
+    return {
+        "bare_p50_ms": p50["bare"] * 1000,
+        "routed_p50_ms": p50["routed"] * 1000,
+        "added_p50_ms": (p50["routed"] - p50["bare"]) * 1000,
+        "bare_fallback_p50_ms": p50["bare_fallback"] * 1000,
+        "routed_fallback_p50_ms": p50["routed_fallback"] * 1000,
+        "added_fallback_p50_ms": (p50["routed_fallback"] - p50["bare_fallback"]) * 1000,
+        **rps,
+        "routed_vs_default_httpx": rps["routed_c32"] / rps["default_httpx_c32"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=5000, help="calls per latency measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per throughput measurement")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})
+    proc, base_url = start_upstream()
+    try:
+        figures = asyncio.run(run(base_url, args.n, args.seconds))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"concurrency 1, p50:  bare client {figures['bare_p50_ms']:.3f} ms, acomplete {figures['routed_p50_ms']:.3f} ms "
+          f"-> added {figures['added_p50_ms']:.3f} ms (target <= 0.05)")
+    print(f"fallback path, p50:  hand-written {figures['bare_fallback_p50_ms']:.3f} ms, acomplete {figures['routed_fallback_p50_ms']:.3f} ms "
+          f"-> added {figures['added_fallback_p50_ms']:.3f} ms (target <= 0.1)")
+    print(f"concurrency 32:      default httpx {figures['default_httpx_c32']:.0f} req/s, httpx+FastAsyncTransport "
+          f"{figures['fast_transport_c32']:.0f} req/s, acomplete {figures['routed_c32']:.0f} req/s "
+          f"-> {figures['routed_vs_default_httpx']:.2f}x default httpx (target >= 3)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The gateway's cost: a load generator against the upstream directly and through `rulerouter serve`.
+
+Run on demand (`python bench/gateway.py`); not part of `make test`. Needs the server extra.
+
+Processes: the instant upstream (`python -m rulerouter.testing serve`, model "primary" failing
+with 500) and the load generator (`bench/loadgen.py`, keep-alive connections) share CPU 1; the
+gateway runs alone on CPU 0, so its figures are its own. For each scenario the load generator
+runs (a) against the upstream directly and (b) against the gateway:
+
+  * non-streaming and streaming requests, at concurrency 1 and 32;
+  * a failing primary: the gateway is asked for model "primary", which answers 500, and falls
+    back; the direct baseline is one successful call.
+
+Reported: throughput, p50 and p99 latency, the gateway's added p50, its CPU time per request
+(from /proc/PID/stat) and its resident memory (VmRSS and peak VmHWM from /proc/PID/status).
+Targets (from Portkey's and LiteLLM's figures measured on this kind of machine): added p50 at
+concurrency 1 ≤ 0.30 ms, ≥ 3,038 req/s at concurrency 32, ≤ 0.41 ms CPU per request, ≤ 93 MiB,
+and working streams with added latency < 6.45 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+CPUS = os.cpu_count() or 1
+
+POLICY = """
+schema_version = 1
+default_tier = "cheap"
+[tiers]
+cheap = "cheap-model"
+[providers.up]
+base_url = "{base_url}"
+timeout_s = 10
+[models.cheap-model]
+price = {{ input_per_mtok = 0.27, output_per_mtok = 1.10 }}
+[models.primary]
+price = {{ input_per_mtok = 3.0, output_per_mtok = 15.0 }}
+fallback = ["cheap-model"]
+[retry]
+retries_per_model = 0
+[circuit_breaker]
+enabled = false   # the failing primary is really called every time
+[[rules]]
+name = "bulk"
+when.keywords.any = ["add docstrings", "boilerplate"]
+tier = "cheap"
+"""
+
+PROMPT = "Summarise the following meeting notes in three bullet points for the weekly update."
+
+
+def pinned(cpu: int, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if CPUS > 1 and sys.platform.startswith("linux") else cmd
+
+
+def start(cmd: list[str], pattern: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    match = re.search(pattern, line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"did not start: {' '.join(cmd)}: {line!r}")
+    return proc, match.group(1)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    return rss, hwm
+
+
+def load(url: str, body: dict, concurrency: int, seconds: float) -> dict:
+    out = subprocess.run(pinned(1, [PY, str(ROOT / "bench" / "loadgen.py"), url, json.dumps(body), "--concurrency", str(concurrency), "--seconds", str(seconds)]),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    upstream, up_url = start(pinned(1, [PY, "-m", "rulerouter.testing", "serve", "--port", "0", "--status", "primary=500"]), r"(http://\S+/v1)")
+    with tempfile.TemporaryDirectory() as work:
+        policy = Path(work) / "bench.toml"
+        policy.write_text(POLICY.format(base_url=up_url) + f'\n[log]\ndestination = "{Path(work) / "events.jsonl"}"\n')
+        gateway, gw_url = start(pinned(0, [PY, "-m", "rulerouter", "serve", "-c", str(policy), "--port", "0"]), r"listening on (http://\S+/v1)")
+        rows = []
+        try:
+            message = [{"role": "user", "content": PROMPT}]
+            scenarios = [
+                ("non-streaming", {"model": "cheap-model", "messages": message}, {"model": "auto", "messages": message}),
+                ("streaming", {"model": "cheap-model", "messages": message, "stream": True}, {"model": "auto", "messages": message, "stream": True}),
+                ("failing primary", {"model": "cheap-model", "messages": message}, {"model": "primary", "messages": message}),
+            ]
+            load(f"{gw_url}/chat/completions", scenarios[0][2], 8, 1.0)  # warm up
+            for name, direct_body, gateway_body in scenarios:
+                for concurrency in (1, 32):
+                    direct = load(f"{up_url}/chat/completions", direct_body, concurrency, args.seconds)
+                    before = cpu_seconds(gateway.pid)
+                    through = load(f"{gw_url}/chat/completions", gateway_body, concurrency, args.seconds)
+                    used = cpu_seconds(gateway.pid) - before
+                    assert through["statuses"] == {"200": through["requests"]} and not through["errors"], through
+                    rows.append({
+                        "scenario": name, "concurrency": concurrency,
+                        "direct_rps": direct["rps"], "gateway_rps": through["rps"],
+                        "direct_p50_ms": direct["p50_ms"], "gateway_p50_ms": through["p50_ms"],
+                        "direct_p99_ms": direct["p99_ms"], "gateway_p99_ms": through["p99_ms"],
+                        "added_p50_ms": through["p50_ms"] - direct["p50_ms"],
+                        "cpu_ms_per_request": used * 1000 / max(through["requests"], 1),
+                    })
+            rss, hwm = memory_mib(gateway.pid)
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(15)
+            upstream.terminate()
+            upstream.wait(10)
+    if args.json:
+        print(json.dumps({"rows": rows, "rss_mib": rss, "peak_rss_mib": hwm}, indent=2))
+        return
+    print(f"{'scenario':<17}{'conc':>5}{'direct req/s':>13}{'gateway req/s':>14}{'direct p50':>11}{'gw p50':>9}{'gw p99':>9}{'added p50':>10}{'CPU/req':>9}")
+    for r in rows:
+        print(f"{r['scenario']:<17}{r['concurrency']:>5}{r['direct_rps']:>13.0f}{r['gateway_rps']:>14.0f}{r['direct_p50_ms']:>9.3f}ms"
+              f"{r['gateway_p50_ms']:>7.3f}ms{r['gateway_p99_ms']:>7.3f}ms{r['added_p50_ms']:>8.3f}ms{r['cpu_ms_per_request']:>7.3f}ms")
+    print(f"gateway memory: {rss:.1f} MiB resident, {hwm:.1f} MiB peak")
+    print("targets: added p50 (c=1) <= 0.30 ms; >= 3038 req/s at c=32; <= 0.41 ms CPU/request; <= 93 MiB; streams added < 6.45 ms")
+
+
+if __name__ == "__main__":
+    main()
