@@ -50,7 +50,7 @@ class Server:
         self._writers: list[asyncio.StreamWriter] = []
 
     async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, limit=4 << 20)
         self.port = self._server.sockets[0].getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
         return self
@@ -173,6 +173,17 @@ class Server:
             await writer.drain()
             await self.stopping.wait()
             return False
+        elif path == "/unread-slowly":  # read the body at about 64 MiB/s, then answer
+            sock = writer.get_extra_info("socket")  # a small buffer: the client feels the pace
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while length:
+                got = len(await reader.read(min(length, 1 << 20)))
+                if not got:
+                    return False
+                length -= got
+                await asyncio.sleep(0.015)
+            w(_resp(body=b"read it all"))
         elif path == "/unread-silent":  # neither read the body nor answer, until the test ends
             await self.stopping.wait()
             return False
@@ -575,6 +586,20 @@ def test_write_timeout_when_the_server_stops_reading():
             assert info.value.request.url.path == "/unread-silent"
             assert (await c.get(s.base + "/json")).status_code == 200
         assert s.accepted == 2
+
+    run(body)
+
+
+def test_a_slow_but_steady_upload_times_out_neither_way():
+    async def body(s):
+        async with client(timeout=httpx.Timeout(5.0, read=0.5, write=0.3)) as c:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            r = await c.post(s.base + "/unread-slowly", content=b"x" * (64 * 1024 * 1024))
+            assert r.text == "read it all"
+            # sending took longer than both timeouts: the write timeout is about progress, and
+            # the read timeout starts once the request is out
+            assert loop.time() - started > 0.5
 
     run(body)
 
