@@ -179,6 +179,7 @@ class Executor:
             response=response,
             explanation=decision.explanation,
             decided_tier=decision.tier,
+            raw_response=end.outcome.raw,
         )
 
     # ---- one call -------------------------------------------------------------------------------
@@ -203,7 +204,11 @@ class Executor:
         started = time.perf_counter()
         try:
             response = await self.providers.asend(target, body)
-            content = await response.aread()
+            if "content-encoding" in response.headers:
+                content = await response.aread()
+            else:  # no encoding asked for, none applied: skip httpx's decoder chain
+                content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
+                await response.aclose()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -126,6 +126,7 @@ class Result:
     response: dict[str, Any] = field(default_factory=dict)
     explanation: str = ""
     decided_tier: str = ""  # the tier the rules chose; `tier` differs after an escalation
+    raw_response: bytes | None = field(default=None, repr=False)  # `response` as received (bytes)
 
     @property
     def fallback(self) -> bool:

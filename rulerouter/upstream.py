@@ -44,6 +44,7 @@ class Outcome:
     response: dict[str, Any] | None = None
     usage: Usage | None = None
     latency_s: float = 0.0
+    raw: bytes | None = None  # the reply's body as received, when it was a good completion
 
     @property
     def ok(self) -> bool:
@@ -60,10 +61,15 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
+    _MARKERS = ("bearer", "sk-", "rk-", "pk-", "api")
+
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, "[redacted]")
+        lowered = text.lower()
+        if not any(marker in lowered for marker in self._MARKERS):
+            return text  # nothing credential-shaped can be in it: skip the regex
         return self._PATTERNS.sub(self._mask, text)
 
     @staticmethod
@@ -156,7 +162,7 @@ def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Red
             return Outcome(kind, status, redact(_short(f"error in a 200 reply: {message}")))
         if not _valid_completion(data):
             return Outcome("malformed", status, "reply is not a chat completion (no choices[0].message)")
-        return Outcome(None, status, response=data, usage=usage_of(data))
+        return Outcome(None, status, response=data, usage=usage_of(data), raw=body)
     message, code = _error_text(data) if parsed and data is not None else (body[:_MAX_MESSAGE].decode("utf-8", "replace"), None)
     message = redact(_short(message)) if message else f"HTTP {status}"
     if status == 429:

@@ -187,7 +187,7 @@ def test_upstream_key_never_reaches_the_client(up: LoopbackUpstream, client: ope
     assert UPSTREAM_KEY not in caught.value.response.text
     for path in ("/metrics", "/readyz", "/v1/models"):
         assert UPSTREAM_KEY not in httpx.get(gateway.root + path).text
-    time.sleep(0.2)
+    time.sleep(0.6)  # events are flushed in batches, at least every 0.2 s
     assert UPSTREAM_KEY not in gateway.log.read_text() and UPSTREAM_KEY not in "".join(gateway.stderr)
 
 
@@ -259,6 +259,9 @@ def test_reload_under_load_loses_nothing(up: LoopbackUpstream, tmp_path: Path) -
         assert failures == []
         assert len(models) > 50 and models[0] == "small" and models[-1] == "large"
         assert took < 1.0  # a valid edit takes effect within a second
+        deadline = time.monotonic() + 5  # events are flushed in batches
+        while time.monotonic() < deadline and '"policy_reloaded"' not in served.log.read_text():
+            time.sleep(0.05)
         events = [json.loads(line) for line in served.log.read_text().splitlines()]
         kinds = [e["event"] for e in events if e["event"].startswith("policy")]
         assert kinds[0] == "policy_loaded" and "policy_reload_failed" in kinds and kinds[-1] == "policy_reloaded"

@@ -106,6 +106,7 @@ def test_text_only_when_the_operator_opts_in(up: LoopbackUpstream, tmp_path: Pat
 def test_console_format_and_stderr(up: LoopbackUpstream, capsys: pytest.CaptureFixture[str]) -> None:
     r = router(up, "stderr", fmt="console")
     r.complete("hello")
+    r.observer.flush()  # events are written in batches
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert lines[0].split()[1] == "policy_loaded" and lines[1].split()[1] == "request"

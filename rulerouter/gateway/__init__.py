@@ -83,7 +83,7 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, {workers} worker(s))", flush=True)
     common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
-                  server_header=False, timeout_keep_alive=30, backlog=2048)
+                  server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
     if workers > 1:
         os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
         config = uvicorn.Config("rulerouter.gateway:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)

@@ -276,9 +276,13 @@ class Gateway:
         except RuleRouterError as exc:
             return await send_error(send, 502, str(exc), code="upstream_failed")
         response = result.response
-        response["model"] = result.model_used
+        if response.get("model") == result.model_used and result.raw_response is not None:
+            body = result.raw_response  # already what the client should see: pass it through
+        else:
+            response["model"] = result.model_used
+            body = json.dumps(response, ensure_ascii=False).encode()
         headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id)
-        await send_bytes(send, 200, json.dumps(response, ensure_ascii=False).encode(), headers)
+        await send_bytes(send, 200, body, headers)
 
     async def _stream(self, router: Router, request: ChatRequest, target: dict[str, str], receive: Receive, send: Send) -> None:
         try:
