@@ -5,28 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from rulerouter import Router, UsageError
+from rulerouter import UsageError
 from rulerouter.cli import main
 from rulerouter.result import AllAttemptsFailed, Result
-from rulerouter.testing import Hook, LoopbackUpstream, RecordedRequest, Reply, Status
+from rulerouter.testing import LoopbackUpstream, RecordedRequest, Reply, Status
 
 from .test_execute import KEY, POLICY, make
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[LoopbackUpstream]:
-    with LoopbackUpstream() as up:
-        yield up
-
-
-@pytest.fixture
-def up(upstream: LoopbackUpstream) -> LoopbackUpstream:
-    upstream.reset()
-    return upstream
 
 
 def echo(request: RecordedRequest) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -101,18 +101,6 @@ class FakeTime:
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[LoopbackUpstream]:
-    with LoopbackUpstream() as up:
-        yield up
-
-
-@pytest.fixture
-def up(upstream: LoopbackUpstream) -> LoopbackUpstream:
-    upstream.reset()
-    return upstream
 
 
 def make(up: LoopbackUpstream, *, max_attempts: int = 4, retries: int = 0, threshold: int = 5, verify: bool = False,

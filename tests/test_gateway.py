@@ -20,21 +20,9 @@ from .gateway_helpers import GATEWAY_KEY, POLICY, UPSTREAM_KEY, Served, serve
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[LoopbackUpstream]:
-    with LoopbackUpstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
 def gateway(upstream: LoopbackUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serve(upstream.base_url, tmp_path_factory.mktemp("gateway")) as served:
         yield served
-
-
-@pytest.fixture
-def up(upstream: LoopbackUpstream) -> LoopbackUpstream:
-    upstream.reset()
-    return upstream
 
 
 @pytest.fixture

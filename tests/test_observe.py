@@ -6,7 +6,7 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,18 +44,6 @@ destination = "{destination}"
 format = "{format}"
 include_text = {include_text}
 """
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[LoopbackUpstream]:
-    with LoopbackUpstream() as up:
-        yield up
-
-
-@pytest.fixture
-def up(upstream: LoopbackUpstream) -> LoopbackUpstream:
-    upstream.reset()
-    return upstream
 
 
 def router(up: LoopbackUpstream, destination: str, *, fmt: str = "json", include_text: bool = False) -> Router:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,18 +14,6 @@ from rulerouter.streaming import SSEDecoder, StreamChunk
 from rulerouter.testing import LoopbackUpstream, Reply, Reset, Status, StreamBreak
 
 from .test_execute import KEY, make, summary
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[LoopbackUpstream]:
-    with LoopbackUpstream() as up:
-        yield up
-
-
-@pytest.fixture
-def up(upstream: LoopbackUpstream) -> LoopbackUpstream:
-    upstream.reset()
-    return upstream
 
 
 def collect(router: Router, mode: str, prompt: str = "hello", **kwargs: Any) -> tuple[list[StreamChunk], Any, BaseException | None]:

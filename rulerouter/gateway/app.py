@@ -24,7 +24,7 @@ import json
 from typing import Any, Awaitable, Callable
 
 from ..errors import RuleRouterError, UsageError
-from ..result import ExecutionError, Result, StreamInterrupted, UpstreamRejected
+from ..result import ExecutionError, StreamInterrupted, UpstreamRejected
 from ..router import Router
 from .body import BadRequest, ChatRequest, parse_chat_request
 from .reload import PolicyHolder
