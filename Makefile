@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint-rules clean
+.PHONY: demo test soak bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(PY) -m pytest
+
+# The long reliability run: 5,000 requests through the library and 5,000 through the gateway
+# under ~30% injected faults, and 10,000 generated fuzz cases.
+soak: $(STAMP)
+	@RULEROUTER_SOAK=long HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_soak.py tests/test_fuzz.py -s -o timeout=3600 -p no:cacheprovider
 
 bench: $(STAMP)
 	@$(PY) bench/decide.py

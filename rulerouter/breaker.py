@@ -68,6 +68,12 @@ class Breakers:
             state.probing = True  # this caller is the probe
             return None
 
+    def wait_remaining(self, model: str) -> float:
+        """Seconds until the model's Retry-After has passed (0.0 when it has, or there is none)."""
+        with self._lock:
+            state = self._states.get(model)
+            return max(0.0, state.wait_until - self.clock()) if state is not None else 0.0
+
     def success(self, model: str) -> None:
         with self._lock:
             state = self._states.get(model)

@@ -87,7 +87,7 @@ class _Phase:
         self.deadline = deadline
         self.calls = 0
 
-    def record(self, model: str, outcome: Outcome, skipped: bool = False) -> None:
+    def record(self, model: str, outcome: Outcome, skipped: bool = False, waited: float = 0.0) -> None:
         cost = 0.0 if skipped else self.ctx.price(model, outcome.usage, outcome.ok)
         self.attempts.append(
             Attempt(
@@ -101,6 +101,7 @@ class _Phase:
                 usage=outcome.usage,
                 cost=cost,
                 retry_after_s=outcome.retry_after_s,
+                waited_s=waited,
             )
         )
 
@@ -114,66 +115,95 @@ class _Phase:
 
     def run(self, messages: list[Any]) -> Generator[Call, Outcome, tuple[Outcome, str] | None]:
         """Yield calls until one succeeds (returns its outcome and model) or the chain is spent."""
-        policy = self.ctx.policy
-        breakers = self.ctx.breakers
-        models = policy.models
+        models = self.ctx.policy.models
         too_small: int | None = None  # a context window known to be too small for this request
+        circuit_open: list[str] = []
         for model in self.chain:
             window = models[model].context_window if model in models else None
             if too_small is not None and window is not None and window <= too_small:
                 self.record(model, Outcome("context_length", message=f"context window {window} is not larger than {too_small}"), skipped=True)
                 continue
-            blocked = breakers.admit(model)
+            blocked = self.ctx.breakers.admit(model)
             if blocked is not None:
                 self.record(model, Outcome("circuit_open", message=blocked), skipped=True)
+                circuit_open.append(model)
                 continue
-            retries = 0
-            delay = 0.0
-            while True:
-                if self.calls >= self.cap:
-                    breakers.release(model)
+            verdict, value = yield from self.attempt(model, messages)
+            if verdict == "ok":
+                return value, model
+            if verdict == "stop":
+                return None
+            if verdict == "too_small":
+                too_small = max(too_small or 0, window or 0) or too_small
+        if circuit_open:
+            # Models skipped for a Retry-After that ends soon are worth waiting for rather than
+            # giving up, soonest first, while the cap allows; and when no call was made at all,
+            # one call to a model whose circuit is open beats none (the first of the chain, as a
+            # probe would be).
+            breakers = self.ctx.breakers
+            cap = self.ctx.policy.retry.retry_after_max_s
+            waiting = [m for m in circuit_open if breakers.wait_remaining(m) > 0.0]
+            opened = [m for m in circuit_open if m not in waiting]
+            for model in sorted(waiting, key=breakers.wait_remaining):
+                wait = breakers.wait_remaining(model)
+                if wait > cap:
+                    continue
+                verdict, value = yield from self.attempt(model, messages, wait)
+                if verdict == "ok":
+                    return value, model
+                if verdict == "stop":
                     return None
-                if self.out_of_time(delay):
-                    breakers.release(model)
-                    self.record(model, Outcome("deadline", message=f"the request's deadline of {policy.retry.deadline_s}s ran out"), skipped=True)
-                    return None
-                self.calls += 1
-                try:
-                    outcome = yield Call(model, self.purpose, messages, delay, self.calls)
-                except GeneratorExit:
-                    breakers.release(model)
-                    raise
-                self.record(model, outcome)
-                if outcome.ok:
-                    breakers.success(model)
-                    return outcome, model
-                kind = outcome.kind
-                if kind == "rejected":
-                    breakers.release(model)
-                    raise UpstreamRejected(
-                        f"{model} refused the request ({outcome.status}): {outcome.message}",
-                        self.attempts,
-                        status=outcome.status,
-                    )
-                if kind == "context_length":
-                    breakers.release(model)
-                    too_small = max(too_small or 0, window or 0) or too_small
-                    break
-                breakers.failure(model)
-                if kind == "rate_limited" and outcome.retry_after_s is not None:
-                    wait = outcome.retry_after_s
-                    breakers.wait(model, wait)
-                    if wait > policy.retry.retry_after_max_s:
-                        break  # asked to wait longer than we will: fall back now
-                    delay = max(wait, self.backoff(retries))
-                else:
-                    delay = self.backoff(retries)
-                if kind not in RETRYABLE or retries >= policy.retry.retries_per_model:
-                    break
-                if breakers.admit(model) is not None and kind != "rate_limited":
-                    break  # this failure opened the circuit: do not hammer the model
-                retries += 1
+            if opened and self.calls == 0:
+                verdict, value = yield from self.attempt(opened[0], messages)
+                if verdict == "ok":
+                    return value, opened[0]
         return None
+
+    def attempt(self, model: str, messages: list[Any], delay: float = 0.0) -> Generator[Call, Outcome, tuple[str, Any]]:
+        """Call one model, retrying it as the policy allows: ("ok", outcome), ("next", None),
+        ("too_small", None) for a context-length error, or ("stop", None) at the cap or deadline."""
+        policy = self.ctx.policy
+        breakers = self.ctx.breakers
+        retries = 0
+        while True:
+            if self.calls >= self.cap:
+                breakers.release(model)
+                return "stop", None
+            if self.out_of_time(delay):
+                breakers.release(model)
+                self.record(model, Outcome("deadline", message=f"the request's deadline of {policy.retry.deadline_s}s ran out"), skipped=True)
+                return "stop", None
+            self.calls += 1
+            try:
+                outcome = yield Call(model, self.purpose, messages, delay, self.calls)
+            except GeneratorExit:
+                breakers.release(model)
+                raise
+            self.record(model, outcome, waited=delay)
+            if outcome.ok:
+                breakers.success(model)
+                return "ok", outcome
+            kind = outcome.kind
+            if kind == "rejected":
+                breakers.release(model)
+                raise UpstreamRejected(f"{model} refused the request ({outcome.status}): {outcome.message}", self.attempts, status=outcome.status)
+            if kind == "context_length":
+                breakers.release(model)
+                return "too_small", None
+            breakers.failure(model)
+            if kind == "rate_limited" and outcome.retry_after_s is not None:
+                wait = outcome.retry_after_s
+                breakers.wait(model, wait)
+                if wait > policy.retry.retry_after_max_s:
+                    return "next", None  # asked to wait longer than we will: fall back now
+                delay = max(wait, self.backoff(retries))
+            else:
+                delay = self.backoff(retries)
+            if kind not in RETRYABLE or retries >= policy.retry.retries_per_model:
+                return "next", None
+            if kind != "rate_limited" and breakers.admit(model) is not None:
+                return "next", None  # this failure opened the circuit: do not hammer the model
+            retries += 1
 
 
 def _chain(policy: Policy, first: str) -> list[str]:

@@ -45,6 +45,7 @@ def _attempt_event(attempt: Attempt) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens if usage else None,
         "completion_tokens": usage.completion_tokens if usage else None,
         "cost": attempt.cost,
+        "waited_ms": round(attempt.waited_s * 1000, 3),
         "message": attempt.message,
     }
 

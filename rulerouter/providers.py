@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import httpx
 
@@ -23,9 +23,10 @@ from .upstream import Redactor
 __all__ = ["Providers", "Target", "redactor_for"]
 
 
-def redactor_for(policy: Policy, env: Mapping[str, str]) -> Redactor:
-    """A redactor that knows every API key the policy's providers read from `env`."""
-    return Redactor(env.get(spec.api_key_env, "") for spec in policy.providers.values() if spec.api_key_env)
+def redactor_for(policy: Policy, env: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
+    """A redactor that knows every API key the policy's providers read from `env`, and `extra`."""
+    keys = [env.get(spec.api_key_env, "") for spec in policy.providers.values() if spec.api_key_env]
+    return Redactor([*keys, *extra])
 
 
 @dataclass(frozen=True, slots=True)

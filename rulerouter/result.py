@@ -74,6 +74,7 @@ class Attempt:
     usage: Usage | None = None
     cost: float | None = None  # None: unknown (no price, or no usage reported)
     retry_after_s: float | None = None
+    waited_s: float = 0.0  # backoff or Retry-After waited before this attempt
 
     @property
     def ok(self) -> bool:
@@ -98,6 +99,7 @@ class Attempt:
             "usage": self.usage.to_dict() if self.usage else None,
             "cost": self.cost,
             "retry_after_s": self.retry_after_s,
+            "waited_s": self.waited_s,
         }
 
 

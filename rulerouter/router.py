@@ -38,6 +38,7 @@ class Router:
         env: Mapping[str, str] | None = None,
         metrics: Metrics | None = None,
         log: Log | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         if checked.policy is None:
             raise TypeError("Router needs a checked policy; use Router.from_file or Router.from_toml")
@@ -48,7 +49,7 @@ class Router:
         self._env = env
         self._executor: Executor | None = None
         self.observer = Observer(
-            log or checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env), metrics=metrics
+            log or checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env, secrets), metrics=metrics
         )
         self.observer.emit("policy_loaded", policy_event(checked))
 

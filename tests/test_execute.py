@@ -179,6 +179,7 @@ def test_rate_limit_honours_retry_after(up: LoopbackUpstream, mode: str) -> None
     assert summary(result.attempts) == [("small", "answer", "error", "rate_limited", 429), ("small", "answer", "ok", None, 200)]
     assert result.attempts[0].retry_after_s == 2
     assert fake.sleeps and fake.sleeps[0] >= 2
+    assert result.attempts[1].waited_s == fake.sleeps[0]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -417,3 +418,32 @@ def test_usage_errors(up: LoopbackUpstream) -> None:
     with pytest.raises(UsageError, match="must be a string"):
         router.complete(123)  # type: ignore[arg-type]
     assert up.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_when_every_circuit_is_open_one_call_is_still_made(up: LoopbackUpstream, mode: str) -> None:
+    for model in ("small-upstream", "medium", "large"):
+        up.script(model, Status(500))
+    _, fake, router = make(up, threshold=1)
+    with pytest.raises(AllAttemptsFailed):
+        complete(router, mode)  # opens all three circuits
+    result = complete(router, mode)
+    assert summary(result.attempts) == [
+        ("small", "answer", "skipped", "circuit_open", None),
+        ("medium", "answer", "skipped", "circuit_open", None),
+        ("large", "answer", "skipped", "circuit_open", None),
+        ("small", "answer", "ok", None, 200),  # the last resort, rather than no call at all
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_when_every_model_asked_to_wait_the_soonest_is_called_after_its_wait(up: LoopbackUpstream, mode: str) -> None:
+    up.script("small-upstream", Status(429, retry_after=3))
+    up.script("medium", Status(429, retry_after=1))
+    up.script("large", Status(429, retry_after=2))
+    _, fake, router = make(up)
+    with pytest.raises(AllAttemptsFailed):
+        complete(router, mode)
+    result = complete(router, mode)
+    assert [(a.model, a.outcome) for a in result.attempts][-1] == ("medium", "ok")
+    assert result.attempts[-1].waited_s == pytest.approx(1.0)  # Retry-After honoured, not ignored

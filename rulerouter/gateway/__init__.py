@@ -48,8 +48,8 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
         log = Log(destination="stderr", format=log.format, include_text=log.include_text)
     if settings.log:
         log = Log(**{**log.model_dump(), **settings.log})
-    holder = PolicyHolder(path, checked, env=None, log=log)
     keys = [k.strip() for k in os.environ.get(settings.keys_env, "").split(",") if k.strip()]
+    holder = PolicyHolder(path, checked, env=None, log=log, secrets=keys)
     return Gateway(holder, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
                    gateway_keys=keys, watch_interval_s=settings.watch_interval_s)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ..load import Checked, check_file
 from ..metrics import Metrics
@@ -35,10 +35,11 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
 
 
 class PolicyHolder:
-    def __init__(self, path: Path, checked: Checked, *, env: Mapping[str, str] | None, log: Log | None) -> None:
+    def __init__(self, path: Path, checked: Checked, *, env: Mapping[str, str] | None, log: Log | None, secrets: Sequence[str] = ()) -> None:
         self.path = path
         self.env = env
         self.log = log
+        self.secrets = list(secrets)  # the gateway's client keys: scrubbed from events like upstream keys
         self.metrics = Metrics()
         self.generation = 1
         self.router = self._router(checked)
@@ -48,7 +49,7 @@ class PolicyHolder:
         self._lock = asyncio.Lock()
 
     def _router(self, checked: Checked) -> Router:
-        return Router(checked, env=self.env, metrics=self.metrics, log=self.log)
+        return Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets)
 
     # ---- requests -------------------------------------------------------------------------------
 
