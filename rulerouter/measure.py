@@ -1,0 +1,144 @@
+"""Measurements on strings behind the structural signals: code fences, numbers, equations…
+
+Pure functions of a string, kept apart from `signals` (which decides what to measure when) so
+each can be tested directly. Everything here runs in C-level string operations (`find`,
+`count`, `bytes.translate`) or in regexes that start with a literal, and looks at a bounded
+sample of long texts, so a 75k-token prompt costs about what a short one costs per character.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "EQUATIONS_LIMIT",
+    "count_equations",
+    "count_latex",
+    "count_numbered_items",
+    "count_numbers",
+    "count_questions",
+    "code_density",
+    "fenced",
+    "sample",
+]
+
+SAMPLE_HEAD, SAMPLE_TAIL = 12_000, 4_000
+_FENCE = re.compile(r"```|~~~")
+_URL_QUESTION = re.compile(r"\?(?=[\w=&%])")
+_NUMBERED_ITEM = re.compile(r"\n[ \t]*\d{1,3}[.)][ \t]")
+_LATEX = re.compile(
+    r"\\(?:d?frac|sum|int|iint|oint|sqrt|prod|lim|infty|alpha|beta|gamma|delta|epsilon|varepsilon"
+    r"|theta|lambda|mu|sigma|omega|pi|phi|psi|partial|nabla|cdot|times|leq?|geq?|neq|approx|equiv"
+    r"|pmod|bmod|binom|mathbb|mathcal|mathrm|mathbf|operatorname|begin|end|left|right|forall|exists"
+    r"|subseteq?|supseteq?|cup|cap|log|ln|exp|sin|cos|tan|rightarrow|Rightarrow|iff|implies|vec|hat"
+    r"|overline|ldots|cdots|dots)(?![A-Za-z])"
+    r"|\\\[|\\\("
+)
+# Operators that make an equation when they sit between operands with the same spacing on
+# both sides ("x = 3", "2+2", "n^2"; not "C++", "<div>", "=>" or a Markdown "**").
+_OPERATORS = ("=", "^", "+", "*", "×", "÷", "≤", "≥", "≠", "≈", "<", ">")
+_MATH_SYMBOLS = "∑∫√∞∂∇±∈∀∃⊂∪∩"
+_LEFT_OPERAND = ")]²³"
+_RIGHT_OPERAND = "(-−√"
+EQUATIONS_LIMIT = 20  # counting stops here
+_OCCURRENCES_LOOKED_AT = 200  # per operator, so a log full of "=" costs no more than a prompt
+_CODE_BYTES = b"{}[]();=<>_|&\\#$@^~*`"
+_SPACE_BYTES = b" \t\n\r\x0b\x0c"
+# Digits → "1", "." and "," → "2", every other byte → "0": a number starts wherever "01" occurs.
+_DIGIT_RUNS = bytes(49 if 48 <= b <= 57 else 50 if b in (44, 46) else 48 for b in range(256))
+
+
+def sample(text: str) -> str:
+    """The whole text, or its first 12,000 and last 4,000 characters when it is longer."""
+    if len(text) <= SAMPLE_HEAD + SAMPLE_TAIL:
+        return text
+    return text[:SAMPLE_HEAD] + "\n" + text[-SAMPLE_TAIL:]
+
+
+def fenced(text: str) -> tuple[int, str]:
+    """Fenced code blocks in `text`, and the text outside them (the prose)."""
+    if not (("`" in text and "```" in text) or ("~" in text and "~~~" in text)):
+        return 0, text
+    blocks, pieces, start, open_marker = 0, [], 0, None
+    for match in _FENCE.finditer(text):
+        marker = match.group(0)
+        if open_marker is None:
+            pieces.append(text[start : match.start()])
+            open_marker = marker
+            blocks += 1
+        elif marker == open_marker:
+            start, open_marker = match.end(), None
+    if open_marker is None:
+        pieces.append(text[start:])
+    return blocks, "\n".join(pieces)
+
+
+def _between_operands(text: str, at: int, width: int) -> bool:
+    left, right = at - 1, at + width
+    if left < 0 or right >= len(text):
+        return False
+    spaced = text[left] == " "
+    if spaced != (text[right] == " "):
+        return False
+    if spaced:
+        left, right = left - 1, right + 1
+        if left < 0 or right >= len(text):
+            return False
+    before, after = text[left], text[right]
+    return (before.isalnum() or before in _LEFT_OPERAND) and (after.isalnum() or after in _RIGHT_OPERAND)
+
+
+def count_equations(text: str) -> int:
+    """Equation-like operators and maths symbols in `text`, up to `EQUATIONS_LIMIT`."""
+    found = 0
+    for operator in _OPERATORS:
+        at = text.find(operator)
+        looked = 0
+        while at >= 0 and looked < _OCCURRENCES_LOOKED_AT:
+            if _between_operands(text, at, 1):
+                found += 1
+                if found >= EQUATIONS_LIMIT:
+                    return found
+            looked += 1
+            at = text.find(operator, at + 1)
+    if not text.isascii():
+        found += sum(text.count(symbol) for symbol in _MATH_SYMBOLS if symbol in text)
+    return min(found, EQUATIONS_LIMIT)
+
+
+def count_numbers(raw: bytes) -> int:
+    """Numbers (runs of digits, with . and , inside) in UTF-8 bytes."""
+    runs = raw.translate(_DIGIT_RUNS)
+    return runs.count(b"01") + (1 if runs[:1] == b"1" else 0)
+
+
+def code_density(raw: bytes) -> float:
+    """Code punctuation per non-space byte of UTF-8 text (0 for fewer than 20 non-space bytes)."""
+    non_space = len(raw.translate(None, _SPACE_BYTES))
+    if non_space < 20:
+        return 0.0
+    return (len(raw) - len(raw.translate(None, _CODE_BYTES))) / non_space
+
+
+def count_questions(prose: str) -> int:
+    """Question marks, not counting those inside URLs (`?id=3`); full-width ones count."""
+    found = 0
+    if "?" in prose:
+        found = prose.count("?") - len(_URL_QUESTION.findall(prose))
+    if not prose.isascii():
+        found += prose.count("？")
+    return found
+
+
+def count_latex(text: str) -> int:
+    """LaTeX maths commands and `$$` blocks."""
+    found = len(_LATEX.findall(text)) if "\\" in text else 0
+    return found + (text.count("$$") // 2 if "$" in text else 0)
+
+
+def count_numbered_items(text: str) -> int:
+    """Lines that start with a number and `.` or `)` (1. 2) 10.)."""
+    found = len(_NUMBERED_ITEM.findall(text)) if "\n" in text else 0
+    return found + (1 if _NUMBERED_ITEM.match("\n" + text[:8]) else 0)
+
+

@@ -1,0 +1,235 @@
+"""Signals: numbers measured on a request that rules compare with thresholds and scores weigh.
+
+Each signal is a number (a count, a 0–1 fraction or a 0/1 flag) about one text source of one
+request: is there code, maths, a requested output format, how many constraints, questions,
+turns… `SIGNALS` lists them with their range and their default cap (where a score stops giving
+more credit). `language` is the one signal that is a word (an ISO 639-1 code).
+
+Cost. Signals are computed only when a rule asks for one, a group at a time, and cached on the
+request's `Inputs`, so a policy without signal conditions pays nothing and two rules asking
+for signals share one computation. The groups:
+
+* cues — one Aho-Corasick scan of the lower-cased text (shared with keyword conditions) for
+  every cue phrase of `rulerouter.cues`;
+* structure — fenced code blocks and question marks found with C-level string searches, and
+  regexes for maths and LaTeX run on a bounded sample (the first 12,000 and last 4,000
+  characters), so the cost on a 75k-token prompt stays in the low milliseconds;
+* language — `rulerouter.language` on the first 2,000 characters of prose;
+* request — `response_format`, `tools` and the number of user turns, read from the request;
+* size — words (counted up to 2,000) and lines.
+
+Computing a signal never raises, whatever the text (lone surrogates, control characters, 10 MB).
+This module holds the definitions and the computation only; matching lives in `conditions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Mapping
+
+from . import measure
+from .cues import GROUP_NAMES, cue_scanner
+from .language import LANGUAGES, SAMPLE_CHARS as LANGUAGE_SAMPLE, guess_language
+from .textscan import Inputs
+
+__all__ = ["INDEX", "LANGUAGES", "SIGNALS", "SignalInfo", "Signals", "signals_of"]
+
+Kind = Literal["count", "fraction", "flag"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInfo:
+    kind: Kind
+    cap: float  # in a score, the value from which the signal counts in full (feature = min(v, cap) / cap)
+    description: str
+    maximum: float | None = None  # the highest value it can take (None: no bound)
+
+    @property
+    def highest(self) -> float | None:
+        return 1.0 if self.kind in ("flag", "fraction") else self.maximum
+
+
+WORDS_LIMIT = 2_000
+CODE_DENSITY_FLOOR = 0.08  # code-like characters per non-space character that make `code` 1
+
+SIGNALS: dict[str, SignalInfo] = {
+    "code": SignalInfo("flag", 1, "1 when the text holds code: a fenced block, a stack trace (2+ frames), a diff, or code-like character density ≥ 0.08"),
+    "code_blocks": SignalInfo("count", 1, "fenced code blocks (``` or ~~~; an unclosed fence counts)"),
+    "stack_trace": SignalInfo("count", 3, "stack-frame lines and crash headers (Python, Java, JS, Go, Rust, .NET…)"),
+    "diff": SignalInfo("count", 2, "unified-diff markers (diff --git, @@ -a,b +c,d @@, ---/+++ lines)"),
+    "code_density": SignalInfo("fraction", 0.1, "share of non-space characters that are code punctuation ({}[]();=<>_|&\\#$@^~*`)"),
+    "maths": SignalInfo("count", 3, "latex + equations + math_terms + word_problem"),
+    "latex": SignalInfo("count", 3, "LaTeX maths commands (\\frac, \\sum, \\int, \\begin…) and $$ blocks"),
+    "equations": SignalInfo("count", 3, "equation-like expressions: powers, arithmetic between numbers, x = …, maths symbols"),
+    "numbers": SignalInfo("count", 5, "numbers in the prose"),
+    "word_problem": SignalInfo("flag", 1, "1 when a quantity is asked for (how many, what is the probability…) and the prose holds 2+ numbers"),
+    "math_terms": SignalInfo("count", 3, "distinct maths words (equation, integral, probability, theorem…)"),
+    "output_format": SignalInfo("count", 1, "format_request + schema_given + response_format"),
+    "format_request": SignalInfo("count", 1, "distinct machine-readable formats asked for (as JSON, CSV file, a table with columns, only the label…)"),
+    "schema_given": SignalInfo("count", 1, "cues that the answer's shape is given (schema, with keys, fields:, \"type\":…)"),
+    "response_format": SignalInfo("flag", 1, "1 when the request sets response_format to json_object or json_schema"),
+    "tools": SignalInfo("count", 1, "tools (and functions) offered in the request"),
+    "reasoning": SignalInfo("count", 3, "distinct multi-step reasoning cues (step by step, prove, trade-offs, why does, walk me through…)"),
+    "constraints": SignalInfo("count", 5, "constraint phrases, each occurrence (must, at most, without, only, do not…)"),
+    "symptoms": SignalInfo("count", 3, "distinct symptoms of a fault (hangs, leak, intermittent, crash, wrong result…)"),
+    "edit_cues": SignalInfo("count", 2, "distinct cues of a mechanical edit (rename, convert, fix typos, docstrings, for each…)"),
+    "list_items": SignalInfo("count", 5, "lines starting with a bullet or a number (- , * , 1. , 2) …)"),
+    "questions": SignalInfo("count", 3, "question marks in the prose (not in code blocks, not inside URLs)"),
+    "turns": SignalInfo("count", 5, "user turns in the conversation (1 for a single prompt)"),
+    "words": SignalInfo("count", 1000, f"words, counted up to {WORDS_LIMIT:,} (use `when.words` for larger thresholds)", WORDS_LIMIT),
+    "lines": SignalInfo("count", 50, "lines of text"),
+    "non_english": SignalInfo("flag", 1, "1 when `language` is known and is not English"),
+}
+
+#: Signal name → its slot in `Signals.values`; internal parts of signals follow the public ones.
+INDEX: dict[str, int] = {name: i for i, name in enumerate([*SIGNALS, "_quantity", "_bullets", "_numbered"])}
+_I = INDEX
+
+
+class Signals:
+    """The signals of one text source of one request, each group computed on first use.
+
+    `values` holds one slot per signal (None until computed); `at(i)` reads slot i, computing
+    its group first if needed. Conditions and scores resolve names to slots when compiled.
+    """
+
+    __slots__ = ("inputs", "source", "values", "language", "_prose")
+
+    def __init__(self, inputs: Inputs, source: str) -> None:
+        self.inputs = inputs
+        self.source = source
+        self.values: list[float | None] = [None] * len(INDEX)
+        self.language: str | None = None
+        self._prose: str | None = None
+
+    def at(self, index: int) -> float:
+        value = self.values[index]
+        if value is None:
+            _GROUP_AT[index](self)
+            value = self.values[index]
+            assert value is not None
+        return value
+
+    def __getitem__(self, name: str) -> float:
+        return self.at(INDEX[name])
+
+    def get_language(self) -> str:
+        if self.language is None:
+            self._language()
+        assert self.language is not None
+        return self.language
+
+    def as_dict(self) -> dict[str, float | str]:
+        """Every signal (computing all groups), plus `language`."""
+        out: dict[str, float | str] = {name: self.at(i) for name, i in INDEX.items() if not name.startswith("_")}
+        out["language"] = self.get_language()
+        return out
+
+    # -- groups: each fills the slots it knows -----------------------------------------------
+
+    def _prose_text(self) -> str:
+        if self._prose is None:
+            blocks, self._prose = measure.fenced(self.inputs.text(self.source))
+            self.values[_I["code_blocks"]] = blocks
+        return self._prose
+
+    def _cues(self) -> None:
+        counts, formats = cue_scanner().scan(self.inputs.lowered(self.source))
+        values = self.values
+        for slot, count in zip(_CUE_SLOTS, counts):
+            values[slot] = count
+        values[_I["format_request"]] = len(formats)
+
+    def _questions(self) -> None:
+        self.values[_I["questions"]] = measure.count_questions(self._prose_text())
+
+    def _bytes(self) -> None:
+        text = self.inputs.text(self.source)
+        prose = self._prose_text()
+        raw = measure.sample(text).encode("utf-8", "replace")
+        self.values[_I["code_density"]] = measure.code_density(raw)
+        if prose is not text:
+            raw = measure.sample(prose).encode("utf-8", "replace")
+        self.values[_I["numbers"]] = measure.count_numbers(raw)
+
+    def _formulas(self) -> None:
+        prose = self._prose_text()
+        self.values[_I["latex"]] = measure.count_latex(measure.sample(self.inputs.text(self.source)))
+        self.values[_I["equations"]] = measure.count_equations(measure.sample(prose))
+
+    def _numbered(self) -> None:
+        self.values[_I["_numbered"]] = measure.count_numbered_items(measure.sample(self._prose_text()))
+
+    def _language(self) -> None:
+        self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
+        self.values[_I["non_english"]] = 1 if self.language not in ("en", "und") else 0
+
+    def _request(self) -> None:
+        inputs = self.inputs
+        values = self.values
+        format_spec = inputs.request_field("response_format")
+        kind = format_spec.get("type") if isinstance(format_spec, Mapping) else None
+        values[_I["response_format"]] = 1 if kind in ("json_object", "json_schema") else 0
+        tools = 0
+        for field in ("tools", "functions"):
+            offered = inputs.request_field(field)
+            if isinstance(offered, (list, tuple)):
+                tools += len(offered)
+        values[_I["tools"]] = tools
+        values[_I["turns"]] = inputs.user_turns()
+
+    def _size(self) -> None:
+        text = self.inputs.text(self.source)
+        self.values[_I["words"]] = self.inputs.words_upto(self.source, WORDS_LIMIT)
+        self.values[_I["lines"]] = text.count("\n") + 1 if text else 0
+
+    def _code(self) -> None:
+        at = self.at
+        self.values[_I["code"]] = 1 if (
+            at(_I["code_blocks"]) >= 1 or at(_I["stack_trace"]) >= 2 or at(_I["diff"]) >= 1
+            or at(_I["code_density"]) >= CODE_DENSITY_FLOOR
+        ) else 0
+
+    def _maths(self) -> None:
+        at, values = self.at, self.values
+        word_problem = 1 if at(_I["_quantity"]) >= 1 and at(_I["numbers"]) >= 2 else 0
+        values[_I["word_problem"]] = word_problem
+        values[_I["maths"]] = at(_I["latex"]) + at(_I["equations"]) + at(_I["math_terms"]) + word_problem
+
+    def _list_items(self) -> None:
+        self.values[_I["list_items"]] = self.at(_I["_bullets"]) + self.at(_I["_numbered"])
+
+    def _output_format(self) -> None:
+        at = self.at
+        self.values[_I["output_format"]] = at(_I["format_request"]) + min(at(_I["schema_given"]), 1) + at(_I["response_format"])
+
+
+_CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
+              "math_terms": "math_terms", "quantity": "_quantity", "schema": "schema_given", "stack": "stack_trace",
+              "diff": "diff", "list": "_bullets"}
+_CUE_SLOTS = tuple(INDEX[_CUE_NAMES[group]] for group in GROUP_NAMES)
+_GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
+    Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
+    Signals._prose_text: ("code_blocks",),
+    Signals._questions: ("questions",),
+    Signals._bytes: ("code_density", "numbers"),
+    Signals._formulas: ("latex", "equations"),
+    Signals._numbered: ("_numbered",),
+    Signals._language: ("non_english",),
+    Signals._request: ("response_format", "tools", "turns"),
+    Signals._size: ("words", "lines"),
+    Signals._code: ("code",),
+    Signals._maths: ("word_problem", "maths"),
+    Signals._list_items: ("list_items",),
+    Signals._output_format: ("output_format",),
+}
+_GROUP_AT: list[Callable[[Signals], object]] = [Signals._cues] * len(INDEX)
+for _group, _names in _GROUPS.items():
+    for _name in _names:
+        _GROUP_AT[INDEX[_name]] = _group
+assert sorted(n for names in _GROUPS.values() for n in names) == sorted(INDEX), "every slot needs one group"
+
+
+def signals_of(inputs: Inputs, source: str) -> Signals:
+    """The (cached) signals of one text source of a request."""
+    return inputs.signals(source, Signals)
