@@ -275,7 +275,9 @@ class ScoreTest(Matcher):
         self.source = source
         self.score = score
         self.bounds = _bounds(spec)
-        self.key = ("score", score.name, source)
+        # Keyed by the compiled score itself: two policies with a score of the same name but
+        # other weights never share a cached value, even on one `Inputs`.
+        self.key = ("score", score, source)
 
     def value(self, inputs: Inputs) -> float:
         cache = inputs._store()

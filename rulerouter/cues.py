@@ -35,12 +35,14 @@ REASONING = [
     "propose", "strategy", "strategies", "implication*", "consequence*", "bottleneck*",
     "scalab*", "invariant*", "guarantee*", "correctness", "complexity", "algorithm*",
     "rigorous*", "counterexample*", "root cause", "think through", "carefully", "thorough*",
+    "review", "is it correct", "is this correct", "is it safe", "is this safe", "what would you",
+    "what's going on", "what is going on", "what could go wrong", "explain how", "show your work",
 ]
 
 # Constraints on the answer. Counted per occurrence: "must … must … at most" is three.
 CONSTRAINTS = [
     "must", "mustn't", "should", "shouldn't", "without", "at most", "at least", "no more than",
-    "no less than", "fewer than", "less than", "within", "only", "exactly", "never", "always",
+    "fewer than", "less than", "within", "only", "exactly", "never", "always",
     "do not", "don't", "cannot", "can't", "ensure", "make sure", "keep", "preserve",
     "required", "requirement*", "constraint*", "limit", "limits", "limited", "budget",
     "deadline", "has to", "have to", "need to", "needs to", "not allowed", "mandatory",
@@ -54,22 +56,40 @@ SYMPTOMS = [
     "segmentation fault", "corrupt*", "intermittent*", "flaky", "sporadic*", "sometimes",
     "randomly", "occasionally", "only when", "only happens", "nondeterministic*",
     "non-deterministic*", "regression*", "spike*", "timeout*", "times out", "timed out",
-    "slow*", "latency", "stale", "inconsistent*", "wrong result*", "incorrect result*",
-    "unexpected*", "stops working", "stopped working", "doesn't work", "does not work",
+    "slow*", "latency", "stale", "inconsistent*", "unexpected*", "stops working", "stopped working", "doesn't work", "does not work",
     "not working", "fails", "failing", "failure*", "error*", "exception*", "bug", "bugs",
     "broken", "panic*", "throws", "overflow*", "starvation", "contention", "reproduc*",
+    "grows", "keeps growing", "pegged", "degrad*", "suddenly", "every time", "whenever",
+    "wrong", "incorrect", "missing", "drops", "dropped",
 ]
 
 # A mechanical edit repeated over given items: the answer needs no judgement.
 EDIT = [
     "rename", "renaming", "convert", "conversion", "translate", "translation", "reformat",
-    "fix the typos", "fix typos", "typo*", "spelling", "capitali*", "lowercase", "uppercase",
+    "typo*", "spelling", "capitali*", "lowercase", "uppercase",
     "title case", "camelcase", "snake_case", "snake case", "kebab-case", "sort", "alphabeti*",
     "docstring*", "add comments", "add a comment", "type hints", "type annotations", "fill in",
-    "replace", "normali*", "standardi*", "clean up", "deduplicate", "remove duplicates",
-    "indent*", "one per line", "for each", "each of", "every", "all of the following",
+    "replace", "normali*", "standardi*", "clean up", "deduplicate",
+    "indent*", "one per line", "every",
     "boilerplate", "stub", "stubs", "template", "placeholder*", "unit test*", "rephrase",
-    "proofread", "grammar", "in bulk", "batch",
+    "proofread", "grammar", "in bulk", "batch", "each", "these", "the following", "strip",
+    "remove", "expand", "shorten", "getters", "setters", "scaffold*", "crud",
+]
+
+# A risk to review: security questions about given code or systems.
+SECURITY = [
+    "attack*", "exploit*", "vulnerab*", "injection", "xss", "csrf", "ssrf", "security",
+    "secure", "insecure", "malicious", "abuse", "bypass", "privilege*", "threat model*",
+    "sanitiz*", "sanitis*", "auth", "authenticat*", "authoriz*", "authoris*", "leak of",
+    "timing side",
+]
+
+# The answer is one label from a given set: classification with an output contract.
+LABELS = [
+    "classify", "classification", "categori*", "label", "labels", "one of the following",
+    "one of these", "yes or no", "true or false", "positive or negative", "allowed outputs",
+    "allowed values", "respond with", "reply with",
+    "answer with", "you can answer", "output 1", "sentiment", "intent",
 ]
 
 # Maths vocabulary.
@@ -96,7 +116,8 @@ SCHEMA = [
     "schema", "with keys", "with the keys", "with fields", "with the fields", "with columns",
     "with the columns", "following fields", "following keys", "following columns",
     "fields:", "keys:", "columns:", '"type":', '"properties":', '": "string"', '": "number"',
-    '": "integer"', '": "boolean"', '": "array"', '": "object"',
+    '": "integer"', '": "boolean"', '": "array"', '": "object"', "in the format", "in this format",
+    "following format", "exact format", "this format:",
 ]
 
 # Stack frames and headers of stack traces and crash reports.
@@ -132,10 +153,11 @@ FORMAT_AFTER = frozenset({
 FORMAT_PHRASES: dict[str, str] = {
     **{phrase: "table" for phrase in (
         "as a table", "in a table", "into a table", "markdown table", "a table with",
-        "table with columns", "tabular", "in table form", "table format")},
+        "table with columns", "tabular", "in table form", "table format", "comparison table",
+        "make a table", "create a table", "produce a table", "summary table")},
     **{phrase: "delimited" for phrase in (
         "comma-separated", "comma separated", "semicolon-separated", "tab-separated",
-        "pipe-separated")},
+        "pipe-separated", "separated by commas", "separated by semicolons", "comma-delimited")},
     **{phrase: "labels" for phrase in (
         "only the label", "output only", "respond only with", "answer only with",
         "reply only with", "nothing else", "no explanation", "no other text", "exactly one of",
@@ -149,6 +171,8 @@ CUE_GROUPS: dict[str, list[str]] = {
     "constraints": CONSTRAINTS,
     "symptoms": SYMPTOMS,
     "edit_cues": EDIT,
+    "security": SECURITY,
+    "labels": LABELS,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -157,7 +181,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "list": LIST,
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
-DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "math_terms", "quantity"})
+DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)
@@ -175,6 +199,8 @@ def _is_word_char(char: str) -> bool:
 
 def _neighbour_asks(text: bytes, start: int, end: int) -> bool:
     """Does the word before or after text[start:end] ask for that format ("as json", "json file")?"""
+    if text[start - 1 : start] == b"(":  # "(YAML)", "(json)"
+        return True
     before = text[max(0, start - 16) : start].split()
     after = text[end : end + 16].split()
     if before and before[-1].strip(b"\"'`(*:").decode("utf-8", "replace") in FORMAT_BEFORE:

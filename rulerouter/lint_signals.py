@@ -75,6 +75,10 @@ class SignalChecks:
             bias = getattr(score, "bias", 0.0)
             if not math.isfinite(bias):
                 self.report("RR309", f"score '{name}': bias is {bias}, not a finite number", loc + ("bias",))
+            weights = getattr(score, "weights", None)
+            if weights and not any(weights.values()):
+                self.report("RR309", f"score '{name}' weighs every signal 0, so it is a constant", loc + ("weights",),
+                            prefer="key", warning=True, hint="run `rulerouter tune` to fit the weights, or give some")
 
     def used_scores(self) -> set[str]:
         found: set[str] = set()
@@ -120,6 +124,8 @@ class SignalChecks:
             return  # a score with errors of its own: its range is unknown
         if not all(math.isfinite(w) for w in score.weights.values()) or not math.isfinite(score.bias):
             return
+        if not any(score.weights.values()):
+            return  # a constant score waiting to be tuned: RR309 says so once
         low, high = score_range(score)
         self.out_of_range(f"score '{name}'", cond.score, low, high, loc)
 

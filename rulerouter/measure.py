@@ -18,6 +18,7 @@ __all__ = [
     "count_numbers",
     "count_questions",
     "code_density",
+    "comma_items",
     "fenced",
     "sample",
 ]
@@ -36,7 +37,8 @@ _LATEX = re.compile(
 )
 # Operators that make an equation when they sit between operands with the same spacing on
 # both sides ("x = 3", "2+2", "n^2"; not "C++", "<div>", "=>" or a Markdown "**").
-_OPERATORS = ("=", "^", "+", "*", "×", "÷", "≤", "≥", "≠", "≈", "<", ">")
+_OPERATORS = ("=", "^", "+", "*", "<", ">")
+_UNICODE_OPERATORS = ("×", "÷", "≤", "≥", "≠", "≈")
 _MATH_SYMBOLS = "∑∫√∞∂∇±∈∀∃⊂∪∩"
 _LEFT_OPERAND = ")]²³"
 _RIGHT_OPERAND = "(-−√"
@@ -91,7 +93,8 @@ def _between_operands(text: str, at: int, width: int) -> bool:
 def count_equations(text: str) -> int:
     """Equation-like operators and maths symbols in `text`, up to `EQUATIONS_LIMIT`."""
     found = 0
-    for operator in _OPERATORS:
+    ascii_only = text.isascii()
+    for operator in _OPERATORS if ascii_only else _OPERATORS + _UNICODE_OPERATORS:
         at = text.find(operator)
         looked = 0
         while at >= 0 and looked < _OCCURRENCES_LOOKED_AT:
@@ -101,13 +104,15 @@ def count_equations(text: str) -> int:
                     return found
             looked += 1
             at = text.find(operator, at + 1)
-    if not text.isascii():
+    if not ascii_only:
         found += sum(text.count(symbol) for symbol in _MATH_SYMBOLS if symbol in text)
     return min(found, EQUATIONS_LIMIT)
 
 
 def count_numbers(raw: bytes) -> int:
     """Numbers (runs of digits, with . and , inside) in UTF-8 bytes."""
+    if len(raw.translate(None, b"0123456789")) == len(raw):
+        return 0
     runs = raw.translate(_DIGIT_RUNS)
     return runs.count(b"01") + (1 if runs[:1] == b"1" else 0)
 
@@ -139,6 +144,31 @@ def count_latex(text: str) -> int:
 def count_numbered_items(text: str) -> int:
     """Lines that start with a number and `.` or `)` (1. 2) 10.)."""
     found = len(_NUMBERED_ITEM.findall(text)) if "\n" in text else 0
-    return found + (1 if _NUMBERED_ITEM.match("\n" + text[:8]) else 0)
+    if text[:8].lstrip(" \t")[:1].isdigit() and _NUMBERED_ITEM.match("\n" + text[:8]):
+        found += 1
+    return found
 
 
+
+
+ITEM_WORDS = 3  # a comma-separated item has at most this many words
+
+
+def comma_items(text: str) -> int:
+    """Items in the longest run of short comma-separated items on one line ("a, b c, d")."""
+    if "," not in text:
+        return 0
+    best = 0
+    for line in text.split("\n"):
+        if line.count(",") < best:  # a line with fewer commas cannot beat the best run
+            continue
+        run = 0
+        for piece in line.split(","):
+            words = len(piece.split())
+            if 1 <= words <= ITEM_WORDS:
+                run += 1
+                best = max(best, run)
+            else:
+                # the first and last items of a list share their piece with the sentence around it
+                run = 1 if words > ITEM_WORDS else 0
+    return best

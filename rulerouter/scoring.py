@@ -16,7 +16,7 @@ import math
 from typing import Mapping
 
 from .schema import Score
-from .signals import INDEX, SIGNALS, Signals
+from .signals import INDEX, SIGNALS, Signals, plan_for
 
 __all__ = ["CompiledScore", "feature", "score_range"]
 
@@ -51,7 +51,7 @@ def score_range(spec: Score) -> tuple[float, float]:
 class CompiledScore:
     """A score ready to evaluate: (signal, weight, cap) terms in file order."""
 
-    __slots__ = ("name", "bias", "logistic", "terms", "_fast")
+    __slots__ = ("name", "bias", "logistic", "terms", "_fast", "plan")
 
     def __init__(self, name: str, spec: Score) -> None:
         self.name = name
@@ -65,14 +65,14 @@ class CompiledScore:
         self.terms = tuple(terms)
         # For value(): slot, weight and 1/cap of the terms that can contribute.
         self._fast = tuple((INDEX[s], w, 1.0 / c) for s, w, c in terms if w and c > 0)
+        self.plan = plan_for(s for s, w, c in terms if w and c > 0)
 
     def value(self, signals: Signals) -> float:
+        signals.ensure(self.plan)
         total = self.bias
         values = signals.values
         for index, weight, per_unit in self._fast:
-            value = values[index]
-            if value is None:
-                value = signals.at(index)
+            value: float = values[index]  # type: ignore[assignment]
             if value > 0:
                 scaled = value * per_unit
                 total += weight * (scaled if scaled < 1.0 else 1.0)

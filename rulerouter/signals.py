@@ -25,14 +25,14 @@ This module holds the definitions and the computation only; matching lives in `c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping
+from typing import Callable, Iterable, Literal, Mapping
 
 from . import measure
 from .cues import GROUP_NAMES, cue_scanner
 from .language import LANGUAGES, SAMPLE_CHARS as LANGUAGE_SAMPLE, guess_language
-from .textscan import Inputs
+from .textscan import Inputs, count_words_upto
 
-__all__ = ["INDEX", "LANGUAGES", "SIGNALS", "SignalInfo", "Signals", "signals_of"]
+__all__ = ["INDEX", "LANGUAGES", "SIGNALS", "Plan", "SignalInfo", "Signals", "plan_for", "signals_of"]
 
 Kind = Literal["count", "fraction", "flag"]
 
@@ -72,11 +72,14 @@ SIGNALS: dict[str, SignalInfo] = {
     "reasoning": SignalInfo("count", 3, "distinct multi-step reasoning cues (step by step, prove, trade-offs, why does, walk me through…)"),
     "constraints": SignalInfo("count", 5, "constraint phrases, each occurrence (must, at most, without, only, do not…)"),
     "symptoms": SignalInfo("count", 3, "distinct symptoms of a fault (hangs, leak, intermittent, crash, wrong result…)"),
-    "edit_cues": SignalInfo("count", 2, "distinct cues of a mechanical edit (rename, convert, fix typos, docstrings, for each…)"),
+    "edit_cues": SignalInfo("count", 3, "distinct cues of a mechanical edit over given items (rename, convert, fix typos, docstrings, each, these…)"),
+    "security": SignalInfo("count", 2, "distinct security cues (attack, exploit, injection, vulnerability, auth…)"),
+    "labels": SignalInfo("count", 2, "distinct cues that the answer is a label from a given set (classify, one of the following, yes or no…)"),
+    "comma_items": SignalInfo("count", 8, "short items in the longest comma-separated list of the prose (Spain, France, Norway…)"),
     "list_items": SignalInfo("count", 5, "lines starting with a bullet or a number (- , * , 1. , 2) …)"),
     "questions": SignalInfo("count", 3, "question marks in the prose (not in code blocks, not inside URLs)"),
     "turns": SignalInfo("count", 5, "user turns in the conversation (1 for a single prompt)"),
-    "words": SignalInfo("count", 1000, f"words, counted up to {WORDS_LIMIT:,} (use `when.words` for larger thresholds)", WORDS_LIMIT),
+    "words": SignalInfo("count", 500, f"words, counted up to {WORDS_LIMIT:,} (use `when.words` for larger thresholds)", WORDS_LIMIT),
     "lines": SignalInfo("count", 50, "lines of text"),
     "non_english": SignalInfo("flag", 1, "1 when `language` is known and is not English"),
 }
@@ -89,23 +92,33 @@ _I = INDEX
 class Signals:
     """The signals of one text source of one request, each group computed on first use.
 
-    `values` holds one slot per signal (None until computed); `at(i)` reads slot i, computing
-    its group first if needed. Conditions and scores resolve names to slots when compiled.
+    `values` holds one slot per signal (None until computed). A group is a method that fills
+    its slots; `ensure(groups)` runs those not run yet, in order (dependencies first), so a
+    score can make sure of all its signals with one call and then read `values` directly.
     """
 
-    __slots__ = ("inputs", "source", "values", "language", "_prose")
+    __slots__ = ("inputs", "source", "values", "language", "done", "_prose")
 
     def __init__(self, inputs: Inputs, source: str) -> None:
         self.inputs = inputs
         self.source = source
         self.values: list[float | None] = [None] * len(INDEX)
         self.language: str | None = None
+        self.done = 0  # bit mask of the groups already run
         self._prose: str | None = None
+
+    def ensure(self, plan: Plan) -> None:
+        done = self.done
+        for bit, group in plan:
+            if not done & bit:
+                group(self)
+                done |= bit
+        self.done = done
 
     def at(self, index: int) -> float:
         value = self.values[index]
         if value is None:
-            _GROUP_AT[index](self)
+            self.ensure(PLAN_OF_SLOT[index])
             value = self.values[index]
             assert value is not None
         return value
@@ -115,7 +128,7 @@ class Signals:
 
     def get_language(self) -> str:
         if self.language is None:
-            self._language()
+            self.ensure(PLAN_OF_SLOT[_I["non_english"]])
         assert self.language is not None
         return self.language
 
@@ -125,13 +138,16 @@ class Signals:
         out["language"] = self.get_language()
         return out
 
-    # -- groups: each fills the slots it knows -----------------------------------------------
+    # -- groups: each fills the slots listed for it in _GROUPS --------------------------------
 
     def _prose_text(self) -> str:
         if self._prose is None:
             blocks, self._prose = measure.fenced(self.inputs.text(self.source))
-            self.values[_I["code_blocks"]] = blocks
+            self.values[_CODE_BLOCKS] = blocks
         return self._prose
+
+    def _fences(self) -> None:
+        self._prose_text()
 
     def _cues(self) -> None:
         counts, formats = cue_scanner().scan(self.inputs.lowered(self.source))
@@ -160,6 +176,9 @@ class Signals:
     def _numbered(self) -> None:
         self.values[_I["_numbered"]] = measure.count_numbered_items(measure.sample(self._prose_text()))
 
+    def _comma_items(self) -> None:
+        self.values[_I["comma_items"]] = measure.comma_items(measure.sample(self._prose_text()))
+
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
         self.values[_I["non_english"]] = 1 if self.language not in ("en", "und") else 0
@@ -168,7 +187,9 @@ class Signals:
         inputs = self.inputs
         values = self.values
         format_spec = inputs.request_field("response_format")
-        kind = format_spec.get("type") if isinstance(format_spec, Mapping) else None
+        kind = None
+        if format_spec is not None and (type(format_spec) is dict or isinstance(format_spec, Mapping)):
+            kind = format_spec.get("type")
         values[_I["response_format"]] = 1 if kind in ("json_object", "json_schema") else 0
         tools = 0
         for field in ("tools", "functions"):
@@ -180,41 +201,48 @@ class Signals:
 
     def _size(self) -> None:
         text = self.inputs.text(self.source)
-        self.values[_I["words"]] = self.inputs.words_upto(self.source, WORDS_LIMIT)
+        self.values[_I["words"]] = count_words_upto(text, WORDS_LIMIT)
         self.values[_I["lines"]] = text.count("\n") + 1 if text else 0
 
+    # Derived signals: their parts are computed first (see _NEEDS).
+
     def _code(self) -> None:
-        at = self.at
+        v = self.values
         self.values[_I["code"]] = 1 if (
-            at(_I["code_blocks"]) >= 1 or at(_I["stack_trace"]) >= 2 or at(_I["diff"]) >= 1
-            or at(_I["code_density"]) >= CODE_DENSITY_FLOOR
+            v[_CODE_BLOCKS] >= 1 or v[_I["stack_trace"]] >= 2 or v[_I["diff"]] >= 1  # type: ignore[operator]
+            or v[_I["code_density"]] >= CODE_DENSITY_FLOOR  # type: ignore[operator]
         ) else 0
 
     def _maths(self) -> None:
-        at, values = self.at, self.values
-        word_problem = 1 if at(_I["_quantity"]) >= 1 and at(_I["numbers"]) >= 2 else 0
-        values[_I["word_problem"]] = word_problem
-        values[_I["maths"]] = at(_I["latex"]) + at(_I["equations"]) + at(_I["math_terms"]) + word_problem
+        v = self.values
+        word_problem = 1 if v[_I["_quantity"]] >= 1 and v[_I["numbers"]] >= 2 else 0  # type: ignore[operator]
+        v[_I["word_problem"]] = word_problem
+        v[_I["maths"]] = v[_I["latex"]] + v[_I["equations"]] + v[_I["math_terms"]] + word_problem  # type: ignore[operator]
 
     def _list_items(self) -> None:
-        self.values[_I["list_items"]] = self.at(_I["_bullets"]) + self.at(_I["_numbered"])
+        v = self.values
+        v[_I["list_items"]] = v[_I["_bullets"]] + v[_I["_numbered"]]  # type: ignore[operator]
 
     def _output_format(self) -> None:
-        at = self.at
-        self.values[_I["output_format"]] = at(_I["format_request"]) + min(at(_I["schema_given"]), 1) + at(_I["response_format"])
+        v = self.values
+        v[_I["output_format"]] = v[_I["format_request"]] + min(v[_I["schema_given"]], 1) + v[_I["response_format"]]  # type: ignore[operator,type-var]
 
 
+Plan = tuple[tuple[int, Callable[[Signals], object]], ...]
+_CODE_BLOCKS = _I["code_blocks"]
 _CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
-              "math_terms": "math_terms", "quantity": "_quantity", "schema": "schema_given", "stack": "stack_trace",
-              "diff": "diff", "list": "_bullets"}
+              "security": "security", "labels": "labels", "math_terms": "math_terms", "quantity": "_quantity",
+              "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
 _CUE_SLOTS = tuple(INDEX[_CUE_NAMES[group]] for group in GROUP_NAMES)
+# Group → the slots it fills, in the order groups must run when several are needed.
 _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
+    Signals._fences: ("code_blocks",),
     Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
-    Signals._prose_text: ("code_blocks",),
     Signals._questions: ("questions",),
     Signals._bytes: ("code_density", "numbers"),
     Signals._formulas: ("latex", "equations"),
     Signals._numbered: ("_numbered",),
+    Signals._comma_items: ("comma_items",),
     Signals._language: ("non_english",),
     Signals._request: ("response_format", "tools", "turns"),
     Signals._size: ("words", "lines"),
@@ -223,11 +251,29 @@ _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
     Signals._list_items: ("list_items",),
     Signals._output_format: ("output_format",),
 }
-_GROUP_AT: list[Callable[[Signals], object]] = [Signals._cues] * len(INDEX)
-for _group, _names in _GROUPS.items():
-    for _name in _names:
-        _GROUP_AT[INDEX[_name]] = _group
-assert sorted(n for names in _GROUPS.values() for n in names) == sorted(INDEX), "every slot needs one group"
+# Derived groups and the groups they read.
+_NEEDS: dict[Callable[[Signals], object], tuple[Callable[[Signals], object], ...]] = {
+    Signals._code: (Signals._fences, Signals._cues, Signals._bytes),
+    Signals._maths: (Signals._cues, Signals._bytes, Signals._formulas),
+    Signals._list_items: (Signals._cues, Signals._numbered),
+    Signals._output_format: (Signals._cues, Signals._request),
+}
+_BIT = {group: 1 << i for i, group in enumerate(_GROUPS)}
+_GROUP_OF = {INDEX[name]: group for group, names in _GROUPS.items() for name in names}
+assert sorted(_GROUP_OF) == sorted(INDEX.values()), "every slot needs exactly one group"
+
+
+def plan_for(names: Iterable[str]) -> Plan:
+    """The groups that compute these signals, dependencies first, in a fixed order."""
+    needed: set[Callable[[Signals], object]] = set()
+    for name in names:
+        group = _GROUP_OF[INDEX[name]]
+        needed.add(group)
+        needed.update(_NEEDS.get(group, ()))
+    return tuple((_BIT[g], g) for g in _GROUPS if g in needed)
+
+
+PLAN_OF_SLOT: list[Plan] = [plan_for([name]) for name in INDEX]
 
 
 def signals_of(inputs: Inputs, source: str) -> Signals:

@@ -117,7 +117,9 @@ class Inputs:
     def request_field(self, name: str) -> Any:
         """A top-level field of the caller's chat request (None without one; never builds it)."""
         request = self._request
-        return request.get(name) if isinstance(request, Mapping) else None
+        if request is None:
+            return None
+        return request.get(name) if type(request) is dict or isinstance(request, Mapping) else None
 
     def user_turns(self) -> int:
         """User messages in the conversation, the prompt included."""

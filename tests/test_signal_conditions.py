@@ -73,7 +73,7 @@ def test_score_explanation_is_term_by_term() -> None:
     why = r.decide("Explain why, step by step.").explanation
     assert why == (
         "rule 'hard': score 'difficulty' (in last_user) = 0.600; >= 0.5 holds: bias +0 + reasoning 2/2 × 0.6 (+0.6)"
-        " + code 0/1 × 0.4 (+0) + edit_cues 0/2 × -0.5 (+0) = 0.600"
+        " + code 0/1 × 0.4 (+0) + edit_cues 0/3 × -0.5 (+0) = 0.600"
     )
 
 
@@ -103,7 +103,8 @@ def test_score_is_computed_once_per_request_and_source() -> None:
     inputs = Inputs("Explain why, step by step.", None, None, None, None)
     decision = r._compiled.decide(inputs)
     assert decision.rule == "hard"
-    assert [key for key in (inputs._cache or {}) if isinstance(key, tuple) and key[0] == "score"] == [("score", "difficulty", "last_user")]
+    cached = [key for key in (inputs._cache or {}) if isinstance(key, tuple) and key[0] == "score"]
+    assert [(score.name, source) for _, score, source in cached] == [("difficulty", "last_user")]
 
 
 def test_score_range_and_feature() -> None:

@@ -154,7 +154,7 @@ def test_questions_ignore_code_and_urls() -> None:
 
 def test_symptoms_and_edit_cues() -> None:
     assert value("The service hangs intermittently and memory leaks under load.", "symptoms") == 3
-    assert value("Rename these variables to snake_case, one per line.", "edit_cues") == 3
+    assert value("Rename these variables to snake_case, one per line.", "edit_cues") == 4  # rename, these, snake_case, one per line
 
 
 def test_list_items_count_bullets_and_numbers_at_line_starts() -> None:
