@@ -67,7 +67,12 @@ when.score = { name = "everything", gte = 0.7 }
 tier = "complex"
 """
 
-ROUTERS = [Router.from_toml(POLICY), Router.from_file(ROOT / "rules" / "default.toml"), Router.from_toml(SIGNAL_POLICY)]
+ROUTERS = [
+    Router.from_toml(POLICY),
+    Router.from_file(ROOT / "rules" / "default.toml"),
+    Router.from_toml(SIGNAL_POLICY),
+    Router.from_file(ROOT / "rules" / "recommended.toml"),
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -103,6 +108,9 @@ def test_ten_megabyte_prompt() -> None:
     assert ROUTERS[0].decide(prompt).tier == "standard"
     decision = ROUTERS[1].decide(prompt)
     assert (decision.tier, decision.rule) == ("complex", "long-prompt")
+    for router in ROUTERS[2:]:
+        assert router.decide(prompt).tier in router.tiers
+        assert router.decide("x = 1; " * 1_500_000 + "?" * 10_000).tier in router.tiers
 
 
 def test_odd_unicode() -> None:
