@@ -249,14 +249,16 @@ class CueScanner:
         also match on the first line.
         """
         counts = [0] * len(GROUP_NAMES)
-        formats: set[str] = set()
         if not lowered:
-            return counts, frozenset()
+            return counts, _NO_FORMATS
         text = ("\n" + lowered).encode("utf-8", "replace")  # lone surrogates become "?"
         matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        if not matches:
+            return counts, _NO_FORMATS
         plan = self._plan
         word = _WORD_BYTE
         seen: set[int] = set()
+        formats: set[str] = set()
         end_of_text = len(text)
         for slot, start, end in matches:
             group, distinct, check_left, check_right, fmt = plan[slot]
@@ -275,9 +277,10 @@ class CueScanner:
                     continue
                 seen.add(slot)
             counts[group] += 1
-        return counts, frozenset(formats)
+        return counts, frozenset(formats) if formats else _NO_FORMATS
 
 
+_NO_FORMATS: frozenset[str] = frozenset()
 _SCANNER: CueScanner | None = None
 
 

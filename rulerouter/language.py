@@ -59,6 +59,9 @@ _NON_LATIN = re.compile("[" + "".join(ranges for _, ranges in _SCRIPTS) + "]")
 _SCRIPT_RES = tuple((code, re.compile(f"[{ranges}]")) for code, ranges in _SCRIPTS)
 _LATIN_LETTER = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 
+_ANY_STOPWORD = frozenset().union(*_STOPWORDS.values())
+_LANGUAGES_OF = {word: tuple(code for code, words in _STOPWORDS.items() if word in words) for word in _ANY_STOPWORD}
+
 #: Every code `guess_language` can return.
 LANGUAGES = frozenset(_STOPWORDS) | frozenset(code for code, _ in _SCRIPTS) | {"und"}
 
@@ -72,16 +75,19 @@ def guess_language(sample: str) -> str:
             latin = len(_LATIN_LETTER.findall(sample))
             if non_latin * 6 >= latin:  # a seventh or more of the letters
                 return _dominant_script(sample)
-    words = set(sample.split())
-    if len(words) < 2:
+    found = _ANY_STOPWORD.intersection(sample.split())  # distinct stopwords of any language
+    if len(found) < 2:
         return "und"
+    hits = dict.fromkeys(_STOPWORDS, 0)
+    for word in found:
+        for code in _LANGUAGES_OF[word]:
+            hits[code] += 1
     best, best_hits, runner_up = "und", 0, 0
-    for code, stopwords in _STOPWORDS.items():
-        hits = len(words & stopwords)
-        if hits > best_hits:
-            best, best_hits, runner_up = code, hits, best_hits
-        elif hits > runner_up:
-            runner_up = hits
+    for code, count in hits.items():
+        if count > best_hits:
+            best, best_hits, runner_up = code, count, best_hits
+        elif count > runner_up:
+            runner_up = count
     if best_hits >= 2 and best_hits >= runner_up * 1.5:
         return best
     return "und"

@@ -9,14 +9,15 @@ Cost. Signals are computed only when a rule asks for one, a group at a time, and
 request's `Inputs`, so a policy without signal conditions pays nothing and two rules asking
 for signals share one computation. The groups:
 
-* cues — one Aho-Corasick scan of the lower-cased text (shared with keyword conditions) for
-  every cue phrase of `rulerouter.cues`;
-* structure — fenced code blocks and question marks found with C-level string searches, and
-  regexes for maths and LaTeX run on a bounded sample (the first 12,000 and last 4,000
-  characters), so the cost on a 75k-token prompt stays in the low milliseconds;
+* cues — one Aho-Corasick scan of the lower-cased text for every cue phrase of
+  `rulerouter.cues` (reasoning, constraints, symptoms, edits, formats, stack frames, diffs…);
+* structure — code fences, question marks, code density, numbers, LaTeX, equations and list
+  items, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
+  its first 12,000 and last 4,000 characters when it is longer (see `rulerouter.measure`);
 * language — `rulerouter.language` on the first 2,000 characters of prose;
 * request — `response_format`, `tools` and the number of user turns, read from the request;
-* size — words (counted up to 2,000) and lines.
+* size — words (counted up to 2,000) and lines;
+* derived — `code`, `maths`, `list_items`, `output_format`, from the groups above.
 
 Computing a signal never raises, whatever the text (lone surrogates, control characters, 10 MB).
 This module holds the definitions and the computation only; matching lives in `conditions`.
@@ -30,9 +31,9 @@ from typing import Callable, Iterable, Literal, Mapping
 from . import measure
 from .cues import GROUP_NAMES, cue_scanner
 from .language import LANGUAGES, SAMPLE_CHARS as LANGUAGE_SAMPLE, guess_language
-from .textscan import Inputs, count_words_upto
+from .textscan import Inputs
 
-__all__ = ["INDEX", "LANGUAGES", "SIGNALS", "Plan", "SignalInfo", "Signals", "plan_for", "signals_of"]
+__all__ = ["EVERYTHING", "INDEX", "LANGUAGES", "SIGNALS", "Plan", "SignalInfo", "Signals", "plan_for", "signals_of"]
 
 Kind = Literal["count", "fraction", "flag"]
 
@@ -84,9 +85,17 @@ SIGNALS: dict[str, SignalInfo] = {
     "non_english": SignalInfo("flag", 1, "1 when `language` is known and is not English"),
 }
 
-#: Signal name → its slot in `Signals.values`; internal parts of signals follow the public ones.
-INDEX: dict[str, int] = {name: i for i, name in enumerate([*SIGNALS, "_quantity", "_bullets", "_numbered"])}
+_CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
+              "security": "security", "labels": "labels", "math_terms": "math_terms", "quantity": "_quantity",
+              "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
+_CUE_ORDER = [_CUE_NAMES[group] for group in GROUP_NAMES]
+#: Signal name → its slot in `Signals.values`. The cue scan's counts come first, in the
+#: scanner's group order, so one slice assignment stores them all.
+INDEX: dict[str, int] = {
+    name: i for i, name in enumerate(_CUE_ORDER + [n for n in [*SIGNALS, "_numbered"] if n not in _CUE_ORDER])
+}
 _I = INDEX
+_CUES_END = len(_CUE_ORDER)
 
 
 class Signals:
@@ -97,7 +106,7 @@ class Signals:
     score can make sure of all its signals with one call and then read `values` directly.
     """
 
-    __slots__ = ("inputs", "source", "values", "language", "done", "_prose")
+    __slots__ = ("inputs", "source", "values", "language", "done", "_prose", "_nonzero", "_nonzero_done")
 
     def __init__(self, inputs: Inputs, source: str) -> None:
         self.inputs = inputs
@@ -106,14 +115,23 @@ class Signals:
         self.language: str | None = None
         self.done = 0  # bit mask of the groups already run
         self._prose: str | None = None
+        self._nonzero: list[tuple[int, float]] = []
+        self._nonzero_done = 0
 
     def ensure(self, plan: Plan) -> None:
-        done = self.done
-        for bit, group in plan:
-            if not done & bit:
+        if self.done & plan.mask == plan.mask:
+            return
+        for bit, group in plan.steps:
+            if not self.done & bit:
                 group(self)
-                done |= bit
-        self.done = done
+                self.done |= bit
+
+    def nonzero(self) -> list[tuple[int, float]]:
+        """(slot, value) of every computed signal that is not 0: what a score's sum needs."""
+        if self._nonzero_done != self.done:
+            self._nonzero = [(i, v) for i, v in enumerate(self.values) if v]
+            self._nonzero_done = self.done
+        return self._nonzero
 
     def at(self, index: int) -> float:
         value = self.values[index]
@@ -134,7 +152,8 @@ class Signals:
 
     def as_dict(self) -> dict[str, float | str]:
         """Every signal (computing all groups), plus `language`."""
-        out: dict[str, float | str] = {name: self.at(i) for name, i in INDEX.items() if not name.startswith("_")}
+        self.ensure(EVERYTHING)
+        out: dict[str, float | str] = {name: self.values[i] for name, i in INDEX.items() if not name.startswith("_")}  # type: ignore[misc]
         out["language"] = self.get_language()
         return out
 
@@ -151,33 +170,26 @@ class Signals:
 
     def _cues(self) -> None:
         counts, formats = cue_scanner().scan(self.inputs.lowered(self.source))
+        self.values[:_CUES_END] = counts
+        self.values[_FORMAT_REQUEST] = len(formats)
+
+    def _structure(self) -> None:
+        """Everything measured on the text's structure, in one go (each part is cheap)."""
         values = self.values
-        for slot, count in zip(_CUE_SLOTS, counts):
-            values[slot] = count
-        values[_I["format_request"]] = len(formats)
-
-    def _questions(self) -> None:
-        self.values[_I["questions"]] = measure.count_questions(self._prose_text())
-
-    def _bytes(self) -> None:
         text = self.inputs.text(self.source)
         prose = self._prose_text()
-        raw = measure.sample(text).encode("utf-8", "replace")
-        self.values[_I["code_density"]] = measure.code_density(raw)
+        values[_QUESTIONS] = measure.count_questions(prose)
+        sampled = measure.sample(text)
+        raw = sampled.encode("utf-8", "replace")
+        values[_CODE_DENSITY] = measure.code_density(raw)
+        values[_LATEX] = measure.count_latex(sampled)
         if prose is not text:
-            raw = measure.sample(prose).encode("utf-8", "replace")
-        self.values[_I["numbers"]] = measure.count_numbers(raw)
-
-    def _formulas(self) -> None:
-        prose = self._prose_text()
-        self.values[_I["latex"]] = measure.count_latex(measure.sample(self.inputs.text(self.source)))
-        self.values[_I["equations"]] = measure.count_equations(measure.sample(prose))
-
-    def _numbered(self) -> None:
-        self.values[_I["_numbered"]] = measure.count_numbered_items(measure.sample(self._prose_text()))
-
-    def _comma_items(self) -> None:
-        self.values[_I["comma_items"]] = measure.comma_items(measure.sample(self._prose_text()))
+            sampled = measure.sample(prose)
+            raw = sampled.encode("utf-8", "replace")
+        values[_NUMBERS] = measure.count_numbers(raw)
+        values[_EQUATIONS] = measure.count_equations(sampled)
+        values[_NUMBERED] = measure.count_numbered_items(sampled)
+        values[_COMMA_ITEMS] = measure.comma_items(sampled)
 
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
@@ -201,7 +213,7 @@ class Signals:
 
     def _size(self) -> None:
         text = self.inputs.text(self.source)
-        self.values[_I["words"]] = count_words_upto(text, WORDS_LIMIT)
+        self.values[_I["words"]] = measure.count_words(text, WORDS_LIMIT)
         self.values[_I["lines"]] = text.count("\n") + 1 if text else 0
 
     # Derived signals: their parts are computed first (see _NEEDS).
@@ -228,21 +240,27 @@ class Signals:
         v[_I["output_format"]] = v[_I["format_request"]] + min(v[_I["schema_given"]], 1) + v[_I["response_format"]]  # type: ignore[operator,type-var]
 
 
-Plan = tuple[tuple[int, Callable[[Signals], object]], ...]
+class Plan:
+    """Groups to run, dependencies first, with the bit mask of them all (checked in one test)."""
+
+    __slots__ = ("steps", "mask")
+
+    def __init__(self, steps: tuple[tuple[int, Callable[[Signals], object]], ...]) -> None:
+        self.steps = steps
+        self.mask = 0
+        for bit, _ in steps:
+            self.mask |= bit
+
+
 _CODE_BLOCKS = _I["code_blocks"]
-_CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
-              "security": "security", "labels": "labels", "math_terms": "math_terms", "quantity": "_quantity",
-              "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
-_CUE_SLOTS = tuple(INDEX[_CUE_NAMES[group]] for group in GROUP_NAMES)
+_FORMAT_REQUEST = _I["format_request"]
+_QUESTIONS, _CODE_DENSITY, _LATEX, _NUMBERS = _I["questions"], _I["code_density"], _I["latex"], _I["numbers"]
+_EQUATIONS, _NUMBERED, _COMMA_ITEMS = _I["equations"], _I["_numbered"], _I["comma_items"]
 # Group → the slots it fills, in the order groups must run when several are needed.
 _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
     Signals._fences: ("code_blocks",),
     Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
-    Signals._questions: ("questions",),
-    Signals._bytes: ("code_density", "numbers"),
-    Signals._formulas: ("latex", "equations"),
-    Signals._numbered: ("_numbered",),
-    Signals._comma_items: ("comma_items",),
+    Signals._structure: ("questions", "code_density", "latex", "numbers", "equations", "_numbered", "comma_items"),
     Signals._language: ("non_english",),
     Signals._request: ("response_format", "tools", "turns"),
     Signals._size: ("words", "lines"),
@@ -253,9 +271,9 @@ _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
 }
 # Derived groups and the groups they read.
 _NEEDS: dict[Callable[[Signals], object], tuple[Callable[[Signals], object], ...]] = {
-    Signals._code: (Signals._fences, Signals._cues, Signals._bytes),
-    Signals._maths: (Signals._cues, Signals._bytes, Signals._formulas),
-    Signals._list_items: (Signals._cues, Signals._numbered),
+    Signals._code: (Signals._fences, Signals._cues, Signals._structure),
+    Signals._maths: (Signals._cues, Signals._structure),
+    Signals._list_items: (Signals._cues, Signals._structure),
     Signals._output_format: (Signals._cues, Signals._request),
 }
 _BIT = {group: 1 << i for i, group in enumerate(_GROUPS)}
@@ -270,10 +288,12 @@ def plan_for(names: Iterable[str]) -> Plan:
         group = _GROUP_OF[INDEX[name]]
         needed.add(group)
         needed.update(_NEEDS.get(group, ()))
-    return tuple((_BIT[g], g) for g in _GROUPS if g in needed)
+    return Plan(tuple((_BIT[g], g) for g in _GROUPS if g in needed))
 
 
 PLAN_OF_SLOT: list[Plan] = [plan_for([name]) for name in INDEX]
+#: Every group: `signals.ensure(EVERYTHING)` computes every signal, the language included.
+EVERYTHING = plan_for(INDEX)
 
 
 def signals_of(inputs: Inputs, source: str) -> Signals:
