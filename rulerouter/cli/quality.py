@@ -74,7 +74,7 @@ def format_labels(report: LabelReport, show_errors: bool) -> list[str]:
 
 
 def format_quality(report: QualityReport) -> list[str]:
-    dollars = (lambda v: "—" if v is None else f"${v:,.4f}")
+    dollars = (lambda v: "—" if v is None else f"{'-' if v < 0 else ''}${abs(v):,.4f}")
     rows = [
         ("sent to the strong tier", _percent(report.strong_share)),
         ("mean quality", f"{report.quality:.4f} (all strong {report.all_strong:.4f}, all weak {report.all_weak:.4f})"),
