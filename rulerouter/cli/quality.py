@@ -192,7 +192,7 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     add_config_arg(parser)
     parser.add_argument("--holdout", type=_fraction, metavar="FRACTION",
                         help="split off this share of each tier (by a hash of seed and id)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and of tune's folds (default 0)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
