@@ -153,7 +153,7 @@ class Signals:
     def as_dict(self) -> dict[str, float | str]:
         """Every signal (computing all groups), plus `language`."""
         self.ensure(EVERYTHING)
-        out: dict[str, float | str] = {name: self.values[i] for name, i in INDEX.items() if not name.startswith("_")}  # type: ignore[misc]
+        out: dict[str, float | str] = {name: self.values[INDEX[name]] for name in SIGNALS}  # type: ignore[misc]
         out["language"] = self.get_language()
         return out
 

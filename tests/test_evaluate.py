@@ -257,3 +257,15 @@ def test_eval_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["eval", "-c", policy, str(data), "--strong", "nope"]) == 2
     (tmp_path / "broken.toml").write_text("schema_version = 2\n")
     assert main(["eval", "-c", str(tmp_path / "broken.toml"), str(data)]) == 1
+
+
+def test_signals_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["signals", "Why? How?\n```\nx = 1\n```"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["code", "1"]
+    assert ["questions", "2"] in [line.split() for line in lines]
+    assert lines[-1].split() == ["language", "und"]
+    assert main(["signals", "--json", "--request", '{"tools": [{"type": "function"}]}', "hi"]) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["tools"] == 1 and values["output_format"] == 0
+    assert main(["signals", "--request", "[1]", "hi"]) == 2

@@ -1,4 +1,5 @@
-"""Commands that measure and fit routing quality on labelled requests: eval and tune.
+"""Commands that measure and fit routing quality: eval and tune on labelled requests, and
+signals, which shows what the signals of one prompt are.
 
 The work happens in `rulerouter.evaluate` and `rulerouter.tune`; this module reads arguments
 and files, prints text or JSON, and maps problems to exit codes (1: the policy or a
@@ -20,7 +21,20 @@ from ..diagnostics import format_text
 from ..labelled import read_records, split_holdout
 from ..load import check_text
 from ..tune import TuneOptions, render, tune
-from ._common import EXIT_FAILED, EXIT_OK, Exit, add_config_arg, config_path, load_router, print_json, usage_error
+from ..signals import signals_of
+from ..textscan import Inputs
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Exit,
+    add_config_arg,
+    config_path,
+    load_router,
+    parse_json_arg,
+    print_json,
+    read_prompt,
+    usage_error,
+)
 
 __all__ = ["register"]
 
@@ -127,6 +141,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_signals(args: argparse.Namespace) -> int:
+    prompt = read_prompt(args.prompt)
+    request = parse_json_arg(args.request, "--request")
+    if request is not None and not isinstance(request, dict):
+        usage_error("--request must be a JSON object (a chat-completions request body)")
+    values = signals_of(Inputs(prompt, None, args.system, None, request), args.text).as_dict()
+    if args.json:
+        print_json(values)
+        return EXIT_OK
+    width = max(len(name) for name in values)
+    for name, value in values.items():
+        shown = value if isinstance(value, str) else (f"{value:.3f}" if isinstance(value, float) and not value.is_integer() else str(int(value)))
+        print(f"{name:<{width}}  {shown}")
+    return EXIT_OK
+
+
 def _lambdas(value: str) -> tuple[float, ...]:
     try:
         found = tuple(float(v) for v in value.split(",") if v.strip())
@@ -209,6 +239,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--fail-under", type=float, metavar="ACCURACY",
                           help="exit 1 when accuracy is below this (0-1), for CI")
     evaluate.set_defaults(handler=cmd_eval)
+
+    show = commands.add_parser("signals", help="print every signal measured on a prompt (to write rules and scores)")
+    show.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (default: read standard input)")
+    show.add_argument("--system", metavar="TEXT", help="a system prompt")
+    show.add_argument("--request", metavar="JSON", help="a chat-completions request body (response_format, tools)")
+    show.add_argument("--text", choices=("last_user", "all_user", "system", "all"), default="last_user",
+                      help="which text to measure (default last_user)")
+    show.add_argument("--json", action="store_true", help="print the signals as JSON")
+    show.set_defaults(handler=cmd_signals)
 
     fit = commands.add_parser("tune", help="fit the weights of the policy's [scores] to labelled requests")
     _add_data_args(fit)
