@@ -15,6 +15,13 @@ same prompts. Compared:
 Targets: 75 words ≤ 1.0× the hand-written classifier; 56,000 words ≤ 0.5×; 10,000 keywords
 ≤ 1.5× the time of 31 keywords. Figures vary from machine to machine; the ratios are what to
 compare.
+
+Signals (issue 7), on the same no-signal prompts, against the default policy's decide():
+
+  * every signal computed on a fresh request (what a policy using all of them pays once);
+  * decide() with rules/recommended.toml (three scores over 17 signals, computed lazily).
+
+Target: signals ≤ 2.0× the default policy's decide() time.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rulerouter import Router  # noqa: E402
+from rulerouter.signals import EVERYTHING, signals_of  # noqa: E402
+from rulerouter.textscan import Inputs  # noqa: E402
 
 STRUCTURED = ["json", "csv", "xml", "schema", "extract", "parse", "format as", "return as", "structured"]
 COMPLEX = [
@@ -118,6 +127,21 @@ def per_call(fn: Callable[[], object], budget_s: float) -> float:
     return statistics.median(timeit.repeat(fn, number=batch, repeat=5)) / batch
 
 
+def signal_costs(prompts: dict[str, str], default: Router, budget: float) -> dict[str, dict[str, float]]:
+    """Signals against the default policy's decide(), on the prompts without any signal."""
+    recommended = Router.from_file(ROOT / "rules" / "recommended.toml", env={"RULEROUTER_API_KEY": "x"})
+    out = {}
+    for name in ("75 words, no signal", "56,000 words, no signal"):
+        prompt = prompts[name]
+        assert recommended.decide(prompt) == recommended.decide(prompt)
+        base = per_call(lambda: default.decide(prompt), budget)
+        every = per_call(lambda: signals_of(Inputs(prompt, None, None, None, None), "last_user").ensure(EVERYTHING), budget)
+        policy = per_call(lambda: recommended.decide(prompt), budget)
+        out[name] = {"default_us": base * 1e6, "all_signals_us": every * 1e6, "all_signals_ratio": every / base,
+                     "recommended_us": policy * 1e6, "recommended_ratio": policy / base}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per measurement")
@@ -152,8 +176,10 @@ def main() -> None:
         name: results[f"10000 keywords / {name}"]["decide_us"] / results[f"31 keywords / {name}"]["decide_us"]
         for name in prompts
     }
+    signals = signal_costs(prompts, routers[31], args.budget)
     if args.json:
-        print(json.dumps({"results": results, "flatness_10000_vs_31": flat, "re_alternation_75w_us": regex_short * 1e6}, indent=2))
+        print(json.dumps({"results": results, "flatness_10000_vs_31": flat, "re_alternation_75w_us": regex_short * 1e6,
+                          "signals": signals}, indent=2))
         return
     print(f"{'case':<58} {'hand-written':>13} {'decide()':>10} {'ratio':>7}")
     for name, row in results.items():
@@ -165,6 +191,12 @@ def main() -> None:
     print()
     print("targets: 75 words <= 1.0x hand-written; 56,000 words <= 0.5x; 10,000 keywords <= 1.5x of 31")
     print(f"(for orientation: one `re` alternation of the 31 keywords with \\b on 75 words: {regex_short * 1e6:.2f} us)")
+    print()
+    print("signals, against the default policy's decide() on the same prompt (target <= 2.0x):")
+    print(f"  {'case':<26} {'default':>11} {'all signals':>13} {'ratio':>6} {'recommended':>13} {'ratio':>6}")
+    for name, row in signals.items():
+        print(f"  {name:<26} {row['default_us']:>8.2f} us {row['all_signals_us']:>10.2f} us {row['all_signals_ratio']:>5.2f}x"
+              f" {row['recommended_us']:>10.2f} us {row['recommended_ratio']:>5.2f}x")
 
 
 if __name__ == "__main__":

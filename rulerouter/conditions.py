@@ -1,5 +1,8 @@
 """Compiled conditions: small matcher objects, built once, called per request.
 
+The matchers of signals, languages and scores live in `signal_matchers`; the base class in
+`matcher`. This module builds every kind from a validated condition tree.
+
 Each matcher is called with the request's `Inputs` and answers True or False; `explain()` says
 why in words (only used when someone asks, never on the hot path). Settings are fixed in
 `__init__`; calling does no parsing and allocates nothing beyond what `Inputs` caches.
@@ -7,15 +10,18 @@ why in words (only used when someone asks, never on the hot path). Settings are 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import re2
 
 from .jsonpaths import compile_path
+from .matcher import Always, Matcher
 from .schema import Condition, KeywordCondition, PathPredicate, RegexCondition, Thresholds
+from .scoring import CompiledScore
+from .signal_matchers import LanguageTest, ScoreTest, SignalTest
 from .textscan import Inputs, KeywordScanner, estimate_tokens, without_surrogates
 
-__all__ = ["Matcher", "RegexError", "build_matcher", "compile_regex"]
+__all__ = ["Matcher", "RegexError", "ScoreTest", "SignalTest", "build_matcher", "compile_regex"]
 
 
 class RegexError(ValueError):
@@ -33,28 +39,6 @@ def compile_regex(pattern: str, case_sensitive: bool = True) -> Any:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         raise RegexError(str(detail)) from None
-
-
-class Matcher:
-    """Base of every compiled condition."""
-
-    __slots__ = ()
-
-    def __call__(self, inputs: Inputs) -> bool:
-        raise NotImplementedError
-
-    def explain(self, inputs: Inputs) -> str:
-        raise NotImplementedError
-
-
-class Always(Matcher):
-    __slots__ = ()
-
-    def __call__(self, inputs: Inputs) -> bool:
-        return True
-
-    def explain(self, inputs: Inputs) -> str:
-        return "no condition (always applies)"
 
 
 def _quote_list(words: Sequence[str], limit: int = 5) -> str:
@@ -346,10 +330,19 @@ class Not(Matcher):
 ScannerFor = Callable[[str, bool], KeywordScanner]
 
 
-def build_matcher(condition: Condition | None, source: str, scanner_for: ScannerFor) -> Matcher:
-    """Compile a validated condition tree. `source` is the rule's text; conditions may override it."""
+def build_matcher(
+    condition: Condition | None,
+    source: str,
+    scanner_for: ScannerFor,
+    scores: Mapping[str, CompiledScore] | None = None,
+) -> Matcher:
+    """Compile a validated condition tree. `source` is the rule's text; conditions may override it.
+
+    `scores` are the policy's compiled `[scores]`, which `score` conditions refer to by name.
+    """
     if condition is None:
         return Always()
+    scores = scores or {}
     parts: list[Matcher] = []
     if condition.keywords is not None:
         spec = condition.keywords
@@ -364,10 +357,19 @@ def build_matcher(condition: Condition | None, source: str, scanner_for: Scanner
         parts.append(PathTest("metadata", condition.metadata))
     if condition.request is not None:
         parts.append(PathTest("request", condition.request))
+    if condition.signals is not None:
+        parts.append(SignalTest(condition.signals, source))
+    if condition.language is not None:
+        parts.append(LanguageTest(condition.language, source))
+    if condition.score is not None:
+        name = condition.score.name
+        if name not in scores:
+            raise ValueError(f"unknown score '{name}'")
+        parts.append(ScoreTest(condition.score, scores[name], source))
     if condition.all is not None:
-        parts.append(AllOf([build_matcher(c, source, scanner_for) for c in condition.all]))
+        parts.append(AllOf([build_matcher(c, source, scanner_for, scores) for c in condition.all]))
     if condition.any is not None:
-        parts.append(AnyOf([build_matcher(c, source, scanner_for) for c in condition.any]))
+        parts.append(AnyOf([build_matcher(c, source, scanner_for, scores) for c in condition.any]))
     if condition.not_ is not None:
-        parts.append(Not(build_matcher(condition.not_, source, scanner_for)))
+        parts.append(Not(build_matcher(condition.not_, source, scanner_for, scores)))
     return parts[0] if len(parts) == 1 else AllOf(parts)

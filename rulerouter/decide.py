@@ -9,11 +9,12 @@ I/O, never raises on any input, and formats no explanation until someone asks fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .conditions import Matcher, build_matcher
 from .jsonpaths import compile_path
 from .schema import Policy, Rule
+from .scoring import CompiledScore, compile_scores
 from .textscan import Inputs, KeywordScanner
 
 __all__ = ["CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
@@ -22,14 +23,20 @@ __all__ = ["CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
 class CompiledRule:
     __slots__ = ("name", "index", "tier", "matcher", "tier_finder", "tier_path", "description")
 
-    def __init__(self, rule: Rule, index: int, scanner_for: Callable[[str, bool], KeywordScanner]) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        index: int,
+        scanner_for: Callable[[str, bool], KeywordScanner],
+        scores: Mapping[str, CompiledScore],
+    ) -> None:
         self.name = rule.name
         self.index = index
         self.description = rule.description
         self.tier = rule.tier
         self.tier_path = rule.tier_from_metadata
         self.tier_finder = compile_path(rule.tier_from_metadata) if rule.tier_from_metadata else None
-        self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for)
+        self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for, scores)
 
 
 class Decision:
@@ -102,8 +109,9 @@ class CompiledPolicy:
         self.default_tier = policy.default_tier
         self.tier_models = {name: tier.model for name, tier in policy.tiers.items()}
         self._scanners: dict[tuple[str, bool], KeywordScanner] = {}
+        self.scores = compile_scores(policy.scores)
         self.rules = tuple(
-            CompiledRule(rule, index, self._scanner_for)
+            CompiledRule(rule, index, self._scanner_for, self.scores)
             for index, rule in enumerate(policy.rules)
             if rule.enabled
         )

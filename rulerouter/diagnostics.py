@@ -7,7 +7,7 @@ Codes are stable and grouped by stage:
     RR0xx  reading and TOML syntax
     RR1xx  schema (unknown keys, wrong types, missing keys, invalid values)
     RR2xx  references between sections (tiers, models, providers, fallbacks, rule names)
-    RR3xx  rules and conditions (shadowed rules, regex, JSONPath, keyword lists)
+    RR3xx  rules and conditions (shadowed rules, regex, JSONPath, keyword lists, signals, scores)
     RR4xx  execution settings (prices, API-key variables, verification)
 """
 
@@ -46,6 +46,10 @@ CODES: dict[str, str] = {
     "RR304": "invalid JSONPath",
     "RR305": "empty keyword list",
     "RR306": "condition can never be true",
+    "RR307": "unknown signal",
+    "RR308": "unknown or unused score",
+    "RR309": "invalid score weight, bias or cap",
+    "RR310": "threshold or language a signal, score or text can never reach",
     "RR401": "model without a price",
     "RR402": "API-key environment variable is not set",
     "RR403": "judge prompt template is invalid",

@@ -20,13 +20,11 @@ from .conditions import RegexError, compile_regex
 from .diagnostics import Diagnostic, Severity
 from .jsonpaths import JsonPathError, compile_path
 from .parse import Parsed, did_you_mean
-from .schema import Condition, Model, Policy, Provider, Rule, Tier, Verification
+from .lint_signals import Loc, SignalChecks
+from .schema import Condition, Model, Policy, Provider, Rule, Score, Tier, Verification
 from .shadow import implies, normalise
 
 __all__ = ["lint_parsed"]
-
-Loc = tuple[str | int, ...]
-
 
 @dataclass
 class _Parts:
@@ -35,11 +33,13 @@ class _Parts:
     tier_names: set[str] = field(default_factory=set)
     model_names: set[str] = field(default_factory=set)
     provider_names: set[str] = field(default_factory=set)
+    score_names: set[str] = field(default_factory=set)
     default_tier: str | None = None
     tiers: dict[str, Tier] = field(default_factory=dict)
     models: dict[str, Model] = field(default_factory=dict)
     providers: dict[str, Provider] = field(default_factory=dict)
     rules: list[tuple[int, Rule]] = field(default_factory=list)
+    scores: dict[str, Score] = field(default_factory=dict)
     verification: Verification | None = None
 
 
@@ -85,7 +85,9 @@ def _validated(model: type[BaseModel], value: Any) -> Any:
 def _parts(parsed: Parsed) -> _Parts:
     data = parsed.data or {}
     parts = _Parts()
-    for section, names in (("tiers", parts.tier_names), ("models", parts.model_names), ("providers", parts.provider_names)):
+    sections = (("tiers", parts.tier_names), ("models", parts.model_names), ("providers", parts.provider_names),
+                ("scores", parts.score_names))
+    for section, names in sections:
         if isinstance(data.get(section), dict):
             names.update(data[section])
     policy = parsed.model
@@ -93,11 +95,14 @@ def _parts(parsed: Parsed) -> _Parts:
         parts.default_tier = policy.default_tier
         parts.tiers, parts.models, parts.providers = dict(policy.tiers), dict(policy.models), dict(policy.providers)
         parts.rules = list(enumerate(policy.rules))
+        parts.scores = dict(policy.scores)
         parts.verification = policy.verification
         return parts
     if isinstance(data.get("default_tier"), str):
         parts.default_tier = data["default_tier"]
-    for section, model, target in (("tiers", Tier, parts.tiers), ("models", Model, parts.models), ("providers", Provider, parts.providers)):
+    items = (("tiers", Tier, parts.tiers), ("models", Model, parts.models), ("providers", Provider, parts.providers),
+             ("scores", Score, parts.scores))
+    for section, model, target in items:
         if isinstance(data.get(section), dict):
             for name, value in data[section].items():
                 item = _validated(model, value)
@@ -113,7 +118,7 @@ def _parts(parsed: Parsed) -> _Parts:
     return parts
 
 
-class _Linter:
+class _Linter(SignalChecks):
     def __init__(self, parsed: Parsed, env: Mapping[str, str]) -> None:
         self.parsed = parsed
         self.env = env
@@ -144,6 +149,7 @@ class _Linter:
         self.check_models()
         self.check_providers()
         self.check_rules()
+        self.check_scores()
         self.check_verification()
         return self.out
 
@@ -295,6 +301,7 @@ class _Linter:
                 high = min([b - 1 for b in (bounds.lt,) if b is not None] + [b for b in (bounds.lte,) if b is not None] + [10**18])
                 if low > high:
                     self.report("RR306", f"{kind} bounds can never all hold (needs {low} ≤ {kind} ≤ {high})", loc + (kind,), prefer="key")
+        self.signal_conditions(cond, loc)
         for where in ("metadata", "request"):
             predicates = getattr(cond, where)
             if predicates is None:

@@ -11,6 +11,12 @@ locations stay plain key paths:
     complex = "claude-opus-4-7"             → complex = { model = "claude-opus-4-7" }
     when.regex = "\\bTODO\\b"               → when.regex = { pattern = "\\bTODO\\b" }
     when.metadata = { path = "$.x", ... }   → when.metadata = [{ path = "$.x", ... }]
+    when.language = "de"                    → when.language = { in = ["de"] }
+    when.language = ["de", "fr"]            → when.language = { in = ["de", "fr"] }
+
+Signal names, score names and language codes are strings here and checked by lint (RR307,
+RR308, RR310), which can point at the exact key, suggest the closest name and explain why a
+threshold can never hold; the JSON Schema still lists the names so editors can complete them.
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .language import LANGUAGES
+from .signals import SIGNALS
+
 __all__ = [
     "DEFAULT_JUDGE_PROMPT",
     "CircuitBreaker",
     "Condition",
     "KeywordCondition",
+    "LanguageCondition",
     "Log",
     "Model",
     "PathPredicate",
@@ -33,6 +43,9 @@ __all__ = [
     "RegexCondition",
     "Retry",
     "Rule",
+    "Score",
+    "ScoreCondition",
+    "SignalBounds",
     "TextSource",
     "Thresholds",
     "Tier",
@@ -70,6 +83,52 @@ class Thresholds(_Section):
     def _needs_a_bound(self) -> Thresholds:
         if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
             raise ValueError("give at least one bound: gt, gte, lt or lte")
+        return self
+
+
+class SignalBounds(_Section):
+    """Bounds on a signal's value, which may be a fraction (`{ gte = 0.3 }`)."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_bound(self) -> SignalBounds:
+        if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
+            raise ValueError("give at least one bound: gt, gte, lt or lte")
+        return self
+
+
+_SIGNAL_NAMES_SCHEMA = {"propertyNames": {"enum": sorted(SIGNALS)}}
+
+
+class ScoreCondition(SignalBounds):
+    """A weighted score (declared under [scores.NAME]) compared with thresholds."""
+
+    name: str = Field(min_length=1)
+
+
+class LanguageCondition(_Section):
+    """The language guessed for the text (ISO 639-1 codes, `und` when undetermined)."""
+
+    in_: list[str] | None = Field(default=None, alias="in", json_schema_extra={"items": {"enum": sorted(LANGUAGES)}})
+    not_in: list[str] | None = Field(default=None, json_schema_extra={"items": {"enum": sorted(LANGUAGES)}})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"in": [value]}
+        if isinstance(value, list):
+            return {"in": value}
+        return value
+
+    @model_validator(mode="after")
+    def _needs_a_list(self) -> LanguageCondition:
+        if self.in_ is None and self.not_in is None:
+            raise ValueError("give `in` or `not_in` (or a language code, or a list of them)")
         return self
 
 
@@ -147,6 +206,9 @@ class Condition(_Section):
     tokens: Thresholds | None = None
     metadata: list[PathPredicate] | None = None
     request: list[PathPredicate] | None = None
+    signals: dict[str, SignalBounds] | None = Field(default=None, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
+    language: LanguageCondition | None = None
+    score: ScoreCondition | None = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -166,7 +228,8 @@ class Condition(_Section):
         if not self.model_fields_set:
             raise ValueError(
                 "an empty condition; give keywords, regex, words, tokens, metadata, request, "
-                "all, any or not (or leave out `when` for a rule that always applies)"
+                "signals, language, score, all, any or not (or leave out `when` for a rule that "
+                "always applies)"
             )
         return self
 
@@ -265,6 +328,22 @@ class Verification(_Section):
     max_attempts: int = Field(default=2, ge=1, le=50)
 
 
+class Score(_Section):
+    """A weighted sum of signals, compared with thresholds by `when.score` conditions.
+
+    Each signal's value is first capped and scaled to 0..1: `feature = min(value, cap) / cap`,
+    with the signal's default cap unless `caps` gives another. Then
+    `score = bias + Σ weight × feature`, or, with `logistic = true`, `1 / (1 + e^-(that sum))`,
+    a number between 0 and 1 that `rulerouter tune` fits as a probability.
+    """
+
+    description: str | None = None
+    weights: dict[str, float] = Field(min_length=1, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
+    bias: float = 0.0
+    caps: dict[str, float] = Field(default_factory=dict, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
+    logistic: bool = False
+
+
 class Log(_Section):
     """Where routing events go. Prompt and answer text are left out unless include_text."""
 
@@ -282,6 +361,7 @@ class Policy(_Section):
     providers: dict[str, Provider] = Field(default_factory=dict)
     models: dict[str, Model] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    scores: dict[str, Score] = Field(default_factory=dict)
     retry: Retry = Field(default_factory=Retry)
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     verification: Verification | None = None

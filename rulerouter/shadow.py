@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .language import LANGUAGES
 from .schema import Condition
 
-__all__ = ["implies", "normalise"]
+__all__ = ["implies", "intersect", "is_empty", "normalise", "real_interval"]
 
 TRUE = ("true",)
 
@@ -32,6 +33,48 @@ def _interval(bounds: Any) -> tuple[int, float]:
     if bounds.lte is not None:
         high = min(high, bounds.lte)
     return (low, high)
+
+
+def real_interval(bounds: Any) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """((low, low included), (high, high included)) for float bounds."""
+    low, high = (float("-inf"), True), (float("inf"), True)
+    if bounds.gt is not None:
+        low = max(low, (bounds.gt, False), key=_low_key)
+    if bounds.gte is not None:
+        low = max(low, (bounds.gte, True), key=_low_key)
+    if bounds.lt is not None:
+        high = min(high, (bounds.lt, False), key=_high_key)
+    if bounds.lte is not None:
+        high = min(high, (bounds.lte, True), key=_high_key)
+    return (low, high)
+
+
+def _low_key(end: tuple[float, bool]) -> tuple[float, bool]:
+    return (end[0], not end[1])  # an excluded low end is tighter than an included one
+
+
+def _high_key(end: tuple[float, bool]) -> tuple[float, bool]:
+    return (end[0], end[1])
+
+
+def intersect(a: Any, b: Any) -> Any:
+    return (max(a[0], b[0], key=_low_key), min(a[1], b[1], key=_high_key))
+
+
+def is_empty(interval: Any) -> bool:
+    (low, low_in), (high, high_in) = interval
+    return low > high or (low == high and not (low_in and high_in))
+
+
+def _real_within(inner: Any, outer: Any) -> bool:
+    (low_a, high_a), (low_b, high_b) = inner, outer
+    return _low_key(low_b) <= _low_key(low_a) and _high_key(high_a) <= _high_key(high_b)
+
+
+def _languages(leaf: tuple[Any, ...]) -> frozenset[str]:
+    """The language codes a language condition accepts (guess_language returns only these)."""
+    _, _, allowed, banned = leaf
+    return (LANGUAGES if allowed is None else allowed) - banned
 
 
 def normalise(cond: Condition | None, source: str) -> tuple[Any, ...]:
@@ -56,6 +99,13 @@ def normalise(cond: Condition | None, source: str) -> tuple[Any, ...]:
         bounds = getattr(cond, kind)
         if bounds is not None:
             parts.append(("count", kind, source, _interval(bounds)))
+    for name, bounds in (cond.signals or {}).items():
+        parts.append(("signal", source, name, real_interval(bounds)))
+    if cond.language is not None:
+        allowed = frozenset(cond.language.in_) if cond.language.in_ is not None else None
+        parts.append(("language", source, allowed, frozenset(cond.language.not_in or ())))
+    if cond.score is not None:
+        parts.append(("score", source, cond.score.name, real_interval(cond.score)))
     for where in ("metadata", "request"):
         for predicate in getattr(cond, where) or ():
             dumped = predicate.model_dump(by_alias=True, exclude_unset=True)
@@ -87,6 +137,10 @@ def _leaf_implies(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         if kind_a == "none" and kind_b == "none" and mode_a == mode_b:
             return words_b <= words_a
         return False
+    if a[0] in ("signal", "score") and a[0] == b[0]:
+        return a[1:3] == b[1:3] and _real_within(a[3], b[3])
+    if a[0] == "language" and b[0] == "language":
+        return a[1] == b[1] and _languages(a) <= _languages(b)
     if a[0] == "count" and b[0] == "count":
         if a[1:3] != b[1:3]:
             return False

@@ -12,7 +12,7 @@ reports every occurrence; whole-word keywords are then checked for word boundari
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import ahocorasick_rs
 
@@ -84,9 +84,10 @@ class Inputs:
 
     The cache is one dict created on first use: keyed by a source name for lower-cased text,
     by a scanner for keyword hits, and by tuples for the rarer message texts and word counts.
+    Signals (`rulerouter.signals`) have their own slot, filled only when a rule asks for one.
     """
 
-    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "_request", "_params", "_cache")
+    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "_request", "_params", "_cache", "_signals")
 
     def __init__(
         self,
@@ -106,6 +107,7 @@ class Inputs:
         self._request = request
         self._params = params
         self._cache: dict[Any, Any] | None = None
+        self._signals: dict[str, Any] | None = None
 
     @property
     def request(self) -> Any:
@@ -115,6 +117,30 @@ class Inputs:
             request["messages"] = self.effective_messages()
             self._request = request
         return self._request
+
+    def request_field(self, name: str) -> Any:
+        """A top-level field of the caller's chat request (None without one; never builds it)."""
+        request = self._request
+        if request is None:
+            params = self._params
+            return params.get(name) if params else None
+        return request.get(name) if type(request) is dict or isinstance(request, Mapping) else None
+
+    def user_turns(self) -> int:
+        """User messages in the conversation, the prompt included."""
+        if self.messages is None:
+            return 1 if self.prompt is not None else 0
+        return len(_messages_of_roles(self.effective_messages(), _USER_ROLES))
+
+    def signals(self, source: str, factory: Callable[[Inputs, str], Any]) -> Any:
+        """The signals of one text source, made by `factory` on first use and then cached."""
+        cache = self._signals
+        if cache is None:
+            cache = self._signals = {}
+        found = cache.get(source)
+        if found is None:
+            found = cache[source] = factory(self, source)
+        return found
 
     def effective_messages(self) -> list[Any]:
         """The conversation: system prompt first, then `messages`, then `prompt` as a user turn."""

@@ -46,7 +46,33 @@ when.keywords = { all = ["a"], match = "substring", text = "system" }
 tier = "complex"
 """
 
-ROUTERS = [Router.from_toml(POLICY), Router.from_file(ROOT / "rules" / "default.toml")]
+SIGNAL_POLICY = POLICY.split("[[rules]]")[0] + """
+[scores.everything]
+weights = { code = 0.1, code_blocks = 0.1, stack_trace = 0.1, diff = 0.1, code_density = 0.1, maths = 0.1, latex = 0.1, equations = 0.1, numbers = 0.1, word_problem = 0.1, math_terms = 0.1, output_format = 0.1, format_request = 0.1, schema_given = 0.1, response_format = 0.1, tools = 0.1, reasoning = 0.1, constraints = 0.1, symptoms = 0.1, edit_cues = 0.1, list_items = 0.1, questions = 0.1, turns = 0.1, words = 0.1, lines = 0.1, non_english = 0.1 }
+logistic = true
+
+[[rules]]
+name = "lang"
+when.language = { not_in = ["en", "und"] }
+text = "all"
+tier = "complex"
+[[rules]]
+name = "sig"
+when.signals = { questions = { gt = 1 }, code_density = { gte = 0.1 } }
+text = "system"
+tier = "complex"
+[[rules]]
+name = "score"
+when.score = { name = "everything", gte = 0.7 }
+tier = "complex"
+"""
+
+ROUTERS = [
+    Router.from_toml(POLICY),
+    Router.from_file(ROOT / "rules" / "default.toml"),
+    Router.from_toml(SIGNAL_POLICY),
+    Router.from_file(ROOT / "rules" / "recommended.toml"),
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -82,6 +108,9 @@ def test_ten_megabyte_prompt() -> None:
     assert ROUTERS[0].decide(prompt).tier == "standard"
     decision = ROUTERS[1].decide(prompt)
     assert (decision.tier, decision.rule) == ("complex", "long-prompt")
+    for router in ROUTERS[2:]:
+        assert router.decide(prompt).tier in router.tiers
+        assert router.decide("x = 1; " * 1_500_000 + "?" * 10_000).tier in router.tiers
 
 
 def test_odd_unicode() -> None:

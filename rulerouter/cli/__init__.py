@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import RuleRouterError
-from . import policy, reports, run, serve
+from . import policy, quality, reports, run, serve
 from ._common import EXIT_FAILED, Exit
 
 __all__ = ["main"]
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rulerouter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     policy.register(commands)
+    quality.register(commands)
     run.register(commands)
     reports.register(commands)
     serve.register(commands)
