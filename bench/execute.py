@@ -7,8 +7,9 @@ its own process pinned to CPU 1; this process is pinned to CPU 0. Measured:
 
   1. concurrency 1, p50 per call: a bare `httpx.AsyncClient` on the same transport rulerouter
      uses (FastAsyncTransport) serialising the same body, posting it and parsing the JSON
-     reply, against
-     `router.acomplete()` (decide + flow + call + Result + metrics). Target: added ≤ 0.05 ms.
+     reply, against `router.acomplete()` (decide + flow + call + Result + metrics). Target:
+     added ≤ 0.05 ms. Also shown: the transport called directly with a prebuilt request, as the
+     router itself calls it; the difference is the cost of routing alone.
   2. the fallback path: the primary answers 500, the fallback answers. A hand-written
      try-then-fallback with the same client, against `acomplete()` with fallback (circuit
      breaker off, so the primary really is called every time).
@@ -117,6 +118,16 @@ async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
         response = await fast.post(url, content=body())
         return response.json()
 
+    transport = FastAsyncTransport()
+    url_obj = httpx.URL(url)
+    raw_headers = [(b"authorization", b"Bearer sk-bench"), (b"content-type", b"application/json")]
+    timeouts = httpx.Timeout(10).as_dict()
+
+    async def bare_transport() -> object:  # the transport called directly, as the router does
+        request = httpx.Request("POST", url_obj, headers=raw_headers, content=body(), extensions={"timeout": timeouts})
+        response = await transport.handle_async_request(request)
+        return json.loads(b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
+
     async def bare_fallback() -> object:
         response = await fast.post(url, content=body("primary"))
         if response.status_code >= 500:
@@ -135,32 +146,35 @@ async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
 
     check = await router.acomplete(PROMPT, tier="flaky")
     assert [a.error_kind for a in check.attempts] == ["server_error", None], check.attempts
-    for fn in (bare, routed, bare_fallback, routed_fallback, bare_default):  # warm up pools and caches
+    for fn in (bare, bare_transport, routed, bare_fallback, routed_fallback, bare_default):  # warm up pools and caches
         await timed(fn, 200)
     p50 = {}
     # Alternate the two sides call by call, so drift on a shared machine hits both alike.
-    for base, ours in (("bare", "routed"), ("bare_fallback", "routed_fallback")):
-        fns = {"bare": bare, "routed": routed, "bare_fallback": bare_fallback, "routed_fallback": routed_fallback}
-        samples: dict[str, list[float]] = {base: [], ours: []}
+    fns = {"bare": bare, "bare_transport": bare_transport, "routed": routed, "bare_fallback": bare_fallback, "routed_fallback": routed_fallback}
+    for group in (("bare", "bare_transport", "routed"), ("bare_fallback", "routed_fallback")):
+        samples: dict[str, list[float]] = {name: [] for name in group}
         for _ in range(n):
-            for name in (base, ours):
+            for name in group:
                 start = time.perf_counter()
                 await fns[name]()
                 samples[name].append(time.perf_counter() - start)
-        p50[base] = statistics.median(samples[base])
-        p50[ours] = statistics.median(samples[ours])
+        for name in group:
+            p50[name] = statistics.median(samples[name])
     rps = {
         "default_httpx_c32": await throughput(bare_default, 32, seconds),
         "fast_transport_c32": await throughput(bare, 32, seconds),
         "routed_c32": await throughput(routed, 32, seconds),
     }
     await fast.aclose()
+    await transport.aclose()
     await default.aclose()
     await router.aclose()
     return {
         "bare_p50_ms": p50["bare"] * 1000,
         "routed_p50_ms": p50["routed"] * 1000,
         "added_p50_ms": (p50["routed"] - p50["bare"]) * 1000,
+        "bare_transport_p50_ms": p50["bare_transport"] * 1000,
+        "added_over_transport_p50_ms": (p50["routed"] - p50["bare_transport"]) * 1000,
         "bare_fallback_p50_ms": p50["bare_fallback"] * 1000,
         "routed_fallback_p50_ms": p50["routed_fallback"] * 1000,
         "added_fallback_p50_ms": (p50["routed_fallback"] - p50["bare_fallback"]) * 1000,
@@ -188,6 +202,8 @@ def main() -> None:
         return
     print(f"concurrency 1, p50:  bare client {figures['bare_p50_ms']:.3f} ms, acomplete {figures['routed_p50_ms']:.3f} ms "
           f"-> added {figures['added_p50_ms']:.3f} ms (target <= 0.05)")
+    print(f"                     the transport called directly {figures['bare_transport_p50_ms']:.3f} ms "
+          f"-> routing adds {figures['added_over_transport_p50_ms']:.3f} ms over it")
     print(f"fallback path, p50:  hand-written {figures['bare_fallback_p50_ms']:.3f} ms, acomplete {figures['routed_fallback_p50_ms']:.3f} ms "
           f"-> added {figures['added_fallback_p50_ms']:.3f} ms (target <= 0.1)")
     print(f"concurrency 32:      default httpx {figures['default_httpx_c32']:.0f} req/s, httpx+FastAsyncTransport "
