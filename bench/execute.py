@@ -24,9 +24,7 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,48 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.common import POLICY, PROMPT, start_upstream  # noqa: E402
 from rulerouter import Router  # noqa: E402
 from rulerouter._transport import FastAsyncTransport  # noqa: E402
-
-POLICY = """
-schema_version = 1
-default_tier = "cheap"
-[tiers]
-cheap = "cheap-model"
-flaky = "primary"
-[providers.up]
-base_url = "{base_url}"
-api_key_env = "BENCH_KEY"
-timeout_s = 10
-[models.cheap-model]
-price = {{ input_per_mtok = 0.27, output_per_mtok = 1.10 }}
-[models.primary]
-price = {{ input_per_mtok = 3.0, output_per_mtok = 15.0 }}
-fallback = ["cheap-model"]
-[retry]
-retries_per_model = 0
-[circuit_breaker]
-enabled = false   # measure the fallback path itself: the failing primary is called every time
-[[rules]]
-name = "bulk"
-when.keywords.any = ["add docstrings", "boilerplate"]
-tier = "cheap"
-"""
-PROMPT = "Summarise the following meeting notes in three bullet points for the weekly update."
-
-
-def start_upstream() -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "rulerouter.testing", "serve", "--port", "0", "--status", "primary=500"]
-    if sys.platform.startswith("linux") and os.cpu_count() and os.cpu_count() > 1:
-        cmd = ["taskset", "-c", "1", *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()  # type: ignore[union-attr]
-    match = re.search(r"(http://\S+/v1)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"upstream did not start: {line!r}")
-    return proc, match.group(1)
-
 
 async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
     out = []

@@ -30,48 +30,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import POLICY, PROMPT, ROOT, pinned, start, start_upstream  # noqa: E402
+
 PY = sys.executable
-CPUS = os.cpu_count() or 1
-
-POLICY = """
-schema_version = 1
-default_tier = "cheap"
-[tiers]
-cheap = "cheap-model"
-[providers.up]
-base_url = "{base_url}"
-timeout_s = 10
-[models.cheap-model]
-price = {{ input_per_mtok = 0.27, output_per_mtok = 1.10 }}
-[models.primary]
-price = {{ input_per_mtok = 3.0, output_per_mtok = 15.0 }}
-fallback = ["cheap-model"]
-[retry]
-retries_per_model = 0
-[circuit_breaker]
-enabled = false   # the failing primary is really called every time
-[[rules]]
-name = "bulk"
-when.keywords.any = ["add docstrings", "boilerplate"]
-tier = "cheap"
-"""
-
-PROMPT = "Summarise the following meeting notes in three bullet points for the weekly update."
-
-
-def pinned(cpu: int, cmd: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *cmd] if CPUS > 1 and sys.platform.startswith("linux") else cmd
-
-
-def start(cmd: list[str], pattern: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    line = proc.stdout.readline()  # type: ignore[union-attr]
-    match = re.search(pattern, line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"did not start: {' '.join(cmd)}: {line!r}")
-    return proc, match.group(1)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -97,7 +60,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    upstream, up_url = start(pinned(1, [PY, "-m", "rulerouter.testing", "serve", "--port", "0", "--status", "primary=500"]), r"(http://\S+/v1)")
+    upstream, up_url = start_upstream()
     with tempfile.TemporaryDirectory() as work:
         policy = Path(work) / "bench.toml"
         policy.write_text(POLICY.format(base_url=up_url) + f'\n[log]\ndestination = "{Path(work) / "events.jsonl"}"\n')

@@ -16,38 +16,10 @@ from hypothesis import strategies as st
 from rulerouter import Router
 from rulerouter.policytest import run_test_file
 
+from .article import BULK, COMPLEX, STRUCTURED, article_classifier
 from .conftest import ROOT
 
-STRUCTURED = ["json", "csv", "xml", "schema", "extract", "parse", "format as", "return as", "structured"]
-COMPLEX = [
-    "refactor", "architect", "design system", "debug", "race condition", "security audit",
-    "performance optimize", "explain the trade-offs", "compare approaches", "root cause",
-    "memory leak", "deadlock",
-]
-BULK = [
-    "generate tests", "add docstrings", "translate all", "add comments", "rename variable",
-    "format code", "boilerplate", "template", "placeholder", "stub",
-]
 TIERS = {"complex", "standard", "structured", "bulk"}
-
-
-def article_classifier(prompt: str, metadata: dict | None = None) -> str:
-    prompt_lower = prompt.lower()
-    word_count = len(prompt.split())
-    if metadata:
-        if metadata.get("tier"):
-            return metadata["tier"]
-        if metadata.get("json_output"):
-            return "structured"
-    if any(s in prompt_lower for s in STRUCTURED):
-        return "structured"
-    if any(s in prompt_lower for s in COMPLEX):
-        return "complex"
-    if word_count > 1000:
-        return "complex"
-    if any(s in prompt_lower for s in BULK):
-        return "bulk"
-    return "standard"
 
 
 ROUTER = Router.from_file(ROOT / "rules" / "default.toml")
