@@ -19,7 +19,7 @@ from typing import Any, Callable, Generator, Mapping, TypeVar
 from .breaker import Breakers
 from .decide import CompiledPolicy, Decision
 from .errors import UsageError
-from .flow import Call, FlowContext, FlowEnd, request_flow
+from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
 from .pricing import cost_of, sum_costs
 from .observe import Observer
 from .providers import Providers
@@ -239,33 +239,15 @@ class Executor:
         return error
 
     def run(self, prepared: Prepared, verify: bool | None) -> Result:
-        flow = self.flow(prepared, verify)
         try:
-            call = next(flow)
-            while True:
-                if call.delay_s > 0:
-                    self._sleep(call.delay_s)
-                outcome = self.call(call, prepared.params)
-                call = flow.send(outcome)
-        except StopIteration as stop:
-            return self.answered(prepared, self.result(prepared, stop.value))
+            end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared.params), self._sleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
-        finally:
-            flow.close()
+        return self.answered(prepared, self.result(prepared, end))
 
     async def arun(self, prepared: Prepared, verify: bool | None) -> Result:
-        flow = self.flow(prepared, verify)
         try:
-            call = next(flow)
-            while True:
-                if call.delay_s > 0:
-                    await self._asleep(call.delay_s)
-                outcome = await self.acall(call, prepared.params)
-                call = flow.send(outcome)
-        except StopIteration as stop:
-            return self.answered(prepared, self.result(prepared, stop.value))
+            end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared.params), self._asleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
-        finally:
-            flow.close()
+        return self.answered(prepared, self.result(prepared, end))

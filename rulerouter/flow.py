@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator
+from typing import Any, Awaitable, Callable, Generator
 
 from .breaker import Breakers
 from .result import AllAttemptsFailed, Attempt, ExecutionError, UpstreamRejected, Usage
@@ -26,7 +26,7 @@ from .schema import Policy, Verification
 from .upstream import Outcome
 from .verify import judge_messages, parse_score
 
-__all__ = ["Call", "FlowEnd", "request_flow"]
+__all__ = ["Call", "FlowEnd", "adrive", "drive", "request_flow"]
 
 RETRYABLE = frozenset({"timeout", "connect", "rate_limited", "server_error", "malformed"})
 PriceFn = Callable[[str, Usage | None, bool], float | None]
@@ -284,3 +284,34 @@ def request_flow(
     end.escalated = True
     end.escalation_reason = reason
     return end
+
+
+Flow = Generator[Call, Outcome, FlowEnd]
+
+
+def drive(flow: Flow, call: Callable[[Call], Outcome], sleep: Callable[[float], Any]) -> FlowEnd:
+    """Run a flow synchronously: wait when told, make each call, feed back its outcome."""
+    try:
+        step = next(flow)
+        while True:
+            if step.delay_s > 0:
+                sleep(step.delay_s)
+            step = flow.send(call(step))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        flow.close()
+
+
+async def adrive(flow: Flow, call: Callable[[Call], Awaitable[Outcome]], sleep: Callable[[float], Awaitable[Any]]) -> FlowEnd:
+    """`drive` for asyncio: the same flow, awaited calls and sleeps."""
+    try:
+        step = next(flow)
+        while True:
+            if step.delay_s > 0:
+                await sleep(step.delay_s)
+            step = flow.send(await call(step))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        flow.close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 import httpx
 
 from .pricing import sum_costs
+from .flow import adrive, drive
 from .result import ExecutionError, Result, StreamInterrupted, Usage
 from .upstream import Outcome, outcome_from_exception, read_reply, usage_of
 
@@ -224,6 +225,13 @@ class _StreamBase:
         if tracker.end is not None and tracker.result is None and not tracker.reported:
             tracker.interrupted("the caller closed the stream before its end")
 
+    def _flow(self) -> Any:
+        return self._executor.flow(self.prepared, verify=False, allow_verify=False)
+
+    def _opened(self, end: FlowEnd) -> None:
+        self._tracker.end = end
+        self._tracker.model = end.model
+
     def _deliver(self) -> list[StreamChunk]:
         chunks = self._tracker.take()
         self._text.extend(c.text for c in chunks)
@@ -240,24 +248,13 @@ class CompletionStream(_StreamBase):
 
     def start(self) -> CompletionStream:
         """Route and open the stream up to its first chunk (fallback happens here)."""
-        if self._started:
-            return self
-        self._started = True
-        flow = self._executor.flow(self.prepared, verify=False, allow_verify=False)
-        try:
-            call = next(flow)
-            while True:
-                if call.delay_s > 0:
-                    self._executor._sleep(call.delay_s)
-                outcome = self._attempt(call)
-                call = flow.send(outcome)
-        except StopIteration as stop:
-            self._tracker.end = stop.value
-            self._tracker.model = stop.value.model
-        except ExecutionError as exc:
-            raise self._executor.failed(self.prepared, exc, stream=True) from None
-        finally:
-            flow.close()
+        if not self._started:
+            self._started = True
+            try:
+                end = drive(self._flow(), self._attempt, self._executor._sleep)
+            except ExecutionError as exc:
+                raise self._executor.failed(self.prepared, exc, stream=True) from None
+            self._opened(end)
         return self
 
     def _attempt(self, call: Call) -> Outcome:
@@ -336,24 +333,13 @@ class AsyncCompletionStream(_StreamBase):
 
     async def start(self) -> AsyncCompletionStream:
         """Route and open the stream up to its first chunk (fallback happens here)."""
-        if self._started:
-            return self
-        self._started = True
-        flow = self._executor.flow(self.prepared, verify=False, allow_verify=False)
-        try:
-            call = next(flow)
-            while True:
-                if call.delay_s > 0:
-                    await self._executor._asleep(call.delay_s)
-                outcome = await self._attempt(call)
-                call = flow.send(outcome)
-        except StopIteration as stop:
-            self._tracker.end = stop.value
-            self._tracker.model = stop.value.model
-        except ExecutionError as exc:
-            raise self._executor.failed(self.prepared, exc, stream=True) from None
-        finally:
-            flow.close()
+        if not self._started:
+            self._started = True
+            try:
+                end = await adrive(self._flow(), self._attempt, self._executor._asleep)
+            except ExecutionError as exc:
+                raise self._executor.failed(self.prepared, exc, stream=True) from None
+            self._opened(end)
         return self
 
     async def _attempt(self, call: Call) -> Outcome:
