@@ -256,3 +256,21 @@ def test_reload_under_load_loses_nothing(up: LoopbackUpstream, tmp_path: Path) -
         failed = next(e for e in events if e["event"] == "policy_reload_failed")
         assert any(":" in line and "RR001" in line for line in failed["errors"])  # diagnostics with line:col
         assert "rulerouter_policy_generation 2" in httpx.get(f"{served.root}/metrics").text
+
+
+def test_sighup_reloads(up: LoopbackUpstream, tmp_path: Path) -> None:
+    import signal
+
+    with serve(up.base_url, tmp_path, args=("--watch-interval", "3600")) as served:  # only SIGHUP can reload
+        client = openai.OpenAI(base_url=served.base_url, api_key="x", max_retries=0)
+        ask = lambda: client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}]).model  # noqa: E731
+        assert ask() == "small"
+        served.policy.write_text(served.policy.read_text().replace('default_tier = "cheap"', 'default_tier = "strong"'))
+        time.sleep(0.3)
+        assert ask() == "small"  # no watcher: still the old policy
+        served.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and ask() != "large":
+            time.sleep(0.05)
+        assert ask() == "large"
+        assert served.proc.poll() is None
