@@ -274,3 +274,21 @@ def test_sighup_reloads(up: LoopbackUpstream, tmp_path: Path) -> None:
             time.sleep(0.05)
         assert ask() == "large"
         assert served.proc.poll() is None
+
+
+def test_several_workers(up: LoopbackUpstream, tmp_path: Path) -> None:
+    with serve(up.base_url, tmp_path, args=("--workers", "2")) as served:
+        deadline = time.monotonic() + 30
+        while True:  # the workers start after the supervisor has printed the address
+            try:
+                httpx.get(f"{served.root}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "".join(served.stderr)
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=served.base_url, api_key="x", max_retries=0)
+        answers = [client.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"q{i}"}]).choices[0].message.content for i in range(10)]
+        assert answers == ["ok"] * 10
+        served.proc.send_signal(__import__("signal").SIGTERM)
+        assert served.proc.wait(30) in (0, -15)
+    assert "internal error" not in "".join(served.stderr)

@@ -87,9 +87,14 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     if workers > 1:
         os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
         config = uvicorn.Config("rulerouter.gateway:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)
+        import inspect
+
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.30
+            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        else:
+            Multiprocess(config, sockets=[sock]).run()
         return 0
     config = uvicorn.Config(app, **common)
     uvicorn.Server(config).run(sockets=[sock])
