@@ -177,7 +177,7 @@ class Executor:
             escalation_reason=end.escalation_reason,
             judge_score=end.judge_score,
             response=response,
-            explanation=decision.explanation,
+            decision=decision,
             decided_tier=decision.tier,
             raw_response=end.outcome.raw,
         )

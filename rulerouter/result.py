@@ -126,9 +126,14 @@ class Result:
     escalation_reason: str | None = None
     judge_score: float | None = None
     response: dict[str, Any] = field(default_factory=dict)
-    explanation: str = ""
+    decision: Any = field(default=None, repr=False)  # the routing Decision (explained on demand)
     decided_tier: str = ""  # the tier the rules chose; `tier` differs after an escalation
     raw_response: bytes | None = field(default=None, repr=False)  # `response` as received (bytes)
+
+    @property
+    def explanation(self) -> str:
+        """Why the request went to its tier; worked out when read, not on the hot path."""
+        return self.decision.explanation if self.decision is not None else ""
 
     @property
     def fallback(self) -> bool:
