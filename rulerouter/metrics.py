@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from .result import Attempt, Usage
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+__all__ = ["LATENCY_BUCKETS", "Metrics", "labels"]
 
 #: Histogram buckets for request latency, in seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -40,7 +40,8 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _labels(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
+def labels(names: tuple[str, ...], values: tuple[Any, ...]) -> str:
+    """A Prometheus label set, values escaped."""
     return "{" + ",".join(f'{n}="{_escape(str(v))}"' for n, v in zip(names, values)) + "}"
 
 
@@ -154,21 +155,18 @@ class Metrics:
             lines.append(f"# TYPE {name} {kind}")
 
         with self._lock:
-            family("rulerouter_requests_total", "counter", "Routed calls by tier, model used, rule and outcome.")
-            for key, count in sorted(self.requests.items()):
-                lines.append(f"rulerouter_requests_total{_labels(('tier', 'model', 'rule', 'outcome'), key)} {count}")
-            family("rulerouter_attempts_total", "counter", "Upstream attempts by model, purpose, outcome and error kind.")
-            for key, count in sorted(self.attempts.items()):
-                lines.append(f"rulerouter_attempts_total{_labels(('model', 'purpose', 'outcome', 'error_kind'), key)} {count}")
-            family("rulerouter_tokens_total", "counter", "Tokens reported by upstreams, by model and kind.")
-            for key, count in sorted(self.tokens.items()):
-                lines.append(f"rulerouter_tokens_total{_labels(('model', 'kind'), key)} {count}")
-            family("rulerouter_cost_usd_total", "counter", "Cost in US dollars from the policy's prices, by model.")
-            for model, cost in sorted(self.cost.items()):
-                lines.append(f"rulerouter_cost_usd_total{_labels(('model',), (model,))} {cost:.10g}")
-            family("rulerouter_unknown_cost_attempts_total", "counter", "Attempts whose cost is unknown (no price or no usage).")
-            for model, count in sorted(self.unknown_cost.items()):
-                lines.append(f"rulerouter_unknown_cost_attempts_total{_labels(('model',), (model,))} {count}")
+            labelled: tuple[tuple[str, str, tuple[str, ...], dict[Any, Any], str], ...] = (
+                ("rulerouter_requests_total", "Routed calls by tier, model used, rule and outcome.", ("tier", "model", "rule", "outcome"), self.requests, "d"),
+                ("rulerouter_attempts_total", "Upstream attempts by model, purpose, outcome and error kind.", ("model", "purpose", "outcome", "error_kind"), self.attempts, "d"),
+                ("rulerouter_tokens_total", "Tokens reported by upstreams, by model and kind.", ("model", "kind"), self.tokens, "d"),
+                ("rulerouter_cost_usd_total", "Cost in US dollars from the policy's prices, by model.", ("model",), self.cost, ".10g"),
+                ("rulerouter_unknown_cost_attempts_total", "Attempts whose cost is unknown (no price or no usage).", ("model",), self.unknown_cost, "d"),
+            )
+            for name, help_text, label_names, series, number in labelled:
+                family(name, "counter", help_text)
+                for key, value in sorted(series.items()):
+                    values = key if isinstance(key, tuple) else (key,)
+                    lines.append(f"{name}{labels(label_names, values)} {value:{number}}")
             for name, value, help_text in (
                 ("rulerouter_fallbacks_total", self.fallbacks, "Calls answered after a retry or by a fallback model."),
                 ("rulerouter_escalations_total", self.escalations, "Answers re-run on a stronger tier after verification."),

@@ -80,6 +80,10 @@ class Router:
         """Counts of every routed call: `router.metrics.summary()`, `router.metrics.prometheus()`."""
         return self.observer.metrics
 
+    def circuits(self) -> dict[str, dict[str, object]]:
+        """Each model's circuit-breaker state ({} before the first call)."""
+        return self._executor.breakers.snapshot() if self._executor is not None else {}
+
     @property
     def tiers(self) -> dict[str, str]:
         """Tier name → model name."""

@@ -24,6 +24,7 @@ import json
 from typing import Any, Awaitable, Callable
 
 from ..errors import RuleRouterError, UsageError
+from ..metrics import labels
 from ..result import ExecutionError, StreamInterrupted, UpstreamRejected
 from ..router import Router
 from .body import BadRequest, ChatRequest, parse_chat_request
@@ -188,16 +189,13 @@ class Gateway:
                  "# TYPE rulerouter_policy_generation gauge", f"rulerouter_policy_generation {self.holder.generation}",
                  "# HELP rulerouter_circuit_open Whether a model's circuit breaker is open (1) or not (0).",
                  "# TYPE rulerouter_circuit_open gauge"]
-        if router._executor is not None:
-            for model, state in sorted(router.executor.breakers.snapshot().items()):
-                lines.append(f'rulerouter_circuit_open{{model="{model}"}} {1 if state["state"] == "open" else 0}')
+        for model, state in sorted(router.circuits().items()):
+            lines.append(f'rulerouter_circuit_open{labels(("model",), (model,))} {1 if state["state"] == "open" else 0}')
         return lines
 
     async def _ready(self, send: Send) -> None:
         router = self.holder.router
-        open_models = []
-        if router._executor is not None:
-            open_models = [m for m, s in router.executor.breakers.snapshot().items() if s["state"] == "open"]
+        open_models = [m for m, s in router.circuits().items() if s["state"] == "open"]
         every_model_open = bool(router.policy.models) and set(router.policy.models) <= set(open_models)
         body = {"status": "unavailable" if every_model_open else "ready", "policy": str(self.holder.path),
                 "generation": self.holder.generation, "rules": len(router.policy.rules), "open_circuits": sorted(open_models)}
