@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(PY) -m rulerouter.demo
+	@$(PY) -m rulerouter.cli.demo
 
 test: $(STAMP)
 	@$(PY) -m pytest

@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rulerouter import Router  # noqa: E402
-from rulerouter.signals import EVERYTHING, signals_of  # noqa: E402
-from rulerouter.textscan import Inputs  # noqa: E402
+from rulerouter.decide.inputs import Inputs  # noqa: E402
+from rulerouter.decide.signals import EVERYTHING, signals_of  # noqa: E402
 from tests.article import BULK, COMPLEX, STRUCTURED, make_classifier  # noqa: E402
 
 VOCABULARY = (

@@ -37,7 +37,8 @@ import httpx  # noqa: E402
 
 from bench.common import POLICY, PROMPT, start_upstream  # noqa: E402
 from rulerouter import Router  # noqa: E402
-from rulerouter._transport import FastAsyncTransport  # noqa: E402
+from rulerouter.execute.transport.pool import FastAsyncTransport  # noqa: E402
+
 
 async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
     out = []

@@ -6,12 +6,10 @@ goes to and why, and `Router.complete()` calls it over OpenAI-compatible HTTP wi
 retry, circuit breaking, quality verification and honest cost.
 """
 
-from .decide import Decision, RuleTrace
-from .diagnostics import Diagnostic, Severity
+from ._version import __version__
+from .decide.compile import Decision, RuleTrace
 from .errors import PolicyError, RuleRouterError, UsageError
-from .load import Checked, check_file, check_text
-from .metrics import Metrics
-from .result import (
+from .execute.result import (
     AllAttemptsFailed,
     Attempt,
     ExecutionError,
@@ -20,11 +18,12 @@ from .result import (
     UpstreamRejected,
     Usage,
 )
+from .execute.streaming import AsyncCompletionStream, CompletionStream, StreamChunk
+from .observe.metrics import Metrics
+from .policy.diagnostics import Diagnostic, Severity
+from .policy.load import Checked, check_file, check_text
+from .policy.schema import Policy
 from .router import Router
-from .schema import Policy
-from .streaming import AsyncCompletionStream, CompletionStream, StreamChunk
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AllAttemptsFailed",

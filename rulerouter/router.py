@@ -8,18 +8,18 @@ from typing import Any, Callable, Iterable, Mapping
 
 import tomli_w
 
-from .batch import BatchOutcome, run_batch
-from .decide import CompiledPolicy, Decision, RuleTrace
-from .diagnostics import Diagnostic
-from .execute import Executor
-from .load import Checked, load_file, load_text
-from .metrics import Metrics
-from .observe import Observer, policy_event
-from .providers import redactor_for
-from .result import Result
-from .schema import Log, Policy
-from .streaming import AsyncCompletionStream, CompletionStream
-from .textscan import Inputs
+from .decide.compile import CompiledPolicy, Decision, RuleTrace
+from .decide.inputs import Inputs
+from .execute.batch import BatchOutcome, run_batch
+from .execute.executor import Executor
+from .execute.providers import redactor_for
+from .execute.result import Result
+from .execute.streaming import AsyncCompletionStream, CompletionStream
+from .observe.metrics import Metrics
+from .observe.observer import Observer, policy_event
+from .policy.diagnostics import Diagnostic
+from .policy.load import Checked, load_file, load_text
+from .policy.schema import Log, Policy
 
 __all__ = ["Router"]
 
@@ -69,10 +69,15 @@ class Router:
         return cls(load_text(text, "<policy>", env), env=env)
 
     @property
+    def compiled(self) -> CompiledPolicy:
+        """The compiled policy `decide()` runs (what offline tools such as simulate use)."""
+        return self._compiled
+
+    @property
     def executor(self) -> Executor:
         """The part that calls models: provider pools and circuit breakers (built on first use)."""
         if self._executor is None:
-            self._executor = Executor(self._compiled, env=self._env, observer=self.observer)
+            self._executor = Executor(self._compiled, env=self._env, recorder=self.observer)
         return self._executor
 
     @property
@@ -204,7 +209,7 @@ class Router:
         a value formatted into it as `{item}`. Each outcome is a `Result` or the error that says
         why that item has none; no item is lost. `defaults` (e.g. max_tokens=200) apply to all.
         """
-        return await run_batch(self, items, template=template, concurrency=concurrency, on_outcome=on_outcome, **defaults)
+        return await run_batch(self.acomplete, items, template=template, concurrency=concurrency, on_outcome=on_outcome, **defaults)
 
     def close(self) -> None:
         """Close pooled connections (sync clients) and the event log."""

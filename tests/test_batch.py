@@ -11,7 +11,7 @@ import pytest
 
 from rulerouter import UsageError
 from rulerouter.cli import main
-from rulerouter.result import AllAttemptsFailed, Result
+from rulerouter.execute.result import AllAttemptsFailed, Result
 from rulerouter.testing import LoopbackUpstream, RecordedRequest, Reply, Status
 
 from .test_execute import KEY, POLICY, make

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rulerouter.cli import main
-from rulerouter.schemas import policy_schema
+from rulerouter.policy.json_schema import policy_schema
 
 from .conftest import ROOT
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rulerouter import Router
-from rulerouter.policytest import run_test_file
+from rulerouter.quality.policy_tests import run_test_file
 
 from .article import BULK, COMPLEX, STRUCTURED, article_classifier
 from .conftest import ROOT

@@ -9,10 +9,15 @@ import pytest
 
 from rulerouter import Router
 from rulerouter.cli import main
-from rulerouter.decide import CompiledPolicy
+from rulerouter.decide.compile import CompiledPolicy
 from rulerouter.errors import UsageError
-from rulerouter.evaluate import default_strong_and_weak, label_report, quality_report, route_all
-from rulerouter.labelled import folds, read_records, split_holdout
+from rulerouter.quality.evaluate import (
+    default_strong_and_weak,
+    label_report,
+    quality_report,
+    route_all,
+)
+from rulerouter.quality.labelled_data import folds, read_records, split_holdout
 
 POLICY = """
 schema_version = 1

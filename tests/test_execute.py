@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from rulerouter import Router
-from rulerouter.execute import Executor
-from rulerouter.result import AllAttemptsFailed, Result, UpstreamRejected
+from rulerouter.execute.executor import Executor
+from rulerouter.execute.result import AllAttemptsFailed, Result, UpstreamRejected
 from rulerouter.testing import (
     ContextLengthExceeded,
     EchoAuth,
@@ -109,7 +109,8 @@ def make(up: LoopbackUpstream, *, max_attempts: int = 4, retries: int = 0, thres
                          verify=str(verify).lower(), unparsable=unparsable)
     router = Router.from_toml(text, env={"TEST_KEY": KEY})
     fake = FakeTime()
-    executor = Executor(router._compiled, env={"TEST_KEY": KEY}, rng=random.Random(7), sleep=fake.sleep, asleep=fake.asleep, clock=fake.clock)
+    executor = Executor(router._compiled, env={"TEST_KEY": KEY}, rng=random.Random(7), sleep=fake.sleep, asleep=fake.asleep, clock=fake.clock,
+                        recorder=router.observer)
     router._executor = executor
     return executor, fake, router
 

@@ -7,11 +7,17 @@ import random
 import pytest
 
 from rulerouter import Router
-from rulerouter.breaker import Breakers
-from rulerouter.flow import Call, FlowContext, request_flow
-from rulerouter.result import AllAttemptsFailed
-from rulerouter.upstream import Outcome, Redactor, outcome_from_exception, parse_retry_after, read_reply
-from rulerouter.verify import parse_score
+from rulerouter.execute.breaker import Breakers
+from rulerouter.execute.flow import Call, FlowContext, request_flow
+from rulerouter.execute.result import AllAttemptsFailed
+from rulerouter.execute.upstream_reply import (
+    Outcome,
+    Redactor,
+    outcome_from_exception,
+    parse_retry_after,
+    read_reply,
+)
+from rulerouter.execute.verify import parse_score
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from rulerouter import PolicyError, Router, check_text
 from rulerouter.gateway.app import Gateway
-from rulerouter.gateway.reload import PolicyHolder
-from rulerouter.load import check_text as load_check
+from rulerouter.gateway.hot_reload import PolicyHolder
+from rulerouter.policy.load import check_text as load_check
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 

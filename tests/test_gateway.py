@@ -14,7 +14,14 @@ import httpx
 import openai
 import pytest
 
-from rulerouter.testing import EchoAuth, LoopbackUpstream, Reply, Reset, Status, StreamBreak
+from rulerouter.testing import (
+    EchoAuth,
+    LoopbackUpstream,
+    Reply,
+    Reset,
+    Status,
+    StreamBreak,
+)
 
 from .gateway_helpers import GATEWAY_KEY, POLICY, UPSTREAM_KEY, Served, serve
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rulerouter.cli import main
-from rulerouter.diagnostics import CODES
+from rulerouter.policy.diagnostics import CODES
 
 from .conftest import ROOT
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from rulerouter import Router
-from rulerouter.metrics import Metrics
-from rulerouter.result import AllAttemptsFailed, Attempt, Usage
+from rulerouter.execute.result import AllAttemptsFailed, Attempt, Usage
+from rulerouter.observe.metrics import Metrics
 from rulerouter.testing import EchoAuth, LoopbackUpstream, Reply, Status
 
 KEY = "sk-observe-SECRET-0123456789"

@@ -21,6 +21,16 @@ def test_exported_names() -> None:
         assert hasattr(rulerouter, name), name
 
 
+def test_testing_exports() -> None:
+    import rulerouter.testing
+
+    assert sorted(rulerouter.testing.__all__) == [
+        "Behaviour", "ContextLengthExceeded", "EchoAuth", "ErrorObject", "Faults", "Hook", "LoopbackUpstream",
+        "Malformed", "MissingChoices", "POOR_ANSWER", "RecordedRequest", "Reply", "Reset", "SimulatedProvider",
+        "Slow", "Source", "Status", "StreamBreak", "estimate_tokens",
+    ]
+
+
 def test_every_module_declares_all() -> None:
     missing = []
     for info in pkgutil.walk_packages(rulerouter.__path__, "rulerouter."):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from rulerouter import Router
-from rulerouter.decide import CompiledPolicy
-from rulerouter.evaluate import label_report, route_all
-from rulerouter.labelled import read_records, split_holdout
-from rulerouter.tune import TuneOptions, tune
+from rulerouter.decide.compile import CompiledPolicy
+from rulerouter.quality.evaluate import label_report, route_all
+from rulerouter.quality.labelled_data import read_records, split_holdout
+from rulerouter.quality.tune import TuneOptions, tune
 
 from .conftest import ROOT
 

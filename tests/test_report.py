@@ -10,9 +10,9 @@ import pytest
 
 from rulerouter import Router
 from rulerouter.cli import main
-from rulerouter.report import build_report, read_log
-from rulerouter.schema import Price
-from rulerouter.simulate import read_prompts, simulate
+from rulerouter.observe.report import build_report, read_log
+from rulerouter.observe.simulate import read_prompts, simulate
+from rulerouter.policy.schema import Price
 
 from . import browser
 from .conftest import ROOT
@@ -167,7 +167,7 @@ def test_article_scenario_saves_21_percent_not_70(tmp_path: Path) -> None:
     router = Router.from_file(ROOT / "rules" / "default.toml")
     items = read_prompts(prompts).items
     assert all(item.input_tokens == 37_500 for item in items)
-    report = simulate(router, items, output_tokens=37_500, baseline="claude-sonnet-4-6", baseline_price=SONNET)
+    report = simulate(router.compiled, items, output_tokens=37_500, baseline="claude-sonnet-4-6", baseline_price=SONNET)
     assert report["requests"] == 200
     assert {t: v["share"] for t, v in report["tiers"].items()} == {"bulk": 0.35, "complex": 0.2, "standard": 0.3, "structured": 0.15}
     assert report["baseline"]["baseline_cost"] == pytest.approx(135.0)  # the article's $135 a day

@@ -12,8 +12,15 @@ import pytest
 
 from rulerouter import Router
 from rulerouter.cli import main
-from rulerouter.result import ExecutionError
-from rulerouter.testing import EchoAuth, LoopbackUpstream, Reply, Reset, Status, StreamBreak
+from rulerouter.execute.result import ExecutionError
+from rulerouter.testing import (
+    EchoAuth,
+    LoopbackUpstream,
+    Reply,
+    Reset,
+    Status,
+    StreamBreak,
+)
 
 from .gateway_helpers import GATEWAY_KEY, UPSTREAM_KEY, serve
 

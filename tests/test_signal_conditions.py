@@ -7,9 +7,10 @@ import math
 import pytest
 
 from rulerouter import Router, check_text
-from rulerouter.schema import Score
-from rulerouter.scoring import CompiledScore, feature, score_range
-from rulerouter.textscan import Inputs
+from rulerouter.decide.inputs import Inputs
+from rulerouter.decide.scores import CompiledScore, feature
+from rulerouter.policy.lint_signals import score_range
+from rulerouter.policy.schema import Score
 
 from .conftest import ROOT
 from .test_conditions import HEAD, router

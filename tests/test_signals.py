@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rulerouter import measure
-from rulerouter.language import LANGUAGES, guess_language
-from rulerouter.signals import INDEX, SIGNALS, Signals, signals_of
-from rulerouter.textscan import Inputs
+from rulerouter.decide import text_measures as measure
+from rulerouter.decide.inputs import Inputs
+from rulerouter.decide.language_guess import CODES, guess_language
+from rulerouter.decide.signals import INDEX, Signals, signals_of
+from rulerouter.policy.vocabulary import LANGUAGES, SIGNALS
 
 
 def signals(prompt: Any = None, *, messages: Any = None, system: Any = None, request: Any = None, source: str = "last_user") -> Signals:
@@ -206,6 +207,10 @@ def test_language_guess(text: str, language: str) -> None:
     assert guess_language(text.lower()) == language
     assert signals(text).get_language() == language
     assert signals(text)["non_english"] == (0 if language in ("en", "und") else 1)
+
+
+def test_rule_language_lists_every_code_the_guess_returns() -> None:
+    assert CODES == LANGUAGES
 
 
 def test_language_ignores_code_blocks() -> None:

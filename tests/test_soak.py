@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from rulerouter import Router
-from rulerouter._transport import FastAsyncTransport
-from rulerouter.result import ExecutionError
+from rulerouter.execute.result import ExecutionError
+from rulerouter.execute.transport.pool import FastAsyncTransport
 from rulerouter.testing import (
     ContextLengthExceeded,
     Faults,

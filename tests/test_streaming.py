@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from rulerouter import Router
-from rulerouter.result import AllAttemptsFailed, StreamInterrupted
-from rulerouter.streaming import SSEDecoder, StreamChunk
+from rulerouter.execute.result import AllAttemptsFailed, StreamInterrupted
+from rulerouter.execute.streaming import SSEDecoder, StreamChunk
 from rulerouter.testing import LoopbackUpstream, Reply, Reset, Status, StreamBreak
 
 from .test_execute import KEY, make, summary

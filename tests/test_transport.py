@@ -21,7 +21,7 @@ from typing import Self
 import httpx
 import pytest
 
-from rulerouter._transport import FastAsyncTransport
+from rulerouter.execute.transport.pool import FastAsyncTransport
 
 SSE_EVENTS = [b'data: {"delta": "Hel"}', b'data: {"delta": "lo"}', b"data: [DONE]"]
 

@@ -13,10 +13,9 @@ import pytest
 from rulerouter import Router, check_text
 from rulerouter.cli import main
 from rulerouter.errors import UsageError
-from rulerouter.labelled import read_records
-from rulerouter.logistic import fit, sigmoid
-from rulerouter.tune import TuneOptions, find_targets, render, tune
-
+from rulerouter.quality.labelled_data import read_records
+from rulerouter.quality.logistic_regression import fit, sigmoid
+from rulerouter.quality.tune import TuneOptions, find_targets, render, tune
 
 HEAD = """
 schema_version = 1

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..errors import RuleRouterError
 from . import policy, quality, reports, run, serve
 from ._common import EXIT_FAILED, Exit

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..diagnostics import format_text
 from ..errors import PolicyError
+from ..policy.diagnostics import format_text
 from ..router import Router
 
 DEFAULT_RULES = Path("rules") / "default.toml"

@@ -7,10 +7,10 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from ..diagnostics import format_json, format_text, has_errors
-from ..load import check_file
-from ..policytest import policy_tests_for, run_test_file
-from ..schemas import policy_schema
+from ..policy.diagnostics import format_json, format_text, has_errors
+from ..policy.json_schema import policy_schema
+from ..policy.load import check_file
+from ..quality.policy_tests import policy_tests_for, run_test_file
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,

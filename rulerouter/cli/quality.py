@@ -1,7 +1,7 @@
 """Commands that measure and fit routing quality: eval and tune on labelled requests, and
 signals, which shows what the signals of one prompt are.
 
-The work happens in `rulerouter.evaluate` and `rulerouter.tune`; this module reads arguments
+The work happens in `rulerouter.quality.evaluate` and `rulerouter.quality.tune`; this module reads arguments
 and files, prints text or JSON, and maps problems to exit codes (1: the policy or a
 --fail-under check failed, 2: bad arguments or a bad labelled file).
 """
@@ -14,15 +14,22 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..decide import CompiledPolicy
+from ..decide.compile import CompiledPolicy
+from ..decide.inputs import Inputs
+from ..decide.signals import signals_of
 from ..errors import UsageError
-from ..evaluate import LabelReport, QualityReport, default_strong_and_weak, label_report, quality_report, route_all
-from ..diagnostics import format_text
-from ..labelled import read_records, split_holdout
-from ..load import check_text
-from ..tune import TuneOptions, render, tune
-from ..signals import signals_of
-from ..textscan import Inputs
+from ..policy.diagnostics import format_text
+from ..policy.load import check_text
+from ..quality.evaluate import (
+    LabelReport,
+    QualityReport,
+    default_strong_and_weak,
+    label_report,
+    quality_report,
+    route_all,
+)
+from ..quality.labelled_data import read_records, split_holdout
+from ..quality.tune import TuneOptions, render, tune
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,

@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyError
-from ..diagnostics import format_text
-from ..report import build_report, read_log
-from ..report_html import render_html
+from ..observe.report import build_report, read_log
+from ..observe.report_html import render_html
+from ..observe.simulate import compare, read_prompts, simulate
+from ..policy.diagnostics import format_text
+from ..policy.schema import Price
 from ..router import Router
-from ..schema import Price
-from ..simulate import compare, read_prompts, simulate
-from ._common import EXIT_FAILED, EXIT_OK, Exit, add_config_arg, load_router, usage_error
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Exit,
+    add_config_arg,
+    load_router,
+    usage_error,
+)
 
 
 def _baseline(router: Router | None, name: str | None) -> tuple[str | None, Price | None]:
@@ -144,12 +151,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             other = Router.from_file(args.compare)
         except PolicyError as exc:
             raise Exit(EXIT_FAILED, format_text(exc.diagnostics)) from None
-        result = compare(router, other, prompts.items, output_tokens=args.output_tokens)
+        result = compare(router.compiled, other.compiled, prompts.items, output_tokens=args.output_tokens)
         text = json.dumps(result, indent=2) if args.format == "json" else _compare_text(result, router.path, other.path)
         _write(text, None)
         return EXIT_OK
     baseline, price = _baseline(router, args.baseline)
-    report = simulate(router, prompts.items, output_tokens=args.output_tokens, baseline=baseline, baseline_price=price)
+    report = simulate(router.compiled, prompts.items, output_tokens=args.output_tokens, baseline=baseline, baseline_price=price)
     _write(json.dumps(report, indent=2) if args.format == "json" else _simulate_text(report), None)
     return EXIT_OK
 

@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import RuleRouterError
-from ..result import ExecutionError, Result
-from ._common import EXIT_FAILED, EXIT_OK, Exit, add_config_arg, load_router, parse_json_arg, print_json, read_prompt, usage_error
+from ..execute.result import ExecutionError, Result
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Exit,
+    add_config_arg,
+    load_router,
+    parse_json_arg,
+    print_json,
+    read_prompt,
+    usage_error,
+)
 
 
 def _verify_flag(args: argparse.Namespace) -> bool | None:

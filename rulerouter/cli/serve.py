@@ -13,9 +13,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.max_body_bytes < 1024:
         usage_error("--max-body-bytes must be at least 1024")
     path = config_path(args)
-    from ..diagnostics import format_text
     from ..errors import PolicyError
     from ..gateway import GatewaySettings, serve
+    from ..policy.diagnostics import format_text
 
     settings = GatewaySettings(rules=str(path), max_body_bytes=args.max_body_bytes, body_timeout_s=args.body_timeout,
                                keys_env=args.keys_env, watch_interval_s=args.watch_interval)

@@ -24,11 +24,11 @@ import json
 from typing import Any, Awaitable, Callable
 
 from ..errors import RuleRouterError, UsageError
-from ..metrics import labels
-from ..result import ExecutionError, StreamInterrupted, UpstreamRejected
+from ..execute.result import ExecutionError, StreamInterrupted, UpstreamRejected
+from ..observe.metrics import labels
 from ..router import Router
-from .body import BadRequest, ChatRequest, parse_chat_request
-from .reload import PolicyHolder
+from .hot_reload import PolicyHolder
+from .request_body import BadRequest, ChatRequest, parse_chat_request
 
 __all__ = ["Gateway"]
 

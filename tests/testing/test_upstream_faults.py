@@ -7,7 +7,15 @@ import json
 import httpx
 import pytest
 
-from rulerouter.testing import Faults, LoopbackUpstream, Malformed, Reply, Reset, Status, StreamBreak
+from rulerouter.testing import (
+    Faults,
+    LoopbackUpstream,
+    Malformed,
+    Reply,
+    Reset,
+    Status,
+    StreamBreak,
+)
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rulerouter.testing import POOR_ANSWER, LoopbackUpstream, RecordedRequest, Reply, SimulatedProvider, Status
+from rulerouter.testing import (
+    POOR_ANSWER,
+    LoopbackUpstream,
+    RecordedRequest,
+    Reply,
+    SimulatedProvider,
+    Status,
+)
 
 PROMPTS = [f"Explain topic number {i} in two sentences" for i in range(2000)]
 SEED_JUDGE = ("Rate the quality of this response on a scale of 0-1. Just return the number.\n\n"

@@ -1,0 +1,168 @@
+"""Compile a validated policy into a flat list of rules, and decide requests with it.
+
+Compiling happens once, at load: every rule's condition becomes a matcher, every keyword of
+every rule joins one automaton per text source, every JSONPath and regex is compiled. Deciding
+is then a loop over the rules in file order; the first that matches names the tier. It does no
+I/O, never raises on any input, and formats no explanation until someone asks for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..policy.jsonpath import compile_path
+from ..policy.schema import Policy, Rule
+from .conditions import Matcher, build_matcher
+from .inputs import Inputs
+from .keyword_scan import KeywordScanner
+from .scores import CompiledScore, compile_scores
+
+__all__ = ["CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
+
+
+class CompiledRule:
+    __slots__ = ("name", "index", "tier", "matcher", "tier_finder", "tier_path", "description")
+
+    def __init__(
+        self,
+        rule: Rule,
+        index: int,
+        scanner_for: Callable[[str, bool], KeywordScanner],
+        scores: Mapping[str, CompiledScore],
+    ) -> None:
+        self.name = rule.name
+        self.index = index
+        self.description = rule.description
+        self.tier = rule.tier
+        self.tier_path = rule.tier_from_metadata
+        self.tier_finder = compile_path(rule.tier_from_metadata) if rule.tier_from_metadata else None
+        self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for, scores)
+
+
+class Decision:
+    """Where a request goes and why. `explanation` is worked out when first read."""
+
+    __slots__ = ("tier", "model", "rule", "_compiled_rule", "_inputs", "_note")
+
+    def __init__(
+        self,
+        tier: str,
+        model: str,
+        rule: CompiledRule | None,
+        inputs: Inputs,
+        note: str | None = None,
+    ) -> None:
+        self.tier = tier
+        self.model = model
+        self.rule = rule.name if rule is not None else None
+        self._compiled_rule = rule
+        self._inputs = inputs
+        self._note = note
+
+    @property
+    def is_default(self) -> bool:
+        return self._compiled_rule is None
+
+    @property
+    def explanation(self) -> str:
+        rule = self._compiled_rule
+        if rule is None:
+            text = f"no rule matched; default tier '{self.tier}'"
+        elif rule.tier_finder is not None:
+            text = (
+                f"rule '{rule.name}': {rule.matcher.explain(self._inputs)}; "
+                f"tier '{self.tier}' taken from metadata {rule.tier_path}"
+            )
+        else:
+            text = f"rule '{rule.name}': {rule.matcher.explain(self._inputs)}"
+        return f"{text} ({self._note})" if self._note else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier, "model": self.model, "rule": self.rule, "explanation": self.explanation}
+
+    def __repr__(self) -> str:
+        return f"Decision(tier={self.tier!r}, model={self.model!r}, rule={self.rule!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.tier, self.model, self.rule) == (other.tier, other.model, other.rule)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one rule fared for one request (for `rulerouter route --explain`)."""
+
+    rule: str
+    matched: bool
+    detail: str
+    tier: str | None
+
+
+class CompiledPolicy:
+    """A policy ready to decide: rules in order, tiers mapped to models, scanners built."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.default_tier = policy.default_tier
+        self.tier_models = {name: tier.model for name, tier in policy.tiers.items()}
+        self._scanners: dict[tuple[str, bool], KeywordScanner] = {}
+        self.scores = compile_scores(policy.scores)
+        self.rules = tuple(
+            CompiledRule(rule, index, self._scanner_for, self.scores)
+            for index, rule in enumerate(policy.rules)
+            if rule.enabled
+        )
+        for scanner in self._scanners.values():
+            scanner.build()
+
+    def _scanner_for(self, source: str, case_sensitive: bool) -> KeywordScanner:
+        key = (source, case_sensitive)
+        scanner = self._scanners.get(key)
+        if scanner is None:
+            scanner = self._scanners[key] = KeywordScanner(source, case_sensitive)
+        return scanner
+
+    def _tier_from(self, rule: CompiledRule, inputs: Inputs) -> str | None:
+        assert rule.tier_finder is not None
+        metadata = inputs.metadata if inputs.metadata is not None else {}
+        for value in rule.tier_finder(metadata):
+            if isinstance(value, str) and value in self.tier_models:
+                return value
+        return None
+
+    def decide(self, inputs: Inputs) -> Decision:
+        for rule in self.rules:
+            if rule.matcher(inputs):
+                tier = rule.tier
+                if tier is None:
+                    tier = self._tier_from(rule, inputs)
+                    if tier is None:
+                        continue  # the metadata names no known tier: the rule does not apply
+                return Decision(tier, self.tier_models[tier], rule, inputs)
+        return Decision(self.default_tier, self.tier_models[self.default_tier], None, inputs)
+
+    def decide_tier(self, tier: str, inputs: Inputs, note: str) -> Decision:
+        """A decision forced by the caller (a tier named explicitly), explained as such."""
+        return Decision(tier, self.tier_models[tier], None, inputs, note=note)
+
+    def trace(self, inputs: Inputs) -> list[RuleTrace]:
+        """Every rule tried for this request, in order, up to and including the one that decides."""
+        steps = []
+        for rule in self.rules:
+            matched = rule.matcher(inputs)
+            detail = rule.matcher.explain(inputs)
+            tier = rule.tier
+            if matched and tier is None:
+                tier = self._tier_from(rule, inputs)
+                if tier is None:
+                    found = [repr(v) for v in rule.tier_finder(inputs.metadata or {})] if rule.tier_finder else []
+                    detail += f"; metadata {rule.tier_path} names no known tier (found {', '.join(found) or 'nothing'})"
+                    matched = False
+            steps.append(RuleTrace(rule.name, matched, detail, tier if matched else None))
+            if matched:
+                break
+        return steps

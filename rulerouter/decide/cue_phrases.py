@@ -1,0 +1,291 @@
+"""Cue phrases behind the text signals, and one automaton that finds them all in one scan.
+
+The signals in `rulerouter.decide.signals` that count words and phrases (reasoning cues, constraints,
+symptoms of a bug, mechanical-edit cues, maths vocabulary, requested output formats, stack
+frames, diff markers, list items) share a single Aho-Corasick automaton over the lower-cased
+text, so the text is scanned once for all of them, whatever the number of phrases.
+
+The phrase lists follow from the tier definitions (README, "Signals"): what a request needing
+sustained reasoning, a machine-readable answer or a mechanical edit usually says. They are
+general English, not words picked from the development set. English only: other languages
+get no cue counts, which `language` makes visible.
+
+Phrase syntax: a phrase matches whole words at both ends, like a `keywords` condition; a
+trailing `*` makes it a prefix (`optimi*` matches optimise, optimize, optimisation); a phrase
+that starts or ends with punctuation or a newline needs no word boundary on that side.
+"""
+
+from __future__ import annotations
+
+import ahocorasick_rs
+
+__all__ = ["CUE_GROUPS", "DISTINCT", "GROUP_NAMES", "CueScanner", "cue_scanner"]
+
+# Multi-step reasoning: the request asks to explain, prove, weigh or plan, not just to answer.
+REASONING = [
+    "step by step", "step-by-step", "walk me through", "walk through", "explain why",
+    "why does", "why doesn't", "why do", "why is", "why isn't", "why would", "how come",
+    "prove", "proof", "show that", "derive", "derivation", "justify", "reason about",
+    "trade-off*", "tradeoff*", "trade off", "pros and cons", "compare", "comparison",
+    "analyse", "analyze", "analysis", "diagnos*", "figure out", "what happens if",
+    "what happens when", "what would happen", "under what conditions", "edge case*",
+    "corner case*", "worst case", "worst-case", "in detail", "evaluate", "assess",
+    "critique", "design a", "design an", "architect*", "optimi*", "minimi*", "maximi*",
+    "propose", "strategy", "strategies", "implication*", "consequence*", "bottleneck*",
+    "scalab*", "invariant*", "guarantee*", "correctness", "complexity", "algorithm*",
+    "rigorous*", "counterexample*", "root cause", "think through", "carefully", "thorough*",
+    "review", "is it correct", "is this correct", "is it safe", "is this safe", "what would you",
+    "what's going on", "what is going on", "what could go wrong", "explain how", "show your work",
+]
+
+# Constraints on the answer. Counted per occurrence: "must … must … at most" is three.
+CONSTRAINTS = [
+    "must", "mustn't", "should", "shouldn't", "without", "at most", "at least", "no more than",
+    "fewer than", "less than", "within", "only", "exactly", "never", "always",
+    "do not", "don't", "cannot", "can't", "ensure", "make sure", "keep", "preserve",
+    "required", "requirement*", "constraint*", "limit", "limits", "limited", "budget",
+    "deadline", "has to", "have to", "need to", "needs to", "not allowed", "mandatory",
+    "strictly", "backward compatible", "backwards compatible",
+]
+
+# Evidence that something is broken: finding why needs reasoning from symptoms.
+SYMPTOMS = [
+    "crash*", "hang", "hangs", "hung", "freez*", "froze", "stuck", "deadlock*", "livelock*",
+    "race condition*", "data race*", "leak*", "out of memory", "oom", "segfault*",
+    "segmentation fault", "corrupt*", "intermittent*", "flaky", "sporadic*", "sometimes",
+    "randomly", "occasionally", "only when", "only happens", "nondeterministic*",
+    "non-deterministic*", "regression*", "spike*", "timeout*", "times out", "timed out",
+    "slow*", "latency", "stale", "inconsistent*", "unexpected*", "stops working", "stopped working", "doesn't work", "does not work",
+    "not working", "fails", "failing", "failure*", "error*", "exception*", "bug", "bugs",
+    "broken", "panic*", "throws", "overflow*", "starvation", "contention", "reproduc*",
+    "grows", "keeps growing", "pegged", "degrad*", "suddenly", "every time", "whenever",
+    "wrong", "incorrect", "missing", "drops", "dropped",
+]
+
+# A mechanical edit repeated over given items: the answer needs no judgement.
+EDIT = [
+    "rename", "renaming", "convert", "conversion", "translate", "translation", "reformat",
+    "typo*", "spelling", "capitali*", "lowercase", "uppercase",
+    "title case", "camelcase", "snake_case", "snake case", "kebab-case", "sort", "alphabeti*",
+    "docstring*", "add comments", "add a comment", "type hints", "type annotations", "fill in",
+    "replace", "normali*", "standardi*", "clean up", "deduplicate",
+    "indent*", "one per line", "every",
+    "boilerplate", "stub", "stubs", "template", "placeholder*", "unit test*", "rephrase",
+    "proofread", "grammar", "in bulk", "batch", "each", "these", "the following", "strip",
+    "remove", "expand", "shorten", "getters", "setters", "scaffold*", "crud",
+]
+
+# A risk to review: security questions about given code or systems.
+SECURITY = [
+    "attack*", "exploit*", "vulnerab*", "injection", "xss", "csrf", "ssrf", "security",
+    "secure", "insecure", "malicious", "abuse", "bypass", "privilege*", "threat model*",
+    "sanitiz*", "sanitis*", "auth", "authenticat*", "authoriz*", "authoris*", "leak of",
+    "timing side",
+]
+
+# The answer is one label from a given set: classification with an output contract.
+LABELS = [
+    "classify", "classification", "categori*", "label", "labels", "one of the following",
+    "one of these", "yes or no", "true or false", "positive or negative", "allowed outputs",
+    "allowed values", "respond with", "reply with",
+    "answer with", "you can answer", "output 1", "sentiment", "intent",
+]
+
+# Maths vocabulary.
+MATHS = [
+    "equation*", "inequalit*", "integral*", "integrate", "derivative*", "differentiat*",
+    "matrix", "matrices", "eigen*", "polynomial*", "probabilit*", "expected value", "variance",
+    "theorem*", "lemma*", "induction", "modulo", "prime", "primes", "divisib*", "factori*",
+    "logarithm*", "converge*", "geometric", "arithmetic", "algebra*", "calculus",
+    "combinatori*", "permutation*", "combinations", "vector*", "gradient*", "integer*",
+    "rational", "irrational", "infinitely", "bijection", "solve for", "simplify",
+    "asymptotic*", "big-o", "big o",
+]
+
+# A question about a quantity: with numbers in the text, a word problem.
+QUANTITY = [
+    "how many", "how much", "how long", "how far", "how fast", "how old",
+    "what is the probability", "what's the probability", "what percentage", "what percent",
+    "what fraction", "calculate", "compute", "find the", "what is the total", "in total",
+    "altogether", "on average", "per hour", "per day", "rate of",
+]
+
+# A shape given for the answer: keys, fields, columns, a schema.
+SCHEMA = [
+    "schema", "with keys", "with the keys", "with fields", "with the fields", "with columns",
+    "with the columns", "following fields", "following keys", "following columns",
+    "fields:", "keys:", "columns:", '"type":', '"properties":', '": "string"', '": "number"',
+    '": "integer"', '": "boolean"', '": "array"', '": "object"', "in the format", "in this format",
+    "following format", "exact format", "this format:",
+]
+
+# Stack frames and headers of stack traces and crash reports.
+STACK = [
+    "traceback (most recent call last)", '", line ', "\tat ", "\n    at ", "\n  at ",
+    "exception in thread", "caused by:", "goroutine ", "panic:", "panicked at",
+    "core dumped", "stack trace", "stacktrace", "backtrace", ".java:", ".py:", ".go:",
+    ".rs:", ".js:", ".ts:", ".cpp:", ".cs:", ".rb:", ".php:", ".kt:", ".swift:",
+]
+
+# Unified-diff markers.
+DIFF = ["diff --git", "@@ -", "\n+++ ", "\n--- "]
+
+# List items: bullets at the start of a line (numbered items are counted by `signals`).
+LIST = ["\n- ", "\n* ", "\n• "]
+
+# Output formats. A format's name counts as asked for when a word next to it asks for it
+# ("as json", "return JSON", "a CSV file", "json object"), so "What does JSON stand for?" does not.
+FORMAT_NAMES = {
+    "json": "json", "jsonl": "json", "ndjson": "json", "csv": "csv", "tsv": "csv", "xml": "xml",
+    "yaml": "yaml", "yml": "yaml", "toml": "toml", "ical": "ical", "icalendar": "ical",
+}
+FORMAT_BEFORE = frozenset({
+    "as", "in", "into", "to", "return", "returns", "output", "emit", "produce", "respond",
+    "reply", "answer", "formatted", "valid", "strict", "only", "a", "an", "pure", "raw", "with",
+})
+FORMAT_AFTER = frozenset({
+    "object", "objects", "array", "arrays", "format", "output", "file", "list", "with", "only",
+    "schema", "lines", "rows", "columns", "document", "string", "response", "records",
+    "structure", "mapping", "dict", "dictionary", "block", "payload",
+})
+# Phrases that ask for a format by themselves: tables, delimited lists, a bare label or number.
+FORMAT_PHRASES: dict[str, str] = {
+    **{phrase: "table" for phrase in (
+        "as a table", "in a table", "into a table", "markdown table", "a table with",
+        "table with columns", "tabular", "in table form", "table format", "comparison table",
+        "make a table", "create a table", "produce a table", "summary table")},
+    **{phrase: "delimited" for phrase in (
+        "comma-separated", "comma separated", "semicolon-separated", "tab-separated",
+        "pipe-separated", "separated by commas", "separated by semicolons", "comma-delimited")},
+    **{phrase: "labels" for phrase in (
+        "only the label", "output only", "respond only with", "answer only with",
+        "reply only with", "nothing else", "no explanation", "no other text", "exactly one of",
+        "one of the following labels", "only the number", "only the answer", "single word",
+        "one word")},
+}
+
+#: Group name → phrases. Each phrase belongs to exactly one group.
+CUE_GROUPS: dict[str, list[str]] = {
+    "reasoning": REASONING,
+    "constraints": CONSTRAINTS,
+    "symptoms": SYMPTOMS,
+    "edit_cues": EDIT,
+    "security": SECURITY,
+    "labels": LABELS,
+    "math_terms": MATHS,
+    "quantity": QUANTITY,
+    "schema": SCHEMA,
+    "stack": STACK,
+    "diff": DIFF,
+    "list": LIST,
+}
+#: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
+DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "math_terms", "quantity"})
+#: Groups counted per occurrence.
+COUNTED = frozenset(CUE_GROUPS) - DISTINCT
+GROUP_NAMES = tuple(CUE_GROUPS)
+
+_FORMAT_NAME = "\x00name"  # plan marker: a bare format name, checked against its neighbours
+
+# Word characters as bytes of UTF-8 text: ASCII letters, digits and "_", and every byte of a
+# non-ASCII character (nearly all of which are letters in the texts routed).
+_WORD_BYTE = tuple(chr(b).isalnum() or b == 95 or b >= 128 for b in range(256))
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _neighbour_asks(text: bytes, start: int, end: int) -> bool:
+    """Does the word before or after text[start:end] ask for that format ("as json", "json file")?"""
+    if text[start - 1 : start] == b"(":  # "(YAML)", "(json)"
+        return True
+    before = text[max(0, start - 16) : start].split()
+    after = text[end : end + 16].split()
+    if before and before[-1].strip(b"\"'`(*:").decode("utf-8", "replace") in FORMAT_BEFORE:
+        return True
+    return bool(after) and after[0].strip(b"\"'`).,;:*").decode("utf-8", "replace") in FORMAT_AFTER
+
+
+class CueScanner:
+    """Every cue phrase in one Aho-Corasick DFA; `scan()` counts them per group in one pass.
+
+    The scan runs on UTF-8 bytes: the automaton is faster on bytes than on `str` (no offset
+    conversion), and word boundaries are checked on bytes with a lookup table.
+    """
+
+    __slots__ = ("_automaton", "_plan")
+
+    def __init__(self) -> None:
+        patterns: list[bytes] = []
+        plan: list[tuple[int, bool, bool, bool, str | None]] = []
+        entries = [(group, phrase, None) for group, phrases in CUE_GROUPS.items() for phrase in phrases]
+        entries += [(None, phrase, fmt) for phrase, fmt in FORMAT_PHRASES.items()]
+        entries += [(None, name, _FORMAT_NAME + fmt) for name, fmt in FORMAT_NAMES.items()]
+        for group, phrase, fmt in entries:
+            prefix = phrase.endswith("*")
+            text = phrase[:-1] if prefix else phrase
+            encoded = text.encode("utf-8")
+            if encoded in patterns:
+                raise ValueError(f"cue phrase {text!r} is listed twice")
+            patterns.append(encoded)
+            plan.append(
+                (
+                    -1 if group is None else GROUP_NAMES.index(group),
+                    group in DISTINCT,
+                    _is_word_char(text[0]),
+                    _is_word_char(text[-1]) and not prefix,
+                    fmt,
+                )
+            )
+        self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns, implementation=ahocorasick_rs.Implementation.DFA)
+        self._plan = tuple(plan)
+
+    def scan(self, lowered: str) -> tuple[list[int], frozenset[str]]:
+        """Counts per group (in `GROUP_NAMES` order) and the set of output formats asked for.
+
+        The text is scanned with a newline in front, so that line-start markers ("\\n- ")
+        also match on the first line.
+        """
+        counts = [0] * len(GROUP_NAMES)
+        if not lowered:
+            return counts, _NO_FORMATS
+        text = ("\n" + lowered).encode("utf-8", "replace")  # lone surrogates become "?"
+        matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        if not matches:
+            return counts, _NO_FORMATS
+        plan = self._plan
+        word = _WORD_BYTE
+        seen: set[int] = set()
+        formats: set[str] = set()
+        end_of_text = len(text)
+        for slot, start, end in matches:
+            group, distinct, check_left, check_right, fmt = plan[slot]
+            if check_left and word[text[start - 1]]:  # start ≥ 1: the text begins with "\n"
+                continue
+            if check_right and end < end_of_text and word[text[end]]:
+                continue
+            if fmt is not None:
+                if fmt[0] != "\x00":
+                    formats.add(fmt)
+                elif _neighbour_asks(text, start, end):
+                    formats.add(fmt[len(_FORMAT_NAME):])
+                continue
+            if distinct:
+                if slot in seen:
+                    continue
+                seen.add(slot)
+            counts[group] += 1
+        return counts, frozenset(formats) if formats else _NO_FORMATS
+
+
+_NO_FORMATS: frozenset[str] = frozenset()
+_SCANNER: CueScanner | None = None
+
+
+def cue_scanner() -> CueScanner:
+    """The shared scanner, built on first use (a few milliseconds) and then reused."""
+    global _SCANNER
+    if _SCANNER is None:
+        _SCANNER = CueScanner()
+    return _SCANNER

@@ -1,0 +1,35 @@
+"""Stage 3, execute: a decision becomes an answer over HTTP, with fallback, retry and verify.
+
+The plan of one request — which model next, after which error, how long to wait, whether to
+judge the answer and escalate — is one pure generator (`flow.py`), driven by a sync and an
+async driver that only do the I/O (`executor.py`, `streaming.py`). Every attempt, failed or
+not, ends up on the `Result` or on the `ExecutionError` raised instead.
+
+    executor.py        Executor: prepares a request, builds HTTP bodies, drives the flow
+    flow.py            the pure fallback / retry / circuit / verification plan
+    streaming.py       streamed answers: fallback until the first chunk, then committed
+    upstream_reply.py  what an upstream's reply means (status, JSON, Retry-After), and scrubbing
+    providers.py       provider clients, keys, URLs and headers
+    transport/         a fast HTTP/1.1 keep-alive transport under httpx's async API
+    breaker.py         per-model circuit breakers and Retry-After cooldowns
+    verify.py          the judge's prompt and reading its score
+    cost.py            what an attempt cost, from the rule file's prices
+    result.py          Result, Attempt, Usage and the execution errors
+    batch.py           many requests with bounded concurrency, an outcome for each
+
+May import `rulerouter.decide` and `rulerouter.policy`. It reports what it did to a
+`Recorder` it is given (the observer), so it never imports `rulerouter.observe`.
+"""
+
+from .executor import Executor
+from .result import (
+    AllAttemptsFailed,
+    Attempt,
+    ExecutionError,
+    Result,
+    StreamInterrupted,
+    UpstreamRejected,
+    Usage,
+)
+
+__all__ = ["AllAttemptsFailed", "Attempt", "ExecutionError", "Executor", "Result", "StreamInterrupted", "UpstreamRejected", "Usage"]

@@ -1,0 +1,261 @@
+"""Turning a decision into an answer: the sync and async drivers of the request flow.
+
+The plan (which model, when to retry, when to fall back, when to judge and escalate) lives in
+`flow.py` and is the same for both drivers; the drivers here only build the HTTP request,
+send it, read the reply into an `Outcome`, sleep when told to, and assemble the `Result`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Generator, Mapping, Protocol, TypeVar
+
+from ..decide.compile import CompiledPolicy, Decision
+from ..decide.inputs import Inputs
+from ..errors import UsageError
+from ..policy.schema import Policy
+from .breaker import Breakers
+from .cost import cost_of, sum_costs
+from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
+from .providers import Providers
+from .result import ExecutionError, Result, Usage
+from .upstream_reply import Outcome, outcome_from_exception, read_reply
+
+__all__ = ["Executor", "Prepared", "Recorder"]
+
+E = TypeVar("E", bound=ExecutionError)
+_RESERVED = frozenset({"model", "messages", "stream"})
+_ids = itertools.count(1)
+_PREFIX = os.urandom(4).hex()
+
+
+def new_request_id() -> str:
+    return f"rr-{_PREFIX}-{next(_ids):x}"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request ready to run: its decision, its messages and the parameters passed through."""
+
+    decision: Decision
+    messages: list[Any]
+    params: dict[str, Any]
+    prompt_text: str
+    request_id: str
+    started: float
+
+
+def _check_messages(messages: list[Any]) -> None:
+    if not messages:
+        raise UsageError("nothing to send: give a prompt or messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise UsageError(f"messages[{index}] must be an object with a string 'role'")
+
+
+class Recorder(Protocol):
+    """Where an executor reports each routed call (`rulerouter.observe.Observer` is one)."""
+
+    def answered(self, result: Result, *, stream: bool = False, prompt: str | None = None) -> None: ...
+
+    def failed(self, error: ExecutionError, *, tier: str, rule: str | None, latency_s: float,
+               stream: bool = False, prompt: str | None = None) -> None: ...
+
+
+class Executor:
+    """Runs requests for one compiled policy. Holds the provider pools and circuit breakers."""
+
+    def __init__(
+        self,
+        compiled: CompiledPolicy,
+        *,
+        env: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        recorder: Recorder,
+    ) -> None:
+        policy: Policy = compiled.policy
+        self.compiled = compiled
+        self.policy = policy
+        self.providers = Providers(policy, env)
+        self.recorder = recorder
+        breaker = policy.circuit_breaker
+        self.breakers = Breakers(breaker.failure_threshold, breaker.cooldown_s, enabled=breaker.enabled, clock=clock)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._sleep = sleep
+        self._asleep = asleep
+        self._prices = {name: model.price for name, model in policy.models.items()}
+        self._context = FlowContext(policy, self.breakers, self.price, self.rng, clock)
+
+    # ---- preparing ------------------------------------------------------------------------------
+
+    def price(self, model: str, usage: Usage | None, ok: bool) -> float | None:
+        return cost_of(self._prices.get(model), usage, ok)
+
+    def prepare(
+        self,
+        prompt: str | None,
+        messages: list[Any] | None,
+        system_prompt: str | None,
+        metadata: Any,
+        tier: str | None,
+        model: str | None,
+        params: dict[str, Any],
+    ) -> Prepared:
+        started = time.perf_counter()
+        if prompt is not None and not isinstance(prompt, str):
+            raise UsageError(f"prompt must be a string, not {type(prompt).__name__}")
+        if messages is not None and not isinstance(messages, list):
+            raise UsageError(f"messages must be a list of message objects, not {type(messages).__name__}")
+        if params:
+            if "stream" in params:
+                raise UsageError("for a streamed answer call stream() or astream(), not stream=True")
+            reserved = _RESERVED.intersection(params)
+            if reserved:
+                raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
+        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params)
+        final_messages = inputs.effective_messages()
+        if messages is not None or not final_messages:
+            _check_messages(final_messages)
+        compiled = self.compiled
+        if model is not None:
+            if model not in self.policy.models:
+                raise UsageError(f"unknown model '{model}' (models: {', '.join(sorted(self.policy.models))})")
+            forced_tier = next((t for t, m in compiled.tier_models.items() if m == model), "direct")
+            decision = Decision(forced_tier, model, None, inputs, note=f"model '{model}' chosen by the caller")
+        elif tier is not None:
+            if tier not in compiled.tier_models:
+                raise UsageError(f"unknown tier '{tier}' (tiers: {', '.join(sorted(compiled.tier_models))})")
+            decision = compiled.decide_tier(tier, inputs, note=f"tier '{tier}' chosen by the caller")
+        else:
+            decision = compiled.decide(inputs)
+        self.providers.target(decision.model)  # fail early when the model cannot be called
+        return Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started)
+
+    def flow(self, prepared: Prepared, verify: bool | None, allow_verify: bool = True) -> Generator[Call, Outcome, FlowEnd]:
+        ctx = self._context if verify is None else FlowContext(self.policy, self.breakers, self.price, self.rng, self.clock, verify=verify)
+        decision = prepared.decision
+        return request_flow(
+            ctx,
+            tier=decision.tier,
+            model=decision.model,
+            messages=prepared.messages,
+            prompt_text=prepared.prompt_text,
+            allow_verify=allow_verify,
+        )
+
+    def body(self, call: Call, params: dict[str, Any], *, stream: bool = False) -> tuple[str, bytes]:
+        target = self.providers.target(call.model)
+        payload = dict(params) if call.purpose != "judge" else {}
+        payload["model"] = target.upstream
+        payload["messages"] = call.messages
+        if stream:
+            payload["stream"] = True
+            payload.setdefault("stream_options", {"include_usage": True})
+        return target.provider, json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+    def result(self, prepared: Prepared, end: FlowEnd) -> Result:
+        response = end.outcome.response or {}
+        try:
+            content = response["choices"][0]["message"].get("content")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            content = None
+        decision = prepared.decision
+        return Result(
+            content=content,
+            model_used=end.model,
+            tier=end.tier,
+            rule=decision.rule,
+            attempt=end.answer_attempt,
+            usage=end.outcome.usage or Usage(),
+            attempts=end.attempts,
+            cost=sum_costs([a.cost for a in end.attempts]),
+            latency_s=time.perf_counter() - prepared.started,
+            request_id=prepared.request_id,
+            escalated=end.escalated,
+            escalation_reason=end.escalation_reason,
+            judge_score=end.judge_score,
+            response=response,
+            decision=decision,
+            decided_tier=decision.tier,
+            raw_response=end.outcome.raw,
+        )
+
+    # ---- one call -------------------------------------------------------------------------------
+
+    def call(self, call: Call, params: dict[str, Any]) -> Outcome:
+        provider, body = self.body(call, params)
+        client = self.providers.client(provider)
+        url = self.providers.target(call.model).url
+        started = time.perf_counter()
+        try:
+            response = client.post(url, content=body)
+        except Exception as exc:  # every transport failure becomes a classified outcome
+            outcome = outcome_from_exception(exc, self.providers.redact)
+        else:
+            outcome = read_reply(response.status_code, response.headers, response.content, self.providers.redact)
+        outcome.latency_s = time.perf_counter() - started
+        return outcome
+
+    async def acall(self, call: Call, params: dict[str, Any]) -> Outcome:
+        _, body = self.body(call, params)
+        target = self.providers.target(call.model)
+        started = time.perf_counter()
+        try:
+            response = await self.providers.asend(target, body)
+            if "content-encoding" in response.headers:
+                content = await response.aread()
+            else:  # no encoding asked for, none applied: skip httpx's decoder chain
+                content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
+                await response.aclose()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = outcome_from_exception(exc, self.providers.redact)
+        else:
+            outcome = read_reply(response.status_code, response.headers, content, self.providers.redact)
+        outcome.latency_s = time.perf_counter() - started
+        return outcome
+
+    # ---- drivers --------------------------------------------------------------------------------
+
+    def answered(self, prepared: Prepared, result: Result, *, stream: bool = False) -> Result:
+        self.recorder.answered(result, stream=stream, prompt=prepared.prompt_text)
+        return result
+
+    def failed(self, prepared: Prepared, error: E, *, stream: bool = False) -> E:
+        error.request_id, error.rule = prepared.request_id, prepared.decision.rule
+        if error.tier is None:
+            error.tier = prepared.decision.tier
+        self.recorder.failed(
+            error,
+            tier=prepared.decision.tier,
+            rule=prepared.decision.rule,
+            latency_s=time.perf_counter() - prepared.started,
+            stream=stream,
+            prompt=prepared.prompt_text,
+        )
+        return error
+
+    def run(self, prepared: Prepared, verify: bool | None) -> Result:
+        try:
+            end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared.params), self._sleep)
+        except ExecutionError as exc:
+            raise self.failed(prepared, exc) from None
+        return self.answered(prepared, self.result(prepared, end))
+
+    async def arun(self, prepared: Prepared, verify: bool | None) -> Result:
+        try:
+            end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared.params), self._asleep)
+        except ExecutionError as exc:
+            raise self.failed(prepared, exc) from None
+        return self.answered(prepared, self.result(prepared, end))

@@ -1,0 +1,125 @@
+"""Connections to the providers a policy names: pooled httpx clients, keys, URLs, headers.
+
+One `httpx.Client` (sync) and one `FastAsyncTransport` (async; it keeps a connection pool per
+event loop) per provider, reused across calls (see `transport/pool.py` for why). Keys are read from the environment variables the rule file
+names, once, when the router is built; they go into the Authorization header and nowhere else,
+and every upstream message is scrubbed of them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import httpx
+
+from ..errors import UsageError
+from ..policy.schema import Policy, Provider
+from .transport.pool import FastAsyncTransport
+from .upstream_reply import Redactor
+
+__all__ = ["Providers", "Target", "redactor_for"]
+
+
+def redactor_for(policy: Policy, env: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
+    """A redactor that knows every API key the policy's providers read from `env`, and `extra`."""
+    keys = [env.get(spec.api_key_env, "") for spec in policy.providers.values() if spec.api_key_env]
+    return Redactor([*keys, *extra])
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Everything needed to call one model."""
+
+    model: str
+    provider: str
+    upstream: str
+    url: str
+    url_obj: httpx.URL  # parsed once: every async request reuses it
+
+
+class _Provider:
+    __slots__ = ("name", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport", "lock")
+
+    def __init__(self, name: str, spec: Provider, env: Mapping[str, str]) -> None:
+        self.name = name
+        base_url = (env.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
+        self.base_url = base_url.rstrip("/")
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers.update({k.lower(): v for k, v in spec.headers.items()})
+        key = env.get(spec.api_key_env) if spec.api_key_env else None
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        self.headers = headers
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.timeout = httpx.Timeout(spec.timeout_s, connect=spec.connect_timeout_s, pool=spec.timeout_s)
+        self.timeouts = self.timeout.as_dict()
+        self.limits = spec.max_connections
+        self.sync_client: httpx.Client | None = None
+        self.transport = FastAsyncTransport(max_connections=self.limits)  # keeps a pool per event loop
+        self.lock = threading.Lock()
+
+    def client(self) -> httpx.Client:
+        if self.sync_client is None:
+            with self.lock:
+                if self.sync_client is None:
+                    limits = httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits)
+                    self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False)
+        return self.sync_client
+
+    async def send(self, target: Target, body: bytes) -> httpx.Response:
+        """POST `body` to the target through the transport directly.
+
+        The request and response are httpx objects, but httpx.AsyncClient's layers (URL merging,
+        cookies, auth and redirect handling) are skipped: an OpenAI-compatible POST needs none of
+        them, and they cost more than the rest of a routed call together.
+        """
+        request = httpx.Request("POST", target.url_obj, headers=self.raw_headers, content=body, extensions={"timeout": self.timeouts})
+        return await self.transport.handle_async_request(request)
+
+
+class Providers:
+    """The providers of one policy, and which provider and URL each model is called through."""
+
+    def __init__(self, policy: Policy, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self._providers = {name: _Provider(name, spec, env) for name, spec in policy.providers.items()}
+        self.redact = redactor_for(policy, env)
+        self.targets: dict[str, Target] = {}
+        only = next(iter(self._providers)) if len(self._providers) == 1 else None
+        for name, model in policy.models.items():
+            provider = model.provider or only
+            if provider is None or provider not in self._providers:
+                continue
+            url = self._providers[provider].base_url + "/chat/completions"
+            self.targets[name] = Target(name, provider, model.upstream or name, url, httpx.URL(url))
+
+    def target(self, model: str) -> Target:
+        target = self.targets.get(model)
+        if target is None:
+            raise UsageError(f"model '{model}' has no provider to call it through; add [providers] to the rule file")
+        return target
+
+    def base_url(self, provider: str) -> str:
+        return self._providers[provider].base_url
+
+    def client(self, provider: str) -> httpx.Client:
+        return self._providers[provider].client()
+
+    async def asend(self, target: Target, body: bytes) -> httpx.Response:
+        return await self._providers[target.provider].send(target, body)
+
+    def close(self) -> None:
+        for provider in self._providers.values():
+            if provider.sync_client is not None:
+                provider.sync_client.close()
+                provider.sync_client = None
+
+    async def aclose(self) -> None:
+        """Close pooled async connections (of every loop) and the sync ones."""
+        for provider in self._providers.values():
+            await provider.transport.aclose()
+            provider.transport = FastAsyncTransport(max_connections=provider.limits)  # usable again afterwards
+        self.close()

@@ -1,0 +1,369 @@
+"""HTTP/1.1 on one asyncio connection: request bytes out, response head and body in.
+
+The protocol half of `FastAsyncTransport` (see `pool.py`): `_Conn` writes a request in one
+call and parses the response in pure Python — Content-Length, chunked (as SSE uses) or
+read-until-close — handing the body to httpx as an `AsyncByteStream` (`_Body`) chunk by chunk,
+with flow control and the read timeout. Pools and connection reuse live in `pool.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+__all__ = ["_Conn", "_serialise", "_wait", "_NO_TIMEOUTS", "_TIMED_OUT"]
+
+_MAX_HEAD, _MAX_LINE = 64 * 1024, 8 * 1024  # longest response head; chunk-size or trailer line
+_HIGH_WATER, _LOW_WATER = 512 * 1024, 64 * 1024  # unread body bytes that pause/resume reading
+_HEX = b"0123456789abcdefABCDEF"
+_NO_TIMEOUTS: dict[str, float | None] = {}
+_TIMED_OUT = object()
+
+# What the parser expects next; from _CHUNK_END on, the next thing is a CRLF-terminated line.
+_IDLE, _HEAD, _FIXED, _UNTIL_CLOSE, _CHUNK_DATA, _CHUNK_END, _CHUNK_SIZE, _TRAILER = range(8)
+
+
+class _BadResponse(Exception):
+    """Bytes from the server that are not HTTP/1.1; surfaces as ``httpx.RemoteProtocolError``."""
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(_TIMED_OUT)
+
+
+async def _wait(fut: asyncio.Future[Any], timeout: float | None) -> Any:
+    """``await fut``, or ``_TIMED_OUT`` once ``timeout`` seconds have passed."""
+    timer = None if timeout is None else asyncio.get_running_loop().call_later(timeout, _expire, fut)
+    try:
+        return await fut
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body: the connection feeds chunks in as they arrive, httpx iterates them."""
+
+    def __init__(self, conn: _Conn, request: httpx.Request, timeout: float | None) -> None:
+        self._conn: _Conn | None = conn  # None once the body is complete or abandoned
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size, self._done = 0, False  # bytes received and not yet iterated; all received
+        self._exc: BaseException | None = None
+        self._waiter: asyncio.Future[Any] | None = None
+        self._timeout, self._request = timeout, request
+
+    def _feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._size > _HIGH_WATER and self._conn is not None:
+            self._conn.set_reading(False)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _end(self, exc: BaseException | None = None) -> None:
+        self._conn, self._done, self._exc = None, True, exc
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _abandon(self) -> None:
+        """Stop before the end: the connection is mid-response, so it cannot be reused."""
+        conn, self._conn, self._done = self._conn, None, True
+        self._chunks.clear()
+        if conn is not None:
+            conn.close(abort=True)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._chunks
+        while True:
+            if chunks:
+                chunk = chunks.popleft()
+                self._size -= len(chunk)
+                if self._conn is not None and self._size < _LOW_WATER:
+                    self._conn.set_reading(True)
+                yield chunk
+            elif self._exc is not None:
+                raise self._exc
+            elif self._done:
+                return
+            else:  # wait for more, at most the read timeout
+                self._waiter = self._conn.loop.create_future()  # type: ignore[union-attr]
+                try:
+                    woke = await _wait(self._waiter, self._timeout)
+                except BaseException:  # cancelled mid-body
+                    self._abandon()
+                    raise
+                if woke is _TIMED_OUT:
+                    self._abandon()
+                    raise httpx.ReadTimeout("Timed out reading the response body", request=self._request)
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._abandon()
+
+
+class _Conn(asyncio.Protocol):
+    """One HTTP/1.1 connection: writes a request, parses its response as the bytes arrive."""
+
+    def __init__(self, pool: Any) -> None:  # a pool._Pool
+        self.pool, self.loop = pool, pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""  # received bytes the parser cannot use yet
+        self.state, self.remaining = _IDLE, 0
+        self.request: httpx.Request | None = None
+        self.head_fut: asyncio.Future[Any] | None = None  # -> (status, reason, version, headers, body)
+        self.body: _Body | None = None
+        self.keep_alive, self.closed, self.idle_since = True, False, 0.0
+        # The read timeout for a response head is one lazily re-armed timer per connection:
+        # a request only moves the deadline instead of scheduling and cancelling its own timer.
+        self.read_timeout: float | None = None
+        self.deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.drain_fut: asyncio.Future[Any] | None = None
+        self.write_paused = self.reading_paused = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.closed:  # given up on (timeout, cancellation) while connecting
+            transport.abort()  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.buf:
+            data, self.buf = self.buf + data, b""
+        try:
+            self._parse(data)
+        except _BadResponse as exc:
+            self._fail(httpx.RemoteProtocolError(str(exc), request=self.request))
+
+    def eof_received(self) -> None:
+        if self.state == _IDLE:  # the server closed an idle connection: out of the pool now
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.state == _UNTIL_CLOSE and exc is None:
+            self._complete(b"")  # the close is the end of a read-until-close body
+        elif self.head_fut is not None or self.body is not None:
+            where = "before sending a complete response head" if self.head_fut else "mid-body"
+            if exc is None:  # a clean close
+                self._fail(httpx.RemoteProtocolError(f"Server disconnected {where}", request=self.request))
+            else:  # a reset or another socket error
+                self._fail(httpx.ReadError(f"Connection lost {where}: {exc!r}", request=self.request))
+        self.resume_writing()
+        self.close()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.drain_fut is not None and not self.drain_fut.done():
+            self.drain_fut.set_result(None)
+
+    # -- request -------------------------------------------------------------------------------
+    def send(self, request: httpx.Request, data: bytes, read_timeout: float | None) -> asyncio.Future[Any]:
+        """Write a request; the returned future resolves when the response head has arrived."""
+        self.request, self.state, self.read_timeout = request, _HEAD, read_timeout
+        fut = self.head_fut = self.loop.create_future()
+        if read_timeout is not None:
+            self.deadline = deadline = self.loop.time() + read_timeout
+            if self.timer is None or self.timer.when() > deadline:
+                if self.timer is not None:
+                    self.timer.cancel()
+                self.timer = self.loop.call_at(deadline, self._on_timer)
+        self.transport.write(data)  # type: ignore[union-attr]
+        return fut
+
+    async def drain(self, timeout: float | None) -> None:
+        """Wait while the request is being sent; ``WriteTimeout`` after ``timeout`` without progress."""
+
+        def unsent() -> int:
+            return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+        left = unsent()
+        while self.write_paused and not self.closed and self.head_fut is not None:  # else: answered
+            self.drain_fut = self.loop.create_future()
+            if await _wait(self.drain_fut, timeout) is _TIMED_OUT:
+                if unsent() >= left:
+                    raise httpx.WriteTimeout("Timed out writing the request", request=self.request)
+                left = unsent()
+        if self.read_timeout is not None:  # the read timeout counts from the end of the request
+            self.deadline = self.loop.time() + self.read_timeout
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.head_fut is None or self.read_timeout is None:
+            return  # no response head awaited: let the timer lapse
+        now = self.loop.time()
+        if self.write_paused:  # still sending: the write timeout applies, not the read timeout
+            self.deadline = now + self.read_timeout
+        if now < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._on_timer)
+        else:
+            self._fail(httpx.ReadTimeout("Timed out waiting for the response", request=self.request))
+
+    # -- response ------------------------------------------------------------------------------
+    def _parse(self, data: bytes) -> None:
+        while data:
+            state = self.state
+            if state == _FIXED or state == _CHUNK_DATA:
+                n = self.remaining
+                self.body._feed(data if len(data) <= n else data[:n])  # type: ignore[union-attr]
+                if len(data) < n:
+                    self.remaining = n - len(data)
+                    return
+                data = data[n:]
+                if state == _FIXED:
+                    return self._complete(data)
+                self.state = _CHUNK_END
+            elif state == _HEAD:
+                i = data.find(b"\r\n\r\n")
+                if i < 0:
+                    if len(data) > _MAX_HEAD:
+                        raise _BadResponse("Response head too large")
+                    self.buf = data
+                    if self.read_timeout is not None:  # bytes arrived: the read timeout restarts
+                        self.deadline = self.loop.time() + self.read_timeout
+                    return
+                self._on_head(data[:i])
+                data = data[i + 4 :]
+                if self.state == _IDLE:  # a response without a body
+                    return self._complete(data)
+            elif state == _UNTIL_CLOSE:
+                self.body._feed(data)  # type: ignore[union-attr]
+                return
+            elif state == _IDLE:
+                raise _BadResponse("Server sent data while no request was in flight")
+            else:  # a line: the CRLF after chunk data, a chunk-size line or a trailer line
+                i = data.find(b"\r\n")
+                if i < 0:
+                    if len(data) > _MAX_LINE:
+                        raise _BadResponse("Chunk-size or trailer line too long")
+                    self.buf = data
+                    return
+                line, data = data[:i], data[i + 2 :]
+                if state == _CHUNK_END:
+                    if line:
+                        raise _BadResponse("Chunk data not followed by CRLF")
+                    self.state = _CHUNK_SIZE
+                elif state == _TRAILER:
+                    if not line:  # the blank line that ends the chunked body
+                        return self._complete(data)
+                else:
+                    size = line.split(b";", 1)[0].strip(b" \t")  # drop chunk extensions
+                    if not size or size.strip(_HEX):
+                        raise _BadResponse(f"Invalid chunk size line {line[:40]!r}")
+                    self.remaining = int(size, 16)
+                    self.state = _CHUNK_DATA if self.remaining else _TRAILER
+
+    def _on_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if version[:7] != b"HTTP/1." or len(code) != 3 or not code.isdigit():
+            raise _BadResponse(f"Invalid status line {lines[0][:80]!r}")
+        status, length, chunked, close = int(code), -1, False, False
+        keep_alive = version == b"HTTP/1.1"
+        headers = []
+        for i in range(1, len(lines)):
+            name, sep, value = lines[i].partition(b":")
+            if not sep or not name or name[-1] in b" \t":
+                raise _BadResponse(f"Invalid header line {lines[i][:80]!r}")
+            value = value.strip(b" \t")
+            headers.append((name, value))
+            lname = name.lower()
+            if lname == b"content-length":
+                if not value.isdigit() or length not in (-1, int(value)):
+                    raise _BadResponse(f"Invalid or conflicting Content-Length {value[:40]!r}")
+                length = int(value)
+            elif lname == b"transfer-encoding":
+                chunked = value.lower().rsplit(b",", 1)[-1].strip(b" \t") == b"chunked"
+                length = length if chunked else -2  # another final coding: read until close
+            elif lname == b"connection":
+                tokens = value.lower()
+                close = close or b"close" in tokens
+                keep_alive = keep_alive or b"keep-alive" in tokens  # an HTTP/1.0 server asking
+        if status < 200:
+            if status == 101:
+                raise _BadResponse("Protocol upgrade (101) is not supported")
+            return  # informational (100, 103): skip it, the real response follows
+        head_only = self.request is not None and self.request.method == "HEAD"
+        if head_only or status in (204, 304) or (length == 0 and not chunked):
+            self.state = _IDLE
+        elif chunked:
+            self.state = _CHUNK_SIZE
+            close = close or length >= 0  # ambiguous framing (RFC 9112 6.3): chunked, then close
+        elif length > 0:
+            self.state, self.remaining = _FIXED, length
+        else:
+            self.state, close = _UNTIL_CLOSE, True
+        self.keep_alive = keep_alive and not close
+        fut, self.head_fut = self.head_fut, None
+        if fut is None or fut.done():
+            raise _BadResponse("Server sent a response while no request was in flight")
+        self.body = body = _Body(self, self.request, self.read_timeout)  # type: ignore[arg-type]
+        fut.set_result((status, reason, version, headers, body))
+        if self.drain_fut is not None and not self.drain_fut.done():  # answered while still sending
+            self.drain_fut.set_result(None)
+
+    def _complete(self, rest: bytes) -> None:
+        """The response is fully received: the connection is free for the next request."""
+        body, self.body, self.state, self.request = self.body, None, _IDLE, None
+        if body is not None:
+            body._end()
+        self.set_reading(True)
+        # Reusable unless bytes came past the end, or the server answered before reading it all.
+        t = self.transport
+        if self.keep_alive and not rest and not self.closed and t is not None and not t.get_write_buffer_size():
+            self.pool.release(self)
+        else:
+            self.close()
+
+    def _fail(self, exc: httpx.TransportError) -> None:
+        fut, body, self.head_fut, self.body = self.head_fut, self.body, None, None
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+        if body is not None:
+            body._end(exc)
+        self.close(abort=True)
+
+    def set_reading(self, on: bool) -> None:
+        """Flow control: stop reading while the consumer has too many unread body bytes."""
+        if self.reading_paused == on and self.transport is not None and not self.closed:
+            self.reading_paused = not on
+            self.transport.resume_reading() if on else self.transport.pause_reading()
+
+    def close(self, abort: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed, self.head_fut, self.body = True, None, None
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.transport is not None:
+            self.transport.abort() if abort else self.transport.close()
+        self.pool.drop(self)
+
+
+def _serialise(request: httpx.Request, body: bytes) -> bytes:
+    raw = request.headers.raw
+    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    lines = len(raw) + 2  # request line, headers, blank line
+    # httpx puts Host first; add it if it is absent
+    if (not raw or raw[0][0].lower() != b"host") and not any(k.lower() == b"host" for k, _ in raw):
+        parts.append(b"Host: " + request.url.netloc + b"\r\n")
+        lines += 1
+    for name, value in raw:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    # Exactly one CR and one LF per line: no header can smuggle in another header or request.
+    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+        raise httpx.LocalProtocolError("Invalid character in the request line or a header", request=request)
+    return head + body

@@ -1,0 +1,101 @@
+"""Running the gateway: its settings, building the app from a rule file, and the HTTP server.
+
+The server is an optional extra (`pip install rulerouter[server]`): uvicorn with uvloop and
+httptools — the fastest pure-ASGI stack on CPython (httptools is llhttp, Node's C parser; uvloop
+is libuv) — in front of `Gateway`, a framework-free ASGI application. The library itself never
+imports any of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import PolicyError
+from ..policy.load import check_file
+from ..policy.schema import Log
+from .app import Gateway
+from .hot_reload import PolicyHolder
+
+__all__ = ["GatewaySettings", "create_app", "serve"]
+
+SETTINGS_ENV = "RULEROUTER_GATEWAY_SETTINGS"
+
+
+@dataclass
+class GatewaySettings:
+    rules: str
+    max_body_bytes: int = 4 * 1024 * 1024
+    body_timeout_s: float = 30.0
+    keys_env: str = "RULEROUTER_GATEWAY_KEYS"
+    watch_interval_s: float = 0.25
+    log: dict[str, object] = field(default_factory=dict)
+
+
+def build_gateway(settings: GatewaySettings) -> Gateway:
+    """Load the rule file (raising `PolicyError` with every diagnostic) and build the app."""
+    path = Path(settings.rules)
+    checked = check_file(path)
+    if not checked.ok:
+        raise PolicyError(checked.diagnostics)
+    assert checked.policy is not None
+    log = checked.policy.log
+    if log.destination == "off":  # a gateway always reports: events to stderr unless the file says where
+        log = Log(destination="stderr", format=log.format, include_text=log.include_text)
+    if settings.log:
+        log = Log(**{**log.model_dump(), **settings.log})
+    keys = [k.strip() for k in os.environ.get(settings.keys_env, "").split(",") if k.strip()]
+    holder = PolicyHolder(path, checked, env=None, log=log, secrets=keys)
+    return Gateway(holder, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
+                   gateway_keys=keys, watch_interval_s=settings.watch_interval_s)
+
+
+def create_app() -> Gateway:
+    """The ASGI app for `uvicorn --factory rulerouter.gateway.server:create_app` (settings from the environment)."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = GatewaySettings(**json.loads(raw)) if raw else GatewaySettings(rules=os.environ.get("RULEROUTER_RULES", "rules/default.toml"))
+    return build_gateway(settings)
+
+
+def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> int:
+    """Run the gateway until SIGINT/SIGTERM. Prints one line `listening on http://HOST:PORT/v1`."""
+    try:
+        import uvicorn
+    except ImportError:
+        print("rulerouter: the gateway needs its server: pip install 'rulerouter[server]'", file=sys.stderr)
+        return 2
+    app = build_gateway(settings)  # fails here, before binding, when the policy is invalid
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        print(f"rulerouter: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, {workers} worker(s))", flush=True)
+    common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
+                  server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
+    if workers > 1:
+        os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+        config = uvicorn.Config("rulerouter.gateway.server:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)
+        import inspect
+
+        from uvicorn.supervisors import Multiprocess
+
+        if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.30
+            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        else:
+            Multiprocess(config, sockets=[sock]).run()
+        return 0
+    config = uvicorn.Config(app, **common)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0

@@ -1,0 +1,62 @@
+"""Load a rule file: parse → validate → lint, and hand back a Policy or every diagnostic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import PolicyError
+from .diagnostics import Diagnostic, has_errors
+from .lint import lint_parsed
+from .parse import parse_document, read_source
+from .schema import Policy
+
+__all__ = ["Checked", "check_file", "check_text", "load_file", "load_text"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A checked rule file: the policy when it has no errors, and every diagnostic found."""
+
+    path: str
+    policy: Policy | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return self.policy is not None and not has_errors(self.diagnostics)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+
+def check_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None) -> Checked:
+    parsed = parse_document(text, path, Policy)
+    diagnostics = sorted(parsed.diagnostics + lint_parsed(parsed, env), key=Diagnostic.sort_key)
+    policy = parsed.model if isinstance(parsed.model, Policy) and not has_errors(diagnostics) else None
+    return Checked(path, policy, diagnostics)
+
+
+def check_file(path: str | Path, env: Mapping[str, str] | None = None) -> Checked:
+    text, problem = read_source(path)
+    if text is None:
+        assert problem is not None
+        return Checked(str(path), None, [problem])
+    return check_text(text, str(path), env)
+
+
+def _policy_or_raise(checked: Checked) -> Checked:
+    if not checked.ok:
+        raise PolicyError(checked.diagnostics)
+    return checked
+
+
+def load_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None) -> Checked:
+    """Like `check_text`, but raises `PolicyError` (with every diagnostic) when there are errors."""
+    return _policy_or_raise(check_text(text, path, env))
+
+
+def load_file(path: str | Path, env: Mapping[str, str] | None = None) -> Checked:
+    return _policy_or_raise(check_file(path, env))
