@@ -14,7 +14,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..decide.compile import CompiledPolicy
 from ..decide.inputs import Inputs
 from ..decide.signals import signals_of
 from ..errors import UsageError
@@ -28,6 +27,7 @@ from ..quality.evaluate import (
     quality_report,
     route_all,
 )
+from ..quality.groups import by_group
 from ..quality.labelled_data import read_records, split_holdout
 from ..quality.tune import TuneOptions, render, tune
 from ._common import (
@@ -122,17 +122,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for option, tier in (("--strong", strong), ("--weak", weak)):
         if tier not in policy.tiers:
             usage_error(f"{option} names unknown tier '{tier}' (tiers: {', '.join(policy.tiers)})")
-    routed = route_all(CompiledPolicy(policy), records)
+    routed = route_all(router.compiled, records)
     labels = label_report(policy, routed)
     quality = quality_report(policy, routed, strong, weak, args.output_tokens)
     if not labels.total and quality is None:
         usage_error("no record has an expected_tier or quality scores")
+    grouped = None
+    if args.by is not None:
+        try:
+            grouped = by_group(policy, routed, args.by, strong, weak, args.output_tokens)
+        except UsageError as exc:
+            usage_error(str(exc))
     if args.format == "json":
         out: dict[str, Any] = {"policy": str(config_path(args)), "labelled": args.labelled, "records": len(records)}
         if args.holdout is not None:
             out["holdout"] = {"fraction": args.holdout, "seed": args.seed}
         out["expected_tier"] = labels.to_dict() if labels.total else None
         out["quality"] = quality.to_dict() if quality is not None else None
+        if grouped is not None:
+            out["by"] = grouped.to_dict()
         print_json(out)
     else:
         print(f"rulerouter eval: {config_path(args)} on {which} of {args.labelled}")
@@ -143,6 +151,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if labels.total:
                 print()
             print("\n".join(format_quality(quality)))
+        if grouped is not None:
+            print()
+            heading = (f"by {args.by} (each group routed by this policy as it is; for figures on groups held out "
+                       "of fitting, use tune --by or train --by)")
+            print("\n".join([heading, *grouped.table(labels.tiers)]))
     if args.fail_under is not None and labels.total and labels.accuracy < args.fail_under:
         return EXIT_FAILED
     return EXIT_OK
@@ -181,7 +194,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if output.resolve() == source.resolve():
         usage_error("--output is the input policy; write the tuned file elsewhere and review the difference")
     options = TuneOptions(folds=args.folds, seed=args.seed, lambdas=args.lambdas, penalty=args.penalty,
-                          thresholds=args.thresholds, holdout=args.holdout, features=args.features)
+                          thresholds=args.thresholds, holdout=args.holdout, features=args.features, by=args.by)
     try:
         records = read_records(args.labelled)
         result = tune(router.policy, records, options, args.score or None)
@@ -203,6 +216,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             "cv_accuracy": {f"{lam:g}": {"mean": m, "sd": sd} for lam, (m, sd) in result.cv_accuracy.items()},
             "cross_validated": result.cv_report.to_dict(),
             "holdout": result.holdout_report.to_dict() if result.holdout_report else None,
+            "by": result.by_group.to_dict() if result.by_group else None,
             "scores": {t.score: {"rule": t.rule, "tier": t.tier, "below": t.below, "requests": result.train_sizes.get(t.score),
                                  "weights": result.policy.scores[t.score].weights, "bias": result.policy.scores[t.score].bias}
                        for t in result.targets},
@@ -242,6 +256,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--weak", metavar="TIER", help="quality mode: the weak tier (default: the cheapest)")
     evaluate.add_argument("--output-tokens", type=int, default=500, metavar="N",
                           help="answer length for costs when a record gives no output_tokens (default 500)")
+    evaluate.add_argument("--by", metavar="FIELD",
+                          help="also print the figures per group: a record field (source, category) or a JSONPath ($.metadata.client)")
     evaluate.add_argument("--show-errors", action="store_true", help="list every misrouted request")
     evaluate.add_argument("--fail-under", type=float, metavar="ACCURACY",
                           help="exit 1 when accuracy is below this (0-1), for CI")
@@ -260,6 +276,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     _add_data_args(fit)
     fit.add_argument("-o", "--output", required=True, metavar="TUNED.toml", help="where to write the tuned policy")
     fit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    fit.add_argument("--by", metavar="FIELD",
+                     help="validate leave-one-out by this record field or JSONPath (e.g. source) instead of random folds")
     fit.add_argument("--lambda", dest="lambdas", type=_lambdas, default=(0.001, 0.01, 0.1, 1.0), metavar="L,L,…",
                      help="penalties to choose from by cross-validation (default 0.001,0.01,0.1,1)")
     fit.add_argument("--penalty", choices=("l2", "l1"), default="l2", help="l1 zeroes weak signals (default l2)")

@@ -88,6 +88,12 @@ class LabelReport:
         return self.correct / self.total if self.total else 0.0
 
     @property
+    def macro_recall(self) -> float | None:
+        """Mean recall over the tiers that have labelled requests (None without any)."""
+        recalls = [f.recall for f in self.figures.values() if f.recall is not None]
+        return sum(recalls) / len(recalls) if recalls else None
+
+    @property
     def macro_f1(self) -> float:
         scores = [f.f1 for f in self.figures.values() if f.expected and f.f1 is not None]
         return sum(scores) / len(scores) if scores else 0.0
@@ -100,6 +106,7 @@ class LabelReport:
             "requests": self.total,
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
+            "macro_recall": self.macro_recall,
             "tiers": {
                 t: {"expected": f.expected, "routed": f.routed, "correct": f.correct, "precision": f.precision,
                     "recall": f.recall, "f1": f.f1, "routed_share": self.share(t)}

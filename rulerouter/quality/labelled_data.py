@@ -9,7 +9,8 @@ A labelled file is JSON Lines, one request per line:
 `decide()` as they are; `expected_tier` names the tier the request should go to; `quality`
 gives the quality (any scale, higher is better) of the strong and the weak model's answers;
 `output_tokens` is the length of the answer, for costs. Other fields (`source`, `category`…)
-are ignored. A record needs `expected_tier`, `quality` or both.
+are kept on the record (`Record.data`) for grouping (`eval --by source`, leave-one-source-out
+folds; see `groups`). A record needs `expected_tier`, `quality` or both.
 
 Splits are stratified by expected tier and decided by a hash of (seed, id), not by file order,
 so the same seed gives the same split after records are added, removed or reordered, and
@@ -21,9 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..decide.inputs import Inputs
 from ..errors import UsageError
@@ -43,6 +44,7 @@ class Record:
     expected_tier: str | None
     quality: tuple[float, float] | None  # (strong, weak)
     output_tokens: int | None
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the whole JSON object
 
     def inputs(self) -> Inputs:
         return Inputs(self.prompt, self.messages, self.system_prompt, self.metadata, self.request)
@@ -97,6 +99,7 @@ def _record(data: Any, path: str, line: int) -> Record:
         expected_tier=tier,
         quality=pair,
         output_tokens=output_tokens,
+        data=data,
     )
 
 

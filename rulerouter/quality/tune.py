@@ -15,7 +15,9 @@ training requests.
 How it is validated. The penalty λ is chosen by k-fold cross-validation (folds stratified by
 tier, chosen by a seeded hash): for each λ the whole procedure is run on k−1 folds and the
 resulting policy routes the held-out fold; the λ with the best mean held-out accuracy wins
-(ties go to the larger λ, the simpler model). Because λ is picked on those same folds, the CV
+(ties go to the larger λ, the simpler model). With `by` (e.g. "source") each fold is one whole
+group instead — fit on every source but one, route the one left out — and the λ with the best
+mean macro recall over the held-out groups wins; the figures per held-out group are kept. Because λ is picked on those same folds, the CV
 figures are slightly optimistic; `holdout` keeps a share of the data out of everything and
 reports figures on it that are not. Deterministic given the seed: no other randomness.
 """
@@ -39,6 +41,7 @@ from ..policy.schema import Condition, Policy, Rule, Score, ScoreCondition
 from ..policy.vocabulary import SIGNALS
 from . import logistic_regression as logistic
 from .evaluate import LabelReport, Routed, label_report
+from .groups import GroupFigures, GroupSummary, group_folds
 from .labelled_data import Record, folds, split_holdout
 
 __all__ = ["Target", "TuneOptions", "TuneResult", "find_targets", "render", "tune", "tuned_data"]
@@ -68,6 +71,7 @@ class TuneOptions:
     thresholds: bool = False
     holdout: float | None = None
     features: Literal["declared", "all"] = "declared"
+    by: str | None = None  # hold out one group (e.g. source) per fold instead of k random folds
 
 
 @dataclass
@@ -81,6 +85,7 @@ class TuneResult:
     holdout_report: LabelReport | None
     train_sizes: dict[str, int] = field(default_factory=dict)  # score → requests it was fitted on
     notes: list[str] = field(default_factory=list)
+    by_group: GroupSummary | None = None  # with `by`: each held-out group's figures at the chosen λ
 
 
 def _score_paths(cond: Condition | None, path: Path = ()) -> list[tuple[Path, ScoreCondition]]:
@@ -267,25 +272,40 @@ def tune(policy: Policy, records: Sequence[Record], options: TuneOptions, only: 
         raise UsageError("give one or more penalties λ ≥ 0")
     policy, notes = _probability_thresholds(policy, targets)
     data = _Data(labelled + held)
-    parts = folds(labelled, options.folds, options.seed)
+    splits = validation_splits(labelled, options)
     cv: dict[float, tuple[float, float]] = {}
     pooled: dict[float, list[Routed]] = {}
+    per_group: dict[float, GroupSummary] = {}
     for lam in options.lambdas:
-        scores, routed = [], []
-        for i, test in enumerate(parts):
-            train = [r for j, part in enumerate(parts) if j != i for r in part]
+        scores, routed, groups = [], [], []
+        for name, train, test in splits:
             fitted, _ = _fit(policy, targets, data, train, lam, options)
             fold_routed = data.route(rounded(fitted, targets), test)
             routed += fold_routed
-            scores.append(sum(1 for r in fold_routed if r.tier == r.record.expected_tier) / len(test))
+            report = label_report(policy, fold_routed)
+            if options.by is not None:
+                groups.append(GroupFigures(name, report, None))
+                scores.append(report.macro_recall or 0.0)
+            else:
+                scores.append(report.accuracy)
         cv[lam] = (statistics.fmean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0)
         pooled[lam] = routed
+        per_group[lam] = GroupSummary(options.by or "fold", groups)
     best = max(options.lambdas, key=lambda lam: (round(cv[lam][0], 10), lam))
     final, sizes = _fit(policy, targets, data, labelled, best, options)
     final = rounded(final, targets)
     holdout_report = label_report(final, data.route(final, held)) if held else None
     return TuneResult(final, targets, best, cv, label_report(policy, pooled[best]), len(labelled), holdout_report,
-                      sizes, notes)
+                      sizes, notes, per_group[best] if options.by is not None else None)
+
+
+def validation_splits(records: Sequence[Record], options: TuneOptions) -> list[tuple[str, list[Record], list[Record]]]:
+    """(name, training, held-out) for each fold: one per group with `by`, else k stratified folds."""
+    if options.by is not None:
+        return group_folds(records, options.by)
+    parts = folds(records, options.folds, options.seed)
+    return [(f"fold {i + 1}", [r for j, part in enumerate(parts) if j != i for r in part], test)
+            for i, test in enumerate(parts)]
 
 
 def _raw_condition(raw_rule: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -335,20 +355,34 @@ def render(raw: dict[str, Any], result: TuneResult, options: TuneOptions, source
     """The tuned rule file: a comment header with the held-out figures, then the TOML."""
     lams = ", ".join(f"{lam:g}" for lam in options.lambdas)
     mean, sd = result.cv_accuracy[result.lam]
+    validation = (f"leave-one-{options.by}-out validation" if options.by is not None
+                  else f"{options.folds}-fold cross-validation")
     head = [
         f"Tuned by `rulerouter tune` from {source} on {labelled}.",
-        f"Seed {options.seed}, {options.folds}-fold cross-validation, {options.penalty.upper()} penalty, "
+        f"Seed {options.seed}, {validation}, {options.penalty.upper()} penalty, "
         f"λ = {result.lam:g} (chosen from {lams}), thresholds {'fitted' if options.thresholds else 'kept'}, "
         f"features {options.features}.",
         "Scores fitted (rule → tier: requests reaching the rule in training):",
         *(f"  {t.score}: rule '{t.rule}' → {'not ' if t.below else ''}{t.tier}: {result.train_sizes.get(t.score, 0)} requests"
           for t in result.targets),
         "",
-        f"Cross-validated (held-out folds of {result.training} requests; λ was chosen on these folds,",
-        "so these are slightly optimistic):",
-        f"  mean accuracy {_pct(mean)} ± {100 * sd:.1f} points over folds; pooled:",
-        *(f"  {line}" for line in _figures(result.cv_report, None)),
     ]
+    if result.by_group is not None:
+        head += [
+            f"Leave-one-{options.by}-out ({len(result.by_group.groups)} folds over {result.training} requests: each "
+            f"{options.by} routed by scores fitted on the others; λ was chosen on these folds):",
+            f"  mean macro recall {mean:.3f} ± {sd:.3f} over {options.by} values; recall per held-out {options.by}:",
+            *(f"  {line}" for line in result.by_group.table(list(result.policy.tiers))),
+            "Pooled over the held-out folds:",
+            *(f"  {line}" for line in _figures(result.cv_report, None)),
+        ]
+    else:
+        head += [
+            f"Cross-validated (held-out folds of {result.training} requests; λ was chosen on these folds,",
+            "so these are slightly optimistic):",
+            f"  mean accuracy {_pct(mean)} ± {100 * sd:.1f} points over folds; pooled:",
+            *(f"  {line}" for line in _figures(result.cv_report, None)),
+        ]
     if result.holdout_report is not None:
         head += [
             "",
