@@ -102,9 +102,14 @@ class Router:
         system_prompt: str | None = None,
         metadata: Any = None,
         request: Mapping[str, Any] | None = None,
+        spend: Mapping[str, float] | None = None,
     ) -> Decision:
-        """Which tier and model this request goes to, and why. Pure: no I/O, never raises."""
-        return self._compiled.decide(Inputs(prompt, messages, system_prompt, metadata, request))
+        """Which tier and model this request goes to, and why. Pure: no I/O, never raises.
+
+        `spend` gives `when.spend` conditions their figures: budget name → fraction used
+        (a budget not given counts as 0). `complete()` reads them from the state backend.
+        """
+        return self._compiled.decide(Inputs(prompt, messages, system_prompt, metadata, request, spend=spend))
 
     def trace(
         self,
@@ -114,9 +119,10 @@ class Router:
         system_prompt: str | None = None,
         metadata: Any = None,
         request: Mapping[str, Any] | None = None,
+        spend: Mapping[str, float] | None = None,
     ) -> list[RuleTrace]:
         """Every rule tried for this request and how it fared (slower than `decide`)."""
-        return self._compiled.trace(Inputs(prompt, messages, system_prompt, metadata, request))
+        return self._compiled.trace(Inputs(prompt, messages, system_prompt, metadata, request, spend=spend))
 
     def complete(
         self,

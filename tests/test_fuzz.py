@@ -43,8 +43,14 @@ BASE: dict[str, Any] = {
         {"name": "kw", "when": {"keywords": {"any": ["deadlock", "race"]}}, "tier": "complex"},
         {"name": "long", "when": {"words": {"gt": 100}}, "tier": "complex"},
         {"name": "meta", "when": {"metadata": {"path": "$.tier", "exists": True}}, "tier_from_metadata": "$.tier"},
+        {"name": "spent", "when": {"spend": {"budget": "team", "gte": 0.8}}, "tier": "standard"},
     ],
     "verification": {"tiers": ["standard"], "judge_tier": "complex", "threshold": 0.5, "escalate_to": "complex"},
+    "budgets": [{"name": "team", "limit_usd": 5.0, "window": "day", "per": "$.team", "on_exceeded": "downgrade",
+                 "downgrade_to": "standard", "warn_at": [0.5]},
+                {"name": "all", "limit_usd": 50.0, "window": "month"}],
+    "rate_limits": [{"name": "keys", "per": "key", "requests_per_minute": 60, "tokens_per_minute": 10000}],
+    "state": {"redis_url_env": "FUZZ_REDIS_URL", "on_unavailable": "refuse"},
 }
 
 odd_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)

@@ -45,11 +45,14 @@ def cmd_route(args: argparse.Namespace) -> int:
     request = parse_json_arg(args.request, "--request")
     if request is not None and not isinstance(request, dict):
         usage_error("--request must be a JSON object (a chat-completions request body)")
-    kwargs = {"system_prompt": args.system, "metadata": metadata, "request": request}
+    spend = _spend_arg(args.spend, router)
+    kwargs = {"system_prompt": args.system, "metadata": metadata, "request": request, "spend": spend}
     decision = router.decide(prompt, **kwargs)
     trace = router.trace(prompt, **kwargs) if args.explain else []
     if args.json:
         out = decision.to_dict()
+        if spend:
+            out["spend"] = spend
         if args.explain:
             out["trace"] = [
                 {"rule": t.rule, "matched": t.matched, "tier": t.tier, "detail": t.detail} for t in trace
@@ -61,6 +64,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     print(f"rule:  {decision.rule or '(none: default tier)'}")
     print(f"why:   {decision.explanation}")
     if args.explain:
+        if router.compiled.spend_budgets or spend:
+            seen = ", ".join(f"{name} {spend.get(name, 0.0):.1%}" for name in sorted(router.compiled.spend_budgets | set(spend)))
+            print(f"spend: {seen} (of each budget's limit; --spend NAME=FRACTION, default 0)")
         print("rules tried, in order:")
         width = max((len(t.rule) for t in trace), default=0)
         for number, step in enumerate(trace, 1):
@@ -69,6 +75,24 @@ def cmd_route(args: argparse.Namespace) -> int:
         if not trace or not trace[-1].matched:
             print(f"  no rule matched -> default tier '{decision.tier}'")
     return EXIT_OK
+
+
+def _spend_arg(items: list[str] | None, router: object) -> dict[str, float]:
+    """`--spend team-daily=0.85` (repeatable) → {"team-daily": 0.85}, each name a budget of the file."""
+    budgets = {b.name for b in router.policy.budgets}  # type: ignore[attr-defined]
+    spend: dict[str, float] = {}
+    for item in items or ():
+        name, _, value = item.partition("=")
+        if name not in budgets:
+            usage_error(f"--spend {item!r}: no budget named {name!r} (budgets: {', '.join(sorted(budgets)) or 'none'})")
+        try:
+            fraction = float(value)
+        except ValueError:
+            usage_error(f"--spend {item!r}: give NAME=FRACTION, such as {name}=0.85")
+        if not fraction >= 0 or fraction == float("inf"):
+            usage_error(f"--spend {item!r}: the fraction used must be a finite number, 0 or more")
+        spend[name] = fraction
+    return spend
 
 
 def _test_files(args: argparse.Namespace) -> list[Path]:
@@ -139,6 +163,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     route.add_argument("--metadata", metavar="JSON", help="routing metadata, a JSON object")
     route.add_argument("--request", metavar="JSON", help="a chat-completions request body, for request conditions")
     route.add_argument("--system", metavar="TEXT", help="a system prompt")
+    route.add_argument("--spend", action="append", metavar="NAME=FRACTION",
+                       help="the fraction of a budget used, for when.spend conditions (repeatable; default 0)")
     route.add_argument("--explain", action="store_true", help="show every rule tried and why it did or did not match")
     route.add_argument("--json", action="store_true", help="print the decision as JSON")
     route.set_defaults(handler=cmd_route)

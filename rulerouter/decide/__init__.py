@@ -10,6 +10,7 @@ raises on any input, formats no explanation until one is read.
     matcher.py            the base of every compiled condition
     conditions.py         keyword, regex, size, metadata/request-field and boolean conditions
     signal_conditions.py  conditions on signals, the language guess and weighted scores
+    spend_condition.py    `when.spend`: the fraction of a budget used, given to decide as input
     signals.py            the signals measured on a text (code, maths, formats, constraints…)
     cue_phrases.py        the phrases behind the cue signals, found in one scan
     text_measures.py      structural measurements: fences, numbers, equations, lists

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..policy.jsonpath import compile_path
-from ..policy.schema import Policy, Rule
+from ..policy.schema import Condition, Policy, Rule
 from .conditions import Matcher, build_matcher
 from .inputs import Inputs
 from .keyword_scan import KeywordScanner
@@ -102,6 +102,15 @@ class RuleTrace:
     tier: str | None
 
 
+def _spend_budgets(cond: Condition | None) -> set[str]:
+    if cond is None:
+        return set()
+    found = {cond.spend.budget} if cond.spend is not None else set()
+    for child in (cond.all or []) + (cond.any or []) + ([cond.not_] if cond.not_ is not None else []):
+        found |= _spend_budgets(child)
+    return found
+
+
 class CompiledPolicy:
     """A policy ready to decide: rules in order, tiers mapped to models, scanners built."""
 
@@ -118,6 +127,8 @@ class CompiledPolicy:
         )
         for scanner in self._scanners.values():
             scanner.build()
+        #: Budgets whose spend some enabled rule tests: the router reads these before deciding.
+        self.spend_budgets = frozenset(name for rule in policy.rules if rule.enabled for name in _spend_budgets(rule.when))
 
     def _scanner_for(self, source: str, case_sensitive: bool) -> KeywordScanner:
         key = (source, case_sensitive)

@@ -26,6 +26,7 @@ from .keyword_scan import KeywordScanner
 from .matcher import Always, Matcher
 from .scores import CompiledScore
 from .signal_conditions import LanguageTest, ScoreTest, SignalTest
+from .spend_condition import SpendTest
 
 __all__ = ["Matcher", "ScoreTest", "SignalTest", "build_matcher"]
 
@@ -355,6 +356,8 @@ def build_matcher(
         if name not in scores:
             raise ValueError(f"unknown score '{name}'")
         parts.append(ScoreTest(condition.score, scores[name], source))
+    if condition.spend is not None:
+        parts.append(SpendTest(condition.spend))
     if condition.all is not None:
         parts.append(AllOf([build_matcher(c, source, scanner_for, scores) for c in condition.all]))
     if condition.any is not None:

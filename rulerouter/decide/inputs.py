@@ -90,7 +90,7 @@ class Inputs:
     Signals (`rulerouter.decide.signals`) have their own slot, filled only when a rule asks for one.
     """
 
-    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "_request", "_params", "_cache", "_signals")
+    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "spend", "_request", "_params", "_cache", "_signals")
 
     def __init__(
         self,
@@ -100,6 +100,7 @@ class Inputs:
         metadata: Any,
         request: Any,
         params: Mapping[str, Any] | None = None,
+        spend: Mapping[str, float] | None = None,
     ) -> None:
         if messages is None and isinstance(request, Mapping):
             messages = request.get("messages")
@@ -107,6 +108,7 @@ class Inputs:
         self.messages = messages
         self.system_prompt = system_prompt if isinstance(system_prompt, str) else None
         self.metadata = metadata
+        self.spend = spend  # budget name → fraction used, for `when.spend` (read before deciding)
         self._request = request
         self._params = params
         self._cache: dict[Any, Any] | None = None

@@ -9,6 +9,7 @@ Codes are stable and grouped by stage:
     RR2xx  references between sections (tiers, models, providers, fallbacks, rule names)
     RR3xx  rules and conditions (shadowed rules, regex, JSONPath, keyword lists, signals, scores)
     RR4xx  execution settings (prices, API-key variables, verification)
+    RR5xx  budgets, rate limits, spend conditions and the state backend
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ CODES: dict[str, str] = {
     "RR401": "model without a price",
     "RR402": "API-key environment variable is not set",
     "RR403": "judge prompt template is invalid",
+    "RR501": "unknown budget",
+    "RR502": "duplicate budget or rate-limit name",
+    "RR503": "budget or rate-limit scope does not name one metadata value",
+    "RR504": "downgrade tier is unpriced or no cheaper than the others",
+    "RR505": "Redis URL environment variable is not set",
 }
 
 

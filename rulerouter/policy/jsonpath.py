@@ -14,7 +14,7 @@ from typing import Any, Callable
 from jsonpath_ng import jsonpath as _ast
 from jsonpath_ng.ext import parse as _parse_ext
 
-__all__ = ["JsonPathError", "compile_path"]
+__all__ = ["JsonPathError", "compile_path", "selects_one_value"]
 
 Finder = Callable[[Any], list[Any]]
 
@@ -33,6 +33,15 @@ def compile_path(path: str) -> Finder:
     if steps is not None:
         return _walker(tuple(steps))
     return _general(expr)
+
+
+def selects_one_value(path: str) -> bool:
+    """True when a valid `path` names one place below the root (no wildcards, slices, filters)."""
+    try:
+        steps = _simple_steps(_parse_ext(path))
+    except Exception:
+        return False
+    return bool(steps)
 
 
 def _simple_steps(expr: Any) -> list[str | int] | None:

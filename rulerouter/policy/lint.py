@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from .diagnostics import Diagnostic, Severity
 from .implication import implies, normalise
 from .jsonpath import JsonPathError, compile_path
+from .limits import Budget, RateLimit, State
+from .lint_limits import LimitChecks
 from .lint_signals import Loc, SignalChecks
 from .parse import Parsed, did_you_mean
 from .regex import RegexError, compile_regex
@@ -41,6 +43,10 @@ class _Parts:
     rules: list[tuple[int, Rule]] = field(default_factory=list)
     scores: dict[str, Score] = field(default_factory=dict)
     verification: Verification | None = None
+    budgets: list[tuple[int, Budget]] = field(default_factory=list)
+    rate_limits: list[tuple[int, RateLimit]] = field(default_factory=list)
+    budget_names: set[str] = field(default_factory=set)
+    state: State | None = None
 
 
 _FIELD_ADAPTERS: dict[tuple[type[BaseModel], str], TypeAdapter[Any]] = {}
@@ -90,6 +96,8 @@ def _parts(parsed: Parsed) -> _Parts:
     for section, names in sections:
         if isinstance(data.get(section), dict):
             names.update(data[section])
+    if isinstance(data.get("budgets"), list):
+        parts.budget_names.update(b["name"] for b in data["budgets"] if isinstance(b, dict) and isinstance(b.get("name"), str))
     policy = parsed.model
     if isinstance(policy, Policy):
         parts.default_tier = policy.default_tier
@@ -97,6 +105,8 @@ def _parts(parsed: Parsed) -> _Parts:
         parts.rules = list(enumerate(policy.rules))
         parts.scores = dict(policy.scores)
         parts.verification = policy.verification
+        parts.budgets, parts.rate_limits = list(enumerate(policy.budgets)), list(enumerate(policy.rate_limits))
+        parts.state = policy.state
         return parts
     if isinstance(data.get("default_tier"), str):
         parts.default_tier = data["default_tier"]
@@ -115,10 +125,18 @@ def _parts(parsed: Parsed) -> _Parts:
                 parts.rules.append((index, rule))
     if isinstance(data.get("verification"), dict):
         parts.verification = _validated(Verification, data["verification"])
+    for section, model, target in (("budgets", Budget, parts.budgets), ("rate_limits", RateLimit, parts.rate_limits)):
+        if isinstance(data.get(section), list):
+            for index, value in enumerate(data[section]):
+                item = _validated(model, value)
+                if item is not None:
+                    target.append((index, item))
+    if isinstance(data.get("state"), dict):
+        parts.state = _validated(State, data["state"])
     return parts
 
 
-class _Linter(SignalChecks):
+class _Linter(SignalChecks, LimitChecks):
     def __init__(self, parsed: Parsed, env: Mapping[str, str]) -> None:
         self.parsed = parsed
         self.env = env
@@ -151,6 +169,7 @@ class _Linter(SignalChecks):
         self.check_rules()
         self.check_scores()
         self.check_verification()
+        self.check_limits()
         return self.out
 
     def check_models(self) -> None:
@@ -302,6 +321,8 @@ class _Linter(SignalChecks):
                 if low > high:
                     self.report("RR306", f"{kind} bounds can never all hold (needs {low} ≤ {kind} ≤ {high})", loc + (kind,), prefer="key")
         self.signal_conditions(cond, loc)
+        if cond.spend is not None:
+            self.spend_condition(cond, loc)
         for where in ("metadata", "request"):
             predicates = getattr(cond, where)
             if predicates is None:

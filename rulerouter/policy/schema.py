@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from .limits import Budget, RateLimit, State
+from .section import Section
 from .vocabulary import LANGUAGES, SIGNALS
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "Score",
     "ScoreCondition",
     "SignalBounds",
+    "SpendCondition",
     "TextSource",
     "Thresholds",
     "Tier",
@@ -62,8 +65,7 @@ DEFAULT_JUDGE_PROMPT = (
 )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+_Section = Section
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +109,16 @@ class ScoreCondition(SignalBounds):
     """A weighted score (declared under [scores.NAME]) compared with thresholds."""
 
     name: str = Field(min_length=1)
+
+
+class SpendCondition(SignalBounds):
+    """The fraction of a budget used so far in its window, for this request's scope (0.8 = 80 %).
+
+    The fraction counts what has been spent and what requests in flight have reserved; it can
+    pass 1 (a `downgrade` budget keeps counting past its limit).
+    """
+
+    budget: str = Field(min_length=1)
 
 
 class LanguageCondition(_Section):
@@ -208,6 +220,7 @@ class Condition(_Section):
     signals: dict[str, SignalBounds] | None = Field(default=None, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
     language: LanguageCondition | None = None
     score: ScoreCondition | None = None
+    spend: SpendCondition | None = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -227,7 +240,7 @@ class Condition(_Section):
         if not self.model_fields_set:
             raise ValueError(
                 "an empty condition; give keywords, regex, words, tokens, metadata, request, "
-                "signals, language, score, all, any or not (or leave out `when` for a rule that "
+                "signals, language, score, spend, all, any or not (or leave out `when` for a rule that "
                 "always applies)"
             )
         return self
@@ -365,6 +378,9 @@ class Policy(_Section):
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     verification: Verification | None = None
     log: Log = Field(default_factory=Log)
+    budgets: list[Budget] = Field(default_factory=list)
+    rate_limits: list[RateLimit] = Field(default_factory=list)
+    state: State = Field(default_factory=State)
 
 
 Condition.model_rebuild()

@@ -6,6 +6,7 @@ A test file (`default.test.toml` beside `default.toml`) names its policy and lis
     [[cases]]
     name = "article example"
     prompt = "Generate unit tests…"      # or messages = [...]; also system_prompt, metadata, request
+    spend = { team-daily = 0.85 }        # optional: fractions of budgets used, for when.spend
     repeat = 1000                        # optional: the prompt repeated, space-separated
     expect = { tier = "bulk", rule = "bulk-signals" }   # also model, or default = true
 
@@ -52,6 +53,7 @@ class Case(_Section):
     system_prompt: str | None = None
     metadata: dict[str, Any] | None = None
     request: dict[str, Any] | None = None
+    spend: dict[str, float] | None = None  # budget name → fraction used, for when.spend
     expect: Expect
 
 
@@ -101,8 +103,12 @@ def _check(case: Case, compiled: CompiledPolicy) -> tuple[str, ...]:
     prompt = case.prompt
     if prompt is not None and case.repeat is not None:
         prompt = " ".join([prompt] * case.repeat)
-    decision = compiled.decide(Inputs(prompt, case.messages, case.system_prompt, case.metadata, case.request))
+    decision = compiled.decide(Inputs(prompt, case.messages, case.system_prompt, case.metadata, case.request, spend=case.spend))
     expect = case.expect
+    budgets = {b.name for b in compiled.policy.budgets}
+    unknown = sorted(set(case.spend or ()) - budgets)
+    if unknown:
+        return (f"spend names unknown budget {', '.join(repr(u) for u in unknown)} (budgets: {', '.join(sorted(budgets)) or 'none'})",)
     got = f"got tier '{decision.tier}' by {('rule ' + repr(decision.rule)) if decision.rule else 'default'}"
     problems = []
     if expect.tier is not None and decision.tier != expect.tier:
