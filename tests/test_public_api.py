@@ -27,7 +27,7 @@ def test_testing_exports() -> None:
     assert sorted(rulerouter.testing.__all__) == [
         "Behaviour", "ContextLengthExceeded", "EchoAuth", "ErrorObject", "Faults", "Hook", "LoopbackUpstream",
         "Malformed", "MissingChoices", "POOR_ANSWER", "RecordedRequest", "Reply", "Reset", "SimulatedProvider",
-        "Slow", "Source", "Status", "StreamBreak", "estimate_tokens",
+        "Slow", "Source", "Status", "StreamBreak", "ToolCall", "estimate_tokens",
     ]
 
 

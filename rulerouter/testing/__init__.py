@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible HTTP server on 127.0.0.1, with faults on demand.
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI and Anthropic APIs, with faults on demand.
 
 Mocks that replace the transport never see a reset socket, a half-sent stream or a slow first
 byte; this server puts those on a real socket, so fallback, retry, timeout and streaming code is
@@ -12,10 +12,15 @@ with `SimulatedProvider`, the labelled simulated provider of `make demo`.
         ...  # point the client at up.base_url
         assert [r.model for r in up.requests] == ["cheap-model", "cheap-model"]
 
+It answers OpenAI chat completions at `POST /v1/chat/completions` and Anthropic's Messages API
+at `POST /v1/messages` (with `/v1/messages/count_tokens`), from the same scripts: a behaviour
+means the same thing in both APIs, rendered in each one's own shapes and event sequences.
+
 Run it as a process with `python -m rulerouter.testing serve [--port 0] [--simulate]`.
-Modules: `_http` (HTTP/1.1 protocol), `_server` (endpoints, rendering behaviours), `_script`
-(queues, defaults, records), `_behaviours` (what a test declares), `_upstream` (lifecycle),
-`_simulate` (the demo's provider), `__main__` (the `serve` command).
+Modules: `_http` (HTTP/1.1 protocol), `_server` (endpoints), `_exchange` (what renderers share),
+`_openai_wire` and `_anthropic_wire` (behaviours in each API's shapes), `_script` (queues,
+defaults, records), `_behaviours` (what a test declares), `_upstream` (lifecycle), `_simulate`
+(the demo's provider), `__main__` (the `serve` command).
 """
 
 from ._behaviours import (
@@ -34,6 +39,7 @@ from ._behaviours import (
     Source,
     Status,
     StreamBreak,
+    ToolCall,
 )
 from ._server import estimate_tokens
 from ._simulate import POOR_ANSWER, SimulatedProvider
@@ -58,5 +64,6 @@ __all__ = [
     "Source",
     "Status",
     "StreamBreak",
+    "ToolCall",
     "estimate_tokens",
 ]

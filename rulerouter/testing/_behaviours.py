@@ -13,6 +13,7 @@ Every behaviour has a `kind`: a short stable name (`"status_503"`, `"reset"`) us
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ __all__ = [
     "Source",
     "Status",
     "StreamBreak",
+    "ToolCall",
 ]
 
 
@@ -45,15 +47,62 @@ class Behaviour:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call in a `Reply`: the tool's name and its arguments (an object, or its JSON text).
+
+    The arguments are kept as JSON text, so a reply stays hashable; `id` defaults to one the
+    server makes up (`call_…` for OpenAI, `toolu_…` for Anthropic). Streamed, the arguments
+    arrive in many small pieces, as real upstreams send them.
+    """
+
+    name: str
+    arguments: Mapping[str, Any] | str = "{}"
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("ToolCall needs a tool name")
+        if not isinstance(self.arguments, str):
+            object.__setattr__(self, "arguments", json.dumps(dict(self.arguments), ensure_ascii=False))
+
+    @property
+    def input(self) -> Any:
+        """The arguments as a JSON value (Anthropic's `input`); None when they are not JSON."""
+        try:
+            return json.loads(self.arguments)  # type: ignore[arg-type]
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply(Behaviour):
-    """A successful completion. Token counts default to a deterministic estimate (~chars/4)."""
+    """A successful completion. Token counts default to a deterministic estimate (~chars/4).
+
+    `tool_calls` are answered after `content` (as parallel calls when there are several).
+    `finish_reason` uses OpenAI's names (Anthropic's own are accepted too, and each API gets
+    its equivalent); by default it is "tool_calls" when there are tool calls, else "stop".
+    """
 
     content: str = "ok"
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     delay: float = 0.0
-    finish_reason: str = "stop"
+    finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
     kind: ClassVar[str] = "reply"
+
+    def __post_init__(self) -> None:
+        calls = tuple(self.tool_calls)
+        if not all(isinstance(call, ToolCall) for call in calls):
+            raise TypeError("Reply(tool_calls=...) takes ToolCall values")
+        object.__setattr__(self, "tool_calls", calls)
+
+    @property
+    def finish(self) -> str:
+        """The finish reason in OpenAI's terms."""
+        if self.finish_reason is None:
+            return "tool_calls" if self.tool_calls else "stop"
+        return self.finish_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +199,10 @@ class EchoAuth(Behaviour):
 
 @dataclass(slots=True)
 class RecordedRequest:
-    """One request as the upstream received it, and the behaviour that answered it."""
+    """One request as the upstream received it, and the behaviour that answered it.
+
+    `api` is the API it came through: "openai" (chat completions) or "anthropic" (messages).
+    """
 
     method: str
     path: str
@@ -161,6 +213,7 @@ class RecordedRequest:
     connection: int = 0  # sequence number of the TCP connection: equal numbers = keep-alive reuse
     behaviour: Behaviour | None = None  # set once decided; None for /healthz and /v1/models
     injected: bool = False  # True when `Faults` chose this behaviour as a fault
+    api: str = "openai"
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -168,11 +221,21 @@ class RecordedRequest:
         return messages if isinstance(messages, list) else []
 
     @property
+    def system(self) -> str:
+        """The system prompt: Anthropic's `system`, or OpenAI's system and developer messages."""
+        if self.api == "anthropic":
+            return content_text(self.body.get("system")) if isinstance(self.body, dict) else ""
+        return "\n".join(content_text(m.get("content")) for m in self.messages
+                         if isinstance(m, dict) and m.get("role") in ("system", "developer"))
+
+    @property
     def prompt(self) -> str:
-        """The text of the last user message ("" when there is none)."""
+        """The text of the last user message that has text ("" when there is none)."""
         for message in reversed(self.messages):
             if isinstance(message, dict) and message.get("role") == "user":
-                return content_text(message.get("content"))
+                text = content_text(message.get("content"))
+                if text or self.api != "anthropic":
+                    return text
         return ""
 
 

@@ -12,7 +12,7 @@ def test_exported_names():
     assert sorted(testing.__all__) == sorted([
         "POOR_ANSWER", "Behaviour", "ContextLengthExceeded", "EchoAuth", "ErrorObject", "Faults", "Hook",
         "LoopbackUpstream", "Malformed", "MissingChoices", "RecordedRequest", "Reply", "Reset",
-        "SimulatedProvider", "Slow", "Source", "Status", "StreamBreak", "estimate_tokens",
+        "SimulatedProvider", "Slow", "Source", "Status", "StreamBreak", "ToolCall", "estimate_tokens",
     ])
     assert all(hasattr(testing, name) for name in testing.__all__)
 
