@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Build the multi-source training corpus from fetched public snapshots at pinned commits.
+
+Each source below names a GitHub repository, the full commit its files are read at, and the
+rule (in ``corpus_rules.py``) that maps the source's own category, task type, difficulty or
+annotation field to a tier. The build then
+
+1. selects a bounded, deterministic sample per source (sha256 order inside each category),
+   numbering it ``<source>-<n>`` before anything is dropped, so ids are stable across rebuilds;
+2. drops duplicate prompts inside a source, prompts already taken from an earlier source,
+   prompts of the hand-labelled development set, and every record that the shared
+   contamination checker flags as a held-out evaluation prompt;
+3. writes ``corpus/<source>.jsonl`` and ``corpus/manifest.json`` (both git-ignored) and prints
+   the source × tier table that ``corpus/SOURCES.md`` must carry.
+
+Standard library only. A missing snapshot stops the build with the ``fetch`` calls to make.
+
+    python3 bench/data/build_corpus.py               # build into bench/data/corpus/
+    python3 bench/data/build_corpus.py --fetch-list  # the fetch calls a rebuild needs
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+try:
+    from . import corpus_rules as rules
+    from .corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
+    from .corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
+except ImportError:
+    import corpus_rules as rules
+    from corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
+    from corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
+
+Candidate = rules.Candidate
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    repo: str
+    commit: str
+    load: Callable[[Mirror], Iterable[Candidate]]
+    cap: int | None = None            # at most this many, spread evenly over categories
+    per_category: int | None = None   # at most this many from each category
+
+
+def _json_files(mirror: Mirror, folder: str, suffix: str = ".json") -> Iterator[tuple[str, dict]]:
+    for path, size in mirror.ls(folder):
+        if path.endswith(suffix) and size >= 0:
+            yield path, json.loads(mirror.text(path))
+
+
+def _jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def load_math(m: Mirror) -> Iterable[Candidate]:
+    return rules.math_candidates(_json_files(m, "src/agents/datasets/data/math/train/"))
+
+
+def load_leetcode(m: Mirror) -> Iterable[Candidate]:
+    return rules.leetcode_candidates(_json_files(m, "problems/"))
+
+
+def load_p3(m: Mirror) -> Iterator[Candidate]:
+    for path, size in m.ls("data/finetuning/t0_train_50k/data_per_template/"):
+        if size >= 0:
+            yield from rules.p3_candidates(Path(path).stem, _jsonl(m.text(path)))
+
+
+def load_sgd(m: Mirror) -> Iterator[Candidate]:
+    schemas = {s["service_name"]: s for s in json.loads(m.text("train/schema.json"))}
+    for path, dialogues in _json_files(m, "train/"):
+        if Path(path).name.startswith("dialogues_"):
+            yield from rules.sgd_candidates(dialogues, schemas)
+
+
+def load_glaive(m: Mirror) -> Iterator[Candidate]:
+    for lang in ("en", "zh"):
+        yield from rules.glaive_candidates(lang, json.loads(m.text(f"data/glaive_toolcall_{lang}_demo.json")))
+
+
+# Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
+SOURCES: tuple[Source, ...] = (
+    Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
+    Source("leetcode", "neenza/leetcode-problems", "16c26d1bcfdc17a0290f7083e86c4e9387b2e248", load_leetcode, cap=1500),
+    Source("p3-t0", "yizhongw/self-instruct", "0b26ccaa415992100fa32df62d41b994cf928e23", load_p3, per_category=15),
+    Source("sgd", "google-research-datasets/dstc8-schema-guided-dialogue",
+           "e852981ae34990f4358979625854259302feaa78", load_sgd, cap=1500),
+    Source("glaive-toolcall", "hiyouga/LLaMA-Factory", "ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30", load_glaive),
+)
+
+
+def _rank(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def select(candidates: Iterable[Candidate], cap: int | None = None, per_category: int | None = None) -> list[Candidate]:
+    """A deterministic sample: sha256 order inside each category, categories taken in turn."""
+    by_category: dict[str, list[Candidate]] = collections.defaultdict(list)
+    for cand in candidates:
+        by_category[cand.category].append(cand)
+    queues = [sorted(items, key=lambda c: _rank(c.key))[:per_category] for _, items in sorted(by_category.items())]
+    chosen: list[Candidate] = []
+    while any(queues) and (cap is None or len(chosen) < cap):
+        for queue in queues:
+            if queue and (cap is None or len(chosen) < cap):
+                chosen.append(queue.pop(0))
+    return sorted(chosen, key=lambda c: c.key)
+
+
+def to_record(source: str, n: int, cand: Candidate) -> dict:
+    return {"id": f"{source}-{n}", "prompt": cand.prompt, "expected_tier": cand.tier, "source": source,
+            "category": cand.category, **cand.extra}
+
+
+@dataclass
+class Built:
+    records: dict[str, list[dict]]
+    dropped: dict[str, collections.Counter]
+
+
+def build(sources: Iterable[Source], mirrors: Path, contamination: Contamination, devset: Path = DEVSET) -> Built:
+    missing = []
+    opened: list[tuple[Source, Mirror]] = []
+    for src in sources:
+        try:
+            opened.append((src, Mirror(src.repo, src.commit, mirrors)))
+        except MirrorMissing as exc:
+            missing.append(str(exc))
+    if missing:
+        raise SystemExit("cannot build the corpus: snapshots are missing\n" + "\n".join(missing))
+    held = {normalize_prompt(json.loads(line)["prompt"]) for line in devset.read_text().splitlines() if line.strip()}
+    seen: set[str] = set()
+    built = Built({}, {})
+    for src, mirror in opened:
+        with mirror:
+            chosen = select(src.load(mirror), src.cap, src.per_category)
+        kept, dropped = [], collections.Counter()
+        local: set[str] = set()
+        for n, cand in enumerate(chosen, 1):
+            rec = to_record(src.key, n, cand)
+            norm = normalize_prompt(rec["prompt"])
+            if norm in local:
+                dropped["duplicate prompt in this source"] += 1
+            elif norm in seen:
+                dropped["prompt already taken from an earlier source"] += 1
+            elif norm in held:
+                dropped["prompt of the development set"] += 1
+            elif contamination.hits(rec):
+                dropped["held-out evaluation prompt (contamination checker)"] += 1
+            else:
+                kept.append(rec)
+            local.add(norm)
+        seen |= local
+        built.records[src.key], built.dropped[src.key] = kept, dropped
+    return built
+
+
+def counts(records: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
+    return {src: {t: sum(r["expected_tier"] == t for r in recs) for t in TIERS} for src, recs in records.items()}
+
+
+def write(built: Built, out: Path, sources: Iterable[Source]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for src, recs in built.records.items():
+        with open(out / f"{src}.jsonl", "w", encoding="utf-8") as f:
+            for rec in recs:
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    manifest = {
+        "sources": {s.key: {"repo": s.repo, "commit": s.commit, "cap": s.cap, "per_category": s.per_category,
+                            "kept": counts(built.records)[s.key], "dropped": dict(built.dropped[s.key])}
+                    for s in sources if s.key in built.records},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+BEGIN, END = "<!-- built:begin -->", "<!-- built:end -->"
+
+
+def update_doc(doc: Path, built: Built) -> None:
+    """Rewrite the generated block of SOURCES.md: the source × tier table and the drops."""
+    text = doc.read_text(encoding="utf-8")
+    head, rest = text.split(BEGIN, 1)
+    drops = ["| source | reason | dropped |", "|---|---|---:|"]
+    drops += [f"| `{src}` | {why} | {n} |" for src, d in sorted(built.dropped.items()) for why, n in sorted(d.items())]
+    block = f"{BEGIN}\n{render_table(counts(built.records))}\n\nDropped after selection:\n\n" + "\n".join(drops) + "\n"
+    doc.write_text(head + block + END + rest.split(END, 1)[1], encoding="utf-8")
+
+
+def fetch_list(sources: Iterable[Source]) -> str:
+    return "\n".join(f'fetch(source="github:{s.repo}")   # {s.key}, commit {s.commit}' for s in sources)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="folder of <owner>+<name>/repo snapshots")
+    ap.add_argument("--out", type=Path, default=CORPUS_DIR)
+    ap.add_argument("--fetch-list", action="store_true", help="print the fetch calls a rebuild needs and exit")
+    ap.add_argument("--update-doc", action="store_true", help="rewrite the counts in corpus/SOURCES.md")
+    args = ap.parse_args(argv)
+    if args.fetch_list:
+        print(fetch_list(SOURCES))
+        return 0
+    built = build(SOURCES, args.mirrors, Contamination())
+    write(built, args.out, SOURCES)
+    if args.update_doc:
+        update_doc(SOURCES_MD, built)
+    print(render_table(counts(built.records)))
+    for src, dropped in built.dropped.items():
+        for why, n in sorted(dropped.items()):
+            print(f"dropped from {src}: {n} ({why})")
+    print(f"wrote {sum(map(len, built.records.values()))} records to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Per-source rules that turn a public collection's items into labelled corpus candidates.
+
+Each ``*_candidates`` function takes the source's items as parsed from its files and yields
+:class:`Candidate` objects. The tier comes only from the source's own category, task type,
+difficulty or annotation field, through the tables and functions below; no rule reads the
+prompt text. ``corpus/SOURCES.md`` states each rule in prose, and ``tests/test_corpus_rules.py``
+pins them on small fixtures.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+__all__ = ["Candidate", "P3_DATASETS", "glaive_candidates", "leetcode_candidates", "math_candidates",
+           "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One labelled prompt before selection; ``key`` is the source's own stable item id."""
+
+    key: str
+    prompt: str
+    tier: str
+    category: str
+    extra: dict = field(default_factory=dict)   # messages / request / system_prompt
+
+
+# --- MATH (Hendrycks et al.), training split -----------------------------------------------
+
+def math_tier(subject: str, level: str) -> str:
+    """Competition maths is *complex*; only the arithmetic end (Prealgebra levels 1-2) is not."""
+    if subject == "Prealgebra" and level in ("Level 1", "Level 2"):
+        return "standard"
+    return "complex"
+
+
+def math_candidates(items: Iterable[tuple[str, dict]]) -> Iterator[Candidate]:
+    """``items``: (file path, parsed problem JSON) from ``train/<subject>/<n>.json``."""
+    for path, item in items:
+        problem = item.get("problem", "").strip()
+        if problem:
+            subject, level = item.get("type", ""), item.get("level", "")
+            yield Candidate(path, problem, math_tier(subject, level), f"{subject}/{level}")
+
+
+# --- LeetCode problem statements ----------------------------------------------------------
+
+# Problems from about April 2023 on are left out: that is the window that contamination-free
+# code benchmarks (LiveCodeBench and its successors) collect LeetCode problems from.
+LEETCODE_LAST_ID = 2650
+LEETCODE_DIFFICULTIES = {"Easy", "Medium", "Hard"}
+
+
+def leetcode_candidates(items: Iterable[tuple[str, dict]]) -> Iterator[Candidate]:
+    """Every difficulty is *complex*: writing a correct algorithmic program from a statement."""
+    for path, item in items:
+        try:
+            number = int(item.get("frontend_id", ""))
+        except ValueError:
+            continue
+        difficulty = item.get("difficulty")
+        if number > LEETCODE_LAST_ID or difficulty not in LEETCODE_DIFFICULTIES:
+            continue
+        prompt = leetcode_prompt(item)
+        if prompt:
+            yield Candidate(path, prompt, "complex", difficulty)
+
+
+def leetcode_prompt(item: dict) -> str:
+    """The statement as a user would paste it: text, examples, constraints, Python starter code."""
+    body = "\n".join(line for line in item.get("description", "").splitlines()
+                     if not re.fullmatch(r"\s*(Example \d+:|Constraints:|Follow-up:.*)\s*", line)).strip()
+    if not body:
+        return ""
+    parts = [f"{item.get('title', '').strip()}\n\n{body}"]
+    for ex in item.get("examples") or []:
+        if ex.get("example_text", "").strip():
+            parts.append(f"Example {ex.get('example_num', '')}:\n{ex['example_text'].strip()}")
+    if item.get("constraints"):
+        parts.append("Constraints:\n" + "\n".join(f"- {c}" for c in item["constraints"]))
+    code = (item.get("code_snippets") or {}).get("python3")
+    if code:
+        parts.append(f"```python\n{code.strip()}\n```")
+    return "\n\n".join(parts)
+
+
+# --- P3 / T0 training mixture (per-template sample redistributed with Self-Instruct) ---------
+
+# dataset prefix of the template file -> (T0 task cluster, tier, or None and why it is left out).
+# Clusters are those of the T0 paper (Sanh et al., 2022, fig. 2).
+P3_DATASETS: dict[str, tuple[str, str | None]] = {
+    "adversarial_qa": ("extractive_qa", "standard"),
+    "ag_news": ("topic_classification", None),        # an evaluation set of FrugalGPT, a router
+    "amazon_polarity": ("sentiment", "bulk"),
+    "app_reviews": ("sentiment", "bulk"),
+    "cnn_dailymail_3_0_0": ("summarization", None),   # a HELM scenario
+    "common_gen": ("structure_to_text", "standard"),
+    "commonsense_qa": ("multiple_choice_qa", None),   # an LLM evaluation benchmark
+    "cosmos_qa": ("multiple_choice_qa", None),        # an LLM evaluation benchmark
+    "dbpedia_14": ("topic_classification", "bulk"),
+    "dream": ("multiple_choice_qa", "standard"),
+    "duorc_ParaphraseRC": ("extractive_qa", "standard"),
+    "duorc_SelfRC": ("extractive_qa", "standard"),
+    "gigaword": ("summarization", "standard"),
+    "glue_mrpc": ("paraphrase_identification", None),  # GLUE, an evaluation benchmark
+    "glue_qqp": ("paraphrase_identification", None),   # GLUE, an evaluation benchmark
+    "imdb": ("sentiment", None),                       # a HELM scenario
+    "kilt_tasks_hotpotqa": ("closed_book_qa", None),   # KILT / HotpotQA, evaluation benchmarks
+    "multi_news": ("summarization", "standard"),
+    "paws_labeled_final": ("paraphrase_identification", "bulk"),
+    "qasc": ("multiple_choice_qa", "standard"),
+    "quarel": ("multiple_choice_qa", "standard"),
+    "quartz": ("multiple_choice_qa", "standard"),
+    "quoref": ("extractive_qa", "standard"),
+    "ropes": ("extractive_qa", "standard"),
+    "rotten_tomatoes": ("sentiment", "bulk"),
+    "samsum": ("summarization", "standard"),
+    "sciq": ("multiple_choice_qa", None),              # an LLM evaluation benchmark
+    "social_i_qa": ("multiple_choice_qa", None),       # an LLM evaluation benchmark
+    "trec": ("topic_classification", "bulk"),
+    "wiki_bio": ("structure_to_text", "standard"),
+    "wiki_hop_original": ("multiple_choice_qa", "standard"),
+    "wiki_qa": ("closed_book_qa", "standard"),
+    "wiqa": ("multiple_choice_qa", "standard"),
+    "xsum": ("summarization", None),                   # a HELM scenario
+    "yelp_review_full": ("sentiment", "bulk"),
+}
+
+
+def p3_rule(template: str) -> tuple[str, str, str | None] | None:
+    """(dataset, cluster, tier) for a template file name; tier None = left out; None = unknown.
+
+    Labelling clusters (sentiment, topic, paraphrase identification) are *bulk*: a label for a
+    given item. A template of such a dataset that asks to generate text instead (its P3 name
+    says ``generate``) is *standard*, like the generative clusters.
+    """
+    for prefix in sorted(P3_DATASETS, key=len, reverse=True):
+        if template.startswith(prefix + "_"):
+            cluster, tier = P3_DATASETS[prefix]
+            if tier == "bulk" and "generate" in template[len(prefix):]:
+                tier = "standard"
+            return prefix, cluster, tier
+    return None
+
+
+def p3_candidates(template: str, rows: Iterable[dict]) -> Iterator[Candidate]:
+    """``rows``: the ``{"prompt", "completion"}`` lines of ``data_per_template/<template>.jsonl``."""
+    rule = p3_rule(template)
+    if rule is None or rule[2] is None:
+        return
+    dataset, cluster, tier = rule
+    for i, row in enumerate(rows):
+        prompt = row.get("prompt", "").strip()
+        if prompt:
+            yield Candidate(f"{template}/{i}", prompt, tier, f"{cluster}/{dataset}/{template[len(dataset) + 1:]}")
+
+
+# --- Schema-Guided Dialogue (Rastogi et al., 2020), training split --------------------------
+
+def sgd_tools(schemas: dict[str, dict], services: list[str]) -> list[dict]:
+    """OpenAI-style tools: one function per intent of the dialogue's services."""
+    tools = []
+    for name in services:
+        service = schemas[name]
+        slots = {s["name"]: s for s in service["slots"]}
+        for intent in service["intents"]:
+            props = {}
+            for slot in [*intent["required_slots"], *intent["optional_slots"]]:
+                spec = {"type": "string", "description": slots[slot]["description"]}
+                if slots[slot]["is_categorical"] and slots[slot]["possible_values"]:
+                    spec["enum"] = slots[slot]["possible_values"]
+                props[slot] = spec
+            tools.append({"type": "function", "function": {
+                "name": intent["name"], "description": intent["description"],
+                "parameters": {"type": "object", "properties": props, "required": list(intent["required_slots"])}}})
+    return tools
+
+
+def sgd_candidates(dialogues: Iterable[dict], schemas: dict[str, dict]) -> Iterator[Candidate]:
+    """The user turn right before the dialogue's first annotated ``service_call`` is *structured*:
+    the answer the annotators recorded for it is a call with arguments taken from the conversation.
+    """
+    for dialogue in dialogues:
+        turns = dialogue["turns"]
+        for i, turn in enumerate(turns):
+            call = next((f for f in turn["frames"] if turn["speaker"] == "SYSTEM" and "service_call" in f), None)
+            if call is None or i == 0:
+                continue
+            messages = [{"role": "user" if t["speaker"] == "USER" else "assistant", "content": t["utterance"]}
+                        for t in turns[:i]]
+            yield Candidate(dialogue["dialogue_id"], messages[-1]["content"], "structured",
+                            f"service_call/{call['service']}",
+                            {"messages": messages, "request": {"tools": sgd_tools(schemas, dialogue["services"])}})
+            break
+
+
+# --- glaive-function-calling-v2 sample (LLaMA-Factory's demo files) -------------------------
+
+def glaive_candidates(name: str, conversations: Iterable[dict]) -> Iterator[Candidate]:
+    """Each user turn up to the first call: *structured* when the recorded next turn is a
+    ``function_call``, *standard* when the assistant answered in text."""
+    for n, conv in enumerate(conversations):
+        tools = json.loads(conv["tools"]) if isinstance(conv.get("tools"), str) else conv.get("tools") or []
+        request = {"tools": [{"type": "function", "function": t} for t in tools]} if tools else {}
+        history: list[dict] = []
+        turns = conv["conversations"]
+        for i, turn in enumerate(turns):
+            if turn["from"] == "function_call":
+                break
+            history.append({"role": "user" if turn["from"] == "human" else "assistant", "content": turn["value"].strip()})
+            if turn["from"] != "human" or i + 1 >= len(turns):
+                continue
+            answer = turns[i + 1]["from"]
+            tier = "structured" if answer == "function_call" else "standard"
+            extra = {"messages": list(history), **({"request": request} if request else {})}
+            yield Candidate(f"{name}/{n}/{i}", history[-1]["content"], tier,
+                            "function_call" if tier == "structured" else "text_reply", extra)
