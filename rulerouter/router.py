@@ -45,7 +45,7 @@ class Router:
         self.path = checked.path
         self.policy: Policy = checked.policy
         self.warnings: list[Diagnostic] = checked.warnings
-        self._compiled = CompiledPolicy(checked.policy)
+        self._compiled = CompiledPolicy(checked.policy, checked.resources)
         self._env = env
         self._executor: Executor | None = None
         self.observer = Observer(

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import RuleRouterError
-from . import policy, quality, reports, run, serve
+from . import learn, policy, quality, reports, run, serve
 from ._common import EXIT_FAILED, Exit
 
 __all__ = ["main"]
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     policy.register(commands)
     quality.register(commands)
+    learn.register(commands)
     run.register(commands)
     reports.register(commands)
     serve.register(commands)

@@ -197,7 +197,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                           thresholds=args.thresholds, holdout=args.holdout, features=args.features, by=args.by)
     try:
         records = read_records(args.labelled)
-        result = tune(router.policy, records, options, args.score or None)
+        result = tune(router.policy, records, options, args.score or None, router.compiled.resources)
     except UsageError as exc:
         usage_error(str(exc))
     raw = tomllib.loads(source.read_text(encoding="utf-8"))

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..policy.jsonpath import compile_path
-from ..policy.schema import Condition, Policy, Rule
+from ..policy.resources import ResourceError, Resources
+from ..policy.schema import Condition, Policy, Rule, SimilarCondition
+from .classifier import Classifier
 from .conditions import Matcher, build_matcher
 from .inputs import Inputs
 from .keyword_scan import KeywordScanner
+from .learned_conditions import Learned
 from .scores import CompiledScore, compile_scores
+from .similarity import ExampleSet
 
 __all__ = ["CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
 
@@ -30,6 +34,7 @@ class CompiledRule:
         index: int,
         scanner_for: Callable[[str, bool], KeywordScanner],
         scores: Mapping[str, CompiledScore],
+        learned: Learned,
     ) -> None:
         self.name = rule.name
         self.index = index
@@ -37,7 +42,7 @@ class CompiledRule:
         self.tier = rule.tier
         self.tier_path = rule.tier_from_metadata
         self.tier_finder = compile_path(rule.tier_from_metadata) if rule.tier_from_metadata else None
-        self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for, scores)
+        self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for, scores, learned)
 
 
 class Decision:
@@ -112,16 +117,28 @@ def _spend_budgets(cond: Condition | None) -> set[str]:
 
 
 class CompiledPolicy:
-    """A policy ready to decide: rules in order, tiers mapped to models, scanners built."""
+    """A policy ready to decide: rules in order, tiers mapped to models, scanners built.
 
-    def __init__(self, policy: Policy) -> None:
+    `resources` are the files the policy refers to (classifier models, example lists), as lint
+    read them; without it they are read relative to the working directory.
+    """
+
+    def __init__(self, policy: Policy, resources: Resources | None = None) -> None:
         self.policy = policy
+        self.resources = resources if resources is not None else Resources()
         self.default_tier = policy.default_tier
         self.tier_models = {name: tier.model for name, tier in policy.tiers.items()}
         self._scanners: dict[tuple[str, bool], KeywordScanner] = {}
-        self.scores = compile_scores(policy.scores)
+        self._example_sets: dict[object, ExampleSet] = {}
+        try:
+            self.classifiers = {name: Classifier(name, self.resources.model(spec.model))
+                                for name, spec in policy.classifiers.items()}
+        except ResourceError as exc:
+            raise ValueError(str(exc)) from None
+        self.scores = compile_scores(policy.scores, self.classifiers)
+        learned = Learned(self.classifiers, self._example_set)
         self.rules = tuple(
-            CompiledRule(rule, index, self._scanner_for, self.scores)
+            CompiledRule(rule, index, self._scanner_for, self.scores, learned)
             for index, rule in enumerate(policy.rules)
             if rule.enabled
         )
@@ -129,6 +146,22 @@ class CompiledPolicy:
             scanner.build()
         #: Budgets whose spend some enabled rule tests: the router reads these before deciding.
         self.spend_budgets = frozenset(name for rule in policy.rules if rule.enabled for name in _spend_budgets(rule.when))
+
+    def _example_set(self, spec: SimilarCondition) -> ExampleSet:
+        """One compiled set per file or inline list, shared by every condition that names it."""
+        key: object = spec.examples if isinstance(spec.examples, str) else tuple(spec.examples)
+        found = self._example_sets.get(key)
+        if found is None:
+            if isinstance(spec.examples, str):
+                try:
+                    examples = self.resources.examples(spec.examples)
+                except ResourceError as exc:
+                    raise ValueError(str(exc)) from None
+                label = f"examples in {spec.examples!r}"
+            else:
+                examples, label = tuple(e for e in spec.examples if e.strip()), f"{len(spec.examples)} inline examples"
+            found = self._example_sets[key] = ExampleSet(examples, label)
+        return found
 
     def _scanner_for(self, source: str, case_sensitive: bool) -> KeywordScanner:
         key = (source, case_sensitive)

@@ -25,6 +25,7 @@ from .inputs import Inputs, estimate_tokens, without_surrogates
 from .keyword_scan import KeywordScanner
 from .matcher import Always, Matcher
 from .scores import CompiledScore
+from .learned_conditions import NOTHING_LEARNED, ClassifierTest, Learned, SimilarTest
 from .signal_conditions import LanguageTest, ScoreTest, SignalTest
 from .spend_condition import SpendTest
 
@@ -325,14 +326,17 @@ def build_matcher(
     source: str,
     scanner_for: ScannerFor,
     scores: Mapping[str, CompiledScore] | None = None,
+    learned: Learned | None = None,
 ) -> Matcher:
     """Compile a validated condition tree. `source` is the rule's text; conditions may override it.
 
-    `scores` are the policy's compiled `[scores]`, which `score` conditions refer to by name.
+    `scores` are the policy's compiled `[scores]`, which `score` conditions refer to by name;
+    `learned` holds its classifiers (for `CLASSIFIER.CLASS` signals) and example sets.
     """
     if condition is None:
         return Always()
     scores = scores or {}
+    learned = learned or NOTHING_LEARNED
     parts: list[Matcher] = []
     if condition.keywords is not None:
         spec = condition.keywords
@@ -348,7 +352,12 @@ def build_matcher(
     if condition.request is not None:
         parts.append(PathTest("request", condition.request))
     if condition.signals is not None:
-        parts.append(SignalTest(condition.signals, source))
+        plain = {name: spec for name, spec in condition.signals.items() if "." not in name}
+        if plain:
+            parts.append(SignalTest(plain, source))
+        if len(plain) < len(condition.signals):
+            probabilities = {name: spec for name, spec in condition.signals.items() if "." in name}
+            parts.append(ClassifierTest(probabilities, source, learned.classifiers))
     if condition.language is not None:
         parts.append(LanguageTest(condition.language, source))
     if condition.score is not None:
@@ -358,10 +367,12 @@ def build_matcher(
         parts.append(ScoreTest(condition.score, scores[name], source))
     if condition.spend is not None:
         parts.append(SpendTest(condition.spend))
+    if condition.similar is not None:
+        parts.append(SimilarTest(condition.similar, source, learned))
     if condition.all is not None:
-        parts.append(AllOf([build_matcher(c, source, scanner_for, scores) for c in condition.all]))
+        parts.append(AllOf([build_matcher(c, source, scanner_for, scores, learned) for c in condition.all]))
     if condition.any is not None:
-        parts.append(AnyOf([build_matcher(c, source, scanner_for, scores) for c in condition.any]))
+        parts.append(AnyOf([build_matcher(c, source, scanner_for, scores, learned) for c in condition.any]))
     if condition.not_ is not None:
-        parts.append(Not(build_matcher(condition.not_, source, scanner_for, scores)))
+        parts.append(Not(build_matcher(condition.not_, source, scanner_for, scores, learned)))
     return parts[0] if len(parts) == 1 else AllOf(parts)

@@ -1,8 +1,8 @@
 """Hot reload: the policy a gateway serves, swapped atomically when its file changes.
 
 `PolicyHolder` keeps the router built from the last good version of the rule file. A watcher
-polls the file's identity (inode, size, modification time) a few times a second, and SIGHUP
-forces a check. A new version is linted and compiled off the event loop; when it is valid the
+polls the identity (inode, size, modification time) of the file and of every file it refers to
+(classifier models, example lists) a few times a second, and SIGHUP forces a check. A new version is linted and compiled off the event loop; when it is valid the
 holder's `router` is replaced in one assignment, so a request that already holds the old router
 finishes on the old policy, and the old router's connections are closed once its last request
 has ended. When the new version is invalid — or the file is missing — the last good policy keeps
@@ -43,7 +43,8 @@ class PolicyHolder:
         self.metrics = Metrics()
         self.generation = 1
         self.router = self._router(checked)
-        self._identity = _identity(path)
+        self._files: tuple[Path, ...] = checked.resources.files
+        self._identity = self._identities()
         self._in_flight: dict[int, int] = {}
         self._retired: list[Router] = []
         self._lock = asyncio.Lock()
@@ -72,15 +73,22 @@ class PolicyHolder:
 
     # ---- reloading ------------------------------------------------------------------------------
 
+    def _identities(self) -> tuple[tuple[int, int, int] | None, ...]:
+        return tuple(_identity(path) for path in (self.path, *self._files))
+
     def changed(self) -> bool:
-        return _identity(self.path) != self._identity
+        return self._identities() != self._identity
 
     async def reload(self, reason: str) -> bool:
         """Check the file again; swap it in when valid. True when the policy changed."""
         async with self._lock:
-            identity = _identity(self.path)
+            before = self._identities()
             checked = await asyncio.to_thread(check_file, self.path, self.env)
-            self._identity = identity
+            files = checked.resources.files
+            # The files this version names (which may differ from the last one's), as they were
+            # before reading: a change while checking is seen on the next poll.
+            self._identity = before if files == self._files else tuple(_identity(p) for p in (self.path, *files))
+            self._files = files
             current = self.router
             if not checked.ok:
                 current.observer.emit("policy_reload_failed", {**policy_event(checked), "reason": reason, "serving_generation": self.generation})

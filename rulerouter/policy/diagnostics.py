@@ -10,6 +10,7 @@ Codes are stable and grouped by stage:
     RR3xx  rules and conditions (shadowed rules, regex, JSONPath, keyword lists, signals, scores)
     RR4xx  execution settings (prices, API-key variables, verification)
     RR5xx  budgets, rate limits, spend conditions and the state backend
+    RR6xx  files the policy refers to (classifier models, example lists) and their signals
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ CODES: dict[str, str] = {
     "RR503": "budget or rate-limit scope does not name one metadata value",
     "RR504": "downgrade tier is unpriced or no cheaper than the others",
     "RR505": "Redis URL environment variable is not set",
+    "RR601": "a file the policy names is missing or cannot be read",
+    "RR602": "classifier model file is corrupt",
+    "RR603": "classifier model file has an unsupported version",
+    "RR604": "unknown classifier or class",
+    "RR605": "classifier is declared but unused",
+    "RR606": "examples file holds no examples",
 }
 
 

@@ -108,6 +108,10 @@ def normalise(cond: Condition | None, source: str) -> tuple[Any, ...]:
         parts.append(("score", source, cond.score.name, real_interval(cond.score)))
     if cond.spend is not None:
         parts.append(("spend", "", cond.spend.budget, real_interval(cond.spend)))  # the same for every text
+    if cond.similar is not None:
+        examples = cond.similar.examples
+        key = examples if isinstance(examples, str) else tuple(examples)
+        parts.append(("similar", cond.similar.text or source, key, real_interval(cond.similar)))
     for where in ("metadata", "request"):
         for predicate in getattr(cond, where) or ():
             dumped = predicate.model_dump(by_alias=True, exclude_unset=True)
@@ -139,7 +143,7 @@ def _leaf_implies(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         if kind_a == "none" and kind_b == "none" and mode_a == mode_b:
             return words_b <= words_a
         return False
-    if a[0] in ("signal", "score", "spend") and a[0] == b[0]:
+    if a[0] in ("signal", "score", "spend", "similar") and a[0] == b[0]:
         return a[1:3] == b[1:3] and _real_within(a[3], b[3])
     if a[0] == "language" and b[0] == "language":
         return a[1] == b[1] and _languages(a) <= _languages(b)

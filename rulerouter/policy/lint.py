@@ -21,10 +21,12 @@ from .implication import implies, normalise
 from .jsonpath import JsonPathError, compile_path
 from .limits import Budget, RateLimit, State
 from .lint_limits import LimitChecks
-from .lint_signals import Loc, SignalChecks
+from .lint_resources import ResourceChecks
+from .lint_signals import Loc
 from .parse import Parsed, did_you_mean
 from .regex import RegexError, compile_regex
-from .schema import Condition, Model, Policy, Provider, Rule, Score, Tier, Verification
+from .resources import Resources
+from .schema import Classifier, Condition, Model, Policy, Provider, Rule, Score, Tier, Verification
 
 __all__ = ["lint_parsed"]
 
@@ -36,12 +38,14 @@ class _Parts:
     model_names: set[str] = field(default_factory=set)
     provider_names: set[str] = field(default_factory=set)
     score_names: set[str] = field(default_factory=set)
+    classifier_names: set[str] = field(default_factory=set)
     default_tier: str | None = None
     tiers: dict[str, Tier] = field(default_factory=dict)
     models: dict[str, Model] = field(default_factory=dict)
     providers: dict[str, Provider] = field(default_factory=dict)
     rules: list[tuple[int, Rule]] = field(default_factory=list)
     scores: dict[str, Score] = field(default_factory=dict)
+    classifiers: dict[str, Classifier] = field(default_factory=dict)
     verification: Verification | None = None
     budgets: list[tuple[int, Budget]] = field(default_factory=list)
     rate_limits: list[tuple[int, RateLimit]] = field(default_factory=list)
@@ -92,7 +96,7 @@ def _parts(parsed: Parsed) -> _Parts:
     data = parsed.data or {}
     parts = _Parts()
     sections = (("tiers", parts.tier_names), ("models", parts.model_names), ("providers", parts.provider_names),
-                ("scores", parts.score_names))
+                ("scores", parts.score_names), ("classifiers", parts.classifier_names))
     for section, names in sections:
         if isinstance(data.get(section), dict):
             names.update(data[section])
@@ -104,6 +108,7 @@ def _parts(parsed: Parsed) -> _Parts:
         parts.tiers, parts.models, parts.providers = dict(policy.tiers), dict(policy.models), dict(policy.providers)
         parts.rules = list(enumerate(policy.rules))
         parts.scores = dict(policy.scores)
+        parts.classifiers = dict(policy.classifiers)
         parts.verification = policy.verification
         parts.budgets, parts.rate_limits = list(enumerate(policy.budgets)), list(enumerate(policy.rate_limits))
         parts.state = policy.state
@@ -111,7 +116,7 @@ def _parts(parsed: Parsed) -> _Parts:
     if isinstance(data.get("default_tier"), str):
         parts.default_tier = data["default_tier"]
     items = (("tiers", Tier, parts.tiers), ("models", Model, parts.models), ("providers", Provider, parts.providers),
-             ("scores", Score, parts.scores))
+             ("scores", Score, parts.scores), ("classifiers", Classifier, parts.classifiers))
     for section, model, target in items:
         if isinstance(data.get(section), dict):
             for name, value in data[section].items():
@@ -136,10 +141,11 @@ def _parts(parsed: Parsed) -> _Parts:
     return parts
 
 
-class _Linter(SignalChecks, LimitChecks):
-    def __init__(self, parsed: Parsed, env: Mapping[str, str]) -> None:
+class _Linter(ResourceChecks, LimitChecks):
+    def __init__(self, parsed: Parsed, env: Mapping[str, str], resources: Resources) -> None:
         self.parsed = parsed
         self.env = env
+        self.resources = resources
         self.parts = _parts(parsed)
         self.out: list[Diagnostic] = []
 
@@ -168,6 +174,7 @@ class _Linter(SignalChecks, LimitChecks):
         self.check_providers()
         self.check_rules()
         self.check_scores()
+        self.check_classifiers()
         self.check_verification()
         self.check_limits()
         return self.out
@@ -323,6 +330,8 @@ class _Linter(SignalChecks, LimitChecks):
         self.signal_conditions(cond, loc)
         if cond.spend is not None:
             self.spend_condition(cond, loc)
+        if cond.similar is not None:
+            self.similar_condition(cond, loc)
         for where in ("metadata", "request"):
             predicates = getattr(cond, where)
             if predicates is None:
@@ -344,9 +353,12 @@ class _Linter(SignalChecks, LimitChecks):
             self.condition(cond.not_, loc + ("not",), source)
 
 
-def lint_parsed(parsed: Parsed, env: Mapping[str, str] | None = None) -> list[Diagnostic]:
-    """Semantic diagnostics for a parsed rule file (schema diagnostics are already on `parsed`)."""
+def lint_parsed(parsed: Parsed, env: Mapping[str, str] | None = None,
+                resources: Resources | None = None) -> list[Diagnostic]:
+    """Semantic diagnostics for a parsed rule file (schema diagnostics are already on `parsed`).
+
+    `resources` reads the files the policy refers to (default: beside `parsed.path`)."""
     if parsed.data is None:
         return []
-    return _Linter(parsed, os.environ if env is None else env).run()
+    return _Linter(parsed, os.environ if env is None else env, resources or Resources.beside(parsed.path)).run()
 

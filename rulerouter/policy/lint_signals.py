@@ -29,9 +29,16 @@ class SignalChecks:
     def raw(self, loc: Loc) -> Any:
         raise NotImplementedError
 
+    def learned_signal(self, name: str, loc: Loc) -> bool:
+        raise NotImplementedError
+
     def signal_conditions(self, cond: Condition, loc: Loc) -> None:
         for name, bounds in (cond.signals or {}).items():
             at = loc + ("signals", name)
+            if "." in name:
+                if self.learned_signal(name, at):
+                    self.out_of_range(f"probability '{name}'", bounds, 0.0, 1.0, at)
+                continue
             if name not in SIGNALS:
                 self.unknown_signal(name, at)
                 continue
@@ -60,9 +67,13 @@ class SignalChecks:
             for key in ("weights", "caps"):
                 for signal, value in (getattr(score, key, None) or {}).items():
                     at = loc + (key, signal)
-                    if signal not in SIGNALS:
+                    if "." in signal:
+                        if not self.learned_signal(signal, at):
+                            continue
+                    elif signal not in SIGNALS:
                         self.unknown_signal(signal, at)
-                    elif not math.isfinite(value):
+                        continue
+                    if not math.isfinite(value):
                         self.report("RR309", f"score '{name}': {key}.{signal} is {value}, not a finite number", at)
                     elif key == "caps" and value <= 0:
                         self.report("RR309", f"score '{name}': caps.{signal} must be above 0, got {value:g}", at,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -10,6 +10,7 @@ from ..errors import PolicyError
 from .diagnostics import Diagnostic, has_errors
 from .lint import lint_parsed
 from .parse import parse_document, read_source
+from .resources import Resources
 from .schema import Policy
 
 __all__ = ["Checked", "check_file", "check_text", "load_file", "load_text"]
@@ -17,11 +18,13 @@ __all__ = ["Checked", "check_file", "check_text", "load_file", "load_text"]
 
 @dataclass(frozen=True)
 class Checked:
-    """A checked rule file: the policy when it has no errors, and every diagnostic found."""
+    """A checked rule file: the policy when it has no errors, every diagnostic found, and the
+    files it refers to (classifier models, example lists) as they were read while checking."""
 
     path: str
     policy: Policy | None
     diagnostics: list[Diagnostic]
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def ok(self) -> bool:
@@ -32,11 +35,15 @@ class Checked:
         return [d for d in self.diagnostics if not d.is_error]
 
 
-def check_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None) -> Checked:
+def check_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None,
+               resources: Resources | None = None) -> Checked:
+    """Parse, validate and lint. Files the policy names are read relative to `path`'s folder
+    (the working directory when `path` is no file), unless `resources` says otherwise."""
     parsed = parse_document(text, path, Policy)
-    diagnostics = sorted(parsed.diagnostics + lint_parsed(parsed, env), key=Diagnostic.sort_key)
+    resources = resources if resources is not None else Resources.beside(path)
+    diagnostics = sorted(parsed.diagnostics + lint_parsed(parsed, env, resources), key=Diagnostic.sort_key)
     policy = parsed.model if isinstance(parsed.model, Policy) and not has_errors(diagnostics) else None
-    return Checked(path, policy, diagnostics)
+    return Checked(path, policy, diagnostics, resources)
 
 
 def check_file(path: str | Path, env: Mapping[str, str] | None = None) -> Checked:
@@ -53,9 +60,10 @@ def _policy_or_raise(checked: Checked) -> Checked:
     return checked
 
 
-def load_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None) -> Checked:
+def load_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None,
+              resources: Resources | None = None) -> Checked:
     """Like `check_text`, but raises `PolicyError` (with every diagnostic) when there are errors."""
-    return _policy_or_raise(check_text(text, path, env))
+    return _policy_or_raise(check_text(text, path, env, resources))
 
 
 def load_file(path: str | Path, env: Mapping[str, str] | None = None) -> Checked:

@@ -21,6 +21,7 @@ threshold can never hold; the JSON Schema still lists the names so editors can c
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -32,6 +33,7 @@ from .vocabulary import LANGUAGES, SIGNALS
 __all__ = [
     "DEFAULT_JUDGE_PROMPT",
     "CircuitBreaker",
+    "Classifier",
     "Condition",
     "KeywordCondition",
     "LanguageCondition",
@@ -48,6 +50,7 @@ __all__ = [
     "ScoreCondition",
     "SignalBounds",
     "SpendCondition",
+    "SimilarCondition",
     "TextSource",
     "Thresholds",
     "Tier",
@@ -102,7 +105,10 @@ class SignalBounds(_Section):
         return self
 
 
-_SIGNAL_NAMES_SCHEMA = {"propertyNames": {"enum": sorted(SIGNALS)}}
+#: A classifier's class probability is a signal too: `CLASSIFIER.CLASS` (e.g. `task.complex`).
+LEARNED_SIGNAL = r"^[A-Za-z_][A-Za-z0-9_-]*\.[^.\s]+$"
+_SIGNAL_NAMES_SCHEMA = {"propertyNames": {"anyOf": [{"enum": sorted(SIGNALS)}, {"pattern": LEARNED_SIGNAL}]}}
+_CLASSIFIER_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 
 
 class ScoreCondition(SignalBounds):
@@ -119,6 +125,26 @@ class SpendCondition(SignalBounds):
     """
 
     budget: str = Field(min_length=1)
+
+
+class SimilarCondition(SignalBounds):
+    """Similarity (cosine, 0..1) of the text to the nearest of some example prompts.
+
+    `examples` is a file (one example a line, relative to the rule file) or a list of examples
+    written inline. Computed on the same n-gram features as learned classifiers.
+    """
+
+    examples: str | list[str]
+    text: TextSource | None = None
+
+    @field_validator("examples")
+    @classmethod
+    def _some_examples(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not [v for v in value if v.strip()]:
+            raise ValueError("give at least one example that is not blank")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("give a file of examples, or a list of examples")
+        return value
 
 
 class LanguageCondition(_Section):
@@ -221,6 +247,7 @@ class Condition(_Section):
     language: LanguageCondition | None = None
     score: ScoreCondition | None = None
     spend: SpendCondition | None = None
+    similar: SimilarCondition | None = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -240,7 +267,7 @@ class Condition(_Section):
         if not self.model_fields_set:
             raise ValueError(
                 "an empty condition; give keywords, regex, words, tokens, metadata, request, "
-                "signals, language, score, spend, all, any or not (or leave out `when` for a rule that "
+                "signals, language, score, spend, similar, all, any or not (or leave out `when` for a rule that "
                 "always applies)"
             )
         return self
@@ -356,6 +383,18 @@ class Score(_Section):
     logistic: bool = False
 
 
+class Classifier(_Section):
+    """A learned text classifier (`rulerouter train` writes its model file).
+
+    Its class probabilities are signals named `NAME.CLASS` (`task.complex`), usable in
+    `when.signals` and in `[scores]` weights. `model` is a path relative to the rule file, or
+    `builtin:NAME` for a classifier shipped with rulerouter.
+    """
+
+    model: str = Field(min_length=1)
+    description: str | None = None
+
+
 class Log(_Section):
     """Where routing events go. Prompt and answer text are left out unless include_text."""
 
@@ -374,6 +413,7 @@ class Policy(_Section):
     models: dict[str, Model] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     scores: dict[str, Score] = Field(default_factory=dict)
+    classifiers: dict[str, Classifier] = Field(default_factory=dict, json_schema_extra={"propertyNames": {"pattern": _CLASSIFIER_NAME}})
     retry: Retry = Field(default_factory=Retry)
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     verification: Verification | None = None
@@ -381,6 +421,14 @@ class Policy(_Section):
     budgets: list[Budget] = Field(default_factory=list)
     rate_limits: list[RateLimit] = Field(default_factory=list)
     state: State = Field(default_factory=State)
+
+    @field_validator("classifiers")
+    @classmethod
+    def _classifier_names(cls, value: dict[str, Classifier]) -> dict[str, Classifier]:
+        for name in value:
+            if not re.match(_CLASSIFIER_NAME, name):
+                raise ValueError(f"classifier name {name!r} must be letters, digits, _ or - (its signals are NAME.CLASS)")
+        return value
 
 
 Condition.model_rebuild()

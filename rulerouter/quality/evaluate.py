@@ -124,8 +124,13 @@ class LabelReport:
 
 def label_report(policy: Policy, routed: Sequence[Routed]) -> LabelReport:
     """Confusion matrix and per-tier figures over the records that have an expected tier."""
+    return label_report_for(list(policy.tiers), routed)
+
+
+def label_report_for(tiers: Sequence[str], routed: Sequence[Routed]) -> LabelReport:
+    """`label_report` for any list of tiers (or classes)."""
     labelled = [r for r in routed if r.record.expected_tier is not None]
-    tiers = list(policy.tiers)
+    tiers = list(tiers)
     for r in labelled:  # a label naming no tier of the policy still shows up in the matrix
         if r.record.expected_tier not in tiers:
             tiers.append(r.record.expected_tier)  # type: ignore[arg-type]

@@ -135,7 +135,8 @@ def run_test_file(path: str | Path) -> FileResult:
         return FileResult(str(test_path), [], parsed.diagnostics)
     tests = parsed.model
     try:
-        compiled = CompiledPolicy(load_file(_policy_path(test_path, tests.policy)).policy)
+        checked = load_file(_policy_path(test_path, tests.policy))
+        compiled = CompiledPolicy(checked.policy, checked.resources)
     except PolicyError as exc:
         return FileResult(str(test_path), [], exc.diagnostics)
     results = []

@@ -34,9 +34,11 @@ import tomli_w
 
 from ..decide.compile import CompiledPolicy
 from ..decide.inputs import Inputs
+from ..decide.learned_conditions import learned_signal
 from ..decide.scores import feature
 from ..decide.signals import signals_of
 from ..errors import UsageError
+from ..policy.resources import Resources
 from ..policy.schema import Condition, Policy, Rule, Score, ScoreCondition
 from ..policy.vocabulary import SIGNALS
 from . import logistic_regression as logistic
@@ -177,12 +179,22 @@ def _with_score(policy: Policy, name: str, weights: dict[str, float], bias: floa
 class _Data:
     """Records with their `Inputs` kept, so signals are computed once for every fit."""
 
-    def __init__(self, records: Sequence[Record]) -> None:
+    def __init__(self, records: Sequence[Record], policy: Policy, resources: Resources | None) -> None:
         self.records = list(records)
         self.inputs: dict[str, Inputs] = {r.id: r.inputs() for r in self.records}
+        self.resources = resources
+        self.classifiers = CompiledPolicy(policy, resources).classifiers
+
+    def signal(self, record: Record, source: str, name: str) -> float:
+        """A signal of a record, learned (`task.complex`) or measured."""
+        inputs = self.inputs[record.id]
+        if "." in name:
+            classifier, index = learned_signal(name, self.classifiers)
+            return classifier.probabilities(inputs, source)[index]
+        return signals_of(inputs, source)[name]
 
     def route(self, policy: Policy, records: Sequence[Record]) -> list[Routed]:
-        compiled = CompiledPolicy(policy)
+        compiled = CompiledPolicy(policy, self.resources)
         out = []
         for record in records:
             decision = compiled.decide(self.inputs[record.id])
@@ -209,11 +221,11 @@ def _fit_target(policy: Policy, target: Target, data: _Data, records: Sequence[R
     reaching = [r.record for r in data.route(without, records) if r.rule == rule.name]
     names = _features(policy, target, options)
     spec: Score = policy.scores[target.score]
-    caps = [spec.caps.get(name, SIGNALS[name].cap) for name in names]
+    caps = [spec.caps.get(name, SIGNALS[name].cap if name in SIGNALS else 1.0) for name in names]
     rows = []
     for record in reaching:
-        signals = signals_of(data.inputs[record.id], rule.text)
-        row = [(j, f) for j, (name, cap) in enumerate(zip(names, caps)) if (f := feature(signals[name], cap))]
+        row = [(j, f) for j, (name, cap) in enumerate(zip(names, caps))
+               if (f := feature(data.signal(record, rule.text, name), cap))]
         rows.append(row)
     labels = [int((r.expected_tier == target.tier) != target.below) for r in reaching]
     positives = sum(labels)
@@ -259,7 +271,9 @@ def _probability_thresholds(policy: Policy, targets: Sequence[Target]) -> tuple[
     return policy, notes
 
 
-def tune(policy: Policy, records: Sequence[Record], options: TuneOptions, only: Sequence[str] | None = None) -> TuneResult:
+def tune(policy: Policy, records: Sequence[Record], options: TuneOptions, only: Sequence[str] | None = None,
+         resources: Resources | None = None) -> TuneResult:
+    """Fit the policy's scores. `resources`: the files it refers to, as its load read them."""
     targets = find_targets(policy, only)
     labelled = [r for r in records if r.expected_tier is not None]
     unknown = sorted({r.expected_tier for r in labelled} - set(policy.tiers))  # type: ignore[arg-type]
@@ -271,7 +285,7 @@ def tune(policy: Policy, records: Sequence[Record], options: TuneOptions, only: 
     if not options.lambdas or any(lam < 0 for lam in options.lambdas):
         raise UsageError("give one or more penalties λ ≥ 0")
     policy, notes = _probability_thresholds(policy, targets)
-    data = _Data(labelled + held)
+    data = _Data(labelled + held, policy, resources)
     splits = validation_splits(labelled, options)
     cv: dict[float, tuple[float, float]] = {}
     pooled: dict[float, list[Routed]] = {}
