@@ -110,6 +110,14 @@ def test_glaive_labels_each_user_turn_by_the_recorded_next_turn() -> None:
         assert record_problems(build.to_record("glaive-toolcall", n, cand), "glaive-toolcall") == []
 
 
+def test_codexglue_translations_alternate_direction_and_are_bulk() -> None:
+    got = list(rules.codexglue_candidates("text-to-text", [("Hello .", "Sveiki ."), ("Bye .", "Atā ."), ("  ", "x")]))
+    assert [(c.key, c.tier, c.category) for c in got] == [
+        ("text-to-text/0", "bulk", "text-to-text/English->Latvian"),
+        ("text-to-text/1", "bulk", "text-to-text/Latvian->English")]
+    assert got[0].prompt == "Translate into Latvian:\n\nHello ." and got[1].prompt.endswith("\n\nAtā .")
+
+
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     cands = [rules.Candidate(f"{cat}{i}", f"p {cat}{i}", "bulk", cat) for cat in "ab" for i in range(10)]
     cands.append(rules.Candidate("c0", "p c0", "bulk", "c"))

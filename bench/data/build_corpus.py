@@ -88,6 +88,15 @@ def load_glaive(m: Mirror) -> Iterator[Candidate]:
         yield from rules.glaive_candidates(lang, json.loads(m.text(f"data/glaive_toolcall_{lang}_demo.json")))
 
 
+def load_codexglue(m: Mirror) -> Iterator[Candidate]:
+    files = {"code-to-code-trans": ("Code-Code/code-to-code-trans/data/train.java-cs.txt.java",
+                                    "Code-Code/code-to-code-trans/data/train.java-cs.txt.cs"),
+             "text-to-text": ("Text-Text/text-to-text/data/train/lv-en.train.en",
+                              "Text-Text/text-to-text/data/train/lv-en.train.lv")}
+    for task, (first, second) in files.items():
+        yield from rules.codexglue_candidates(task, zip(m.text(first).splitlines(), m.text(second).splitlines(), strict=True))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -96,6 +105,8 @@ SOURCES: tuple[Source, ...] = (
     Source("sgd", "google-research-datasets/dstc8-schema-guided-dialogue",
            "e852981ae34990f4358979625854259302feaa78", load_sgd, cap=1500),
     Source("glaive-toolcall", "hiyouga/LLaMA-Factory", "ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30", load_glaive),
+    Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
+           cap=1200),
 )
 
 

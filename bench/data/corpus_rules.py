@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-__all__ = ["Candidate", "P3_DATASETS", "glaive_candidates", "leetcode_candidates", "math_candidates",
+__all__ = ["CODEXGLUE_TASKS", "Candidate", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
            "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
 
 
@@ -221,3 +221,29 @@ def glaive_candidates(name: str, conversations: Iterable[dict]) -> Iterator[Cand
             extra = {"messages": list(history), **({"request": request} if request else {})}
             yield Candidate(f"{name}/{n}/{i}", history[-1]["content"], tier,
                             "function_call" if tier == "structured" else "text_reply", extra)
+
+
+# --- CodeXGLUE translation tasks (Lu et al., 2021), training splits --------------------------
+
+# CodeXGLUE task -> (source language, target language, how the request is put). Both tasks are
+# translations of a given item, which is *bulk*; each pair is asked in both directions.
+CODEXGLUE_TASKS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "code-to-code-trans": (("Java", "C#", "Translate this Java method to C#:\n\n```java\n{text}\n```"),
+                           ("C#", "Java", "Translate this C# method to Java:\n\n```csharp\n{text}\n```")),
+    "text-to-text": (("English", "Latvian", "Translate into Latvian:\n\n{text}"),
+                     ("Latvian", "English", "Translate into English:\n\n{text}")),
+}
+
+
+def codexglue_candidates(task: str, pairs: Iterable[tuple[str, str]]) -> Iterator[Candidate]:
+    """``pairs``: aligned lines (first language, second language) of one training file pair.
+
+    Line n is asked in the first direction when n is even, in the other when it is odd, so
+    each item appears once.
+    """
+    forward, backward = CODEXGLUE_TASKS[task]
+    for n, (first, second) in enumerate(pairs):
+        src, dst, template = forward if n % 2 == 0 else backward
+        text = (first if n % 2 == 0 else second).strip()
+        if text:
+            yield Candidate(f"{task}/{n}", template.format(text=text), "bulk", f"{task}/{src}->{dst}")
