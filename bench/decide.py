@@ -22,6 +22,12 @@ Signals (issue 7), on the same no-signal prompts, against the default policy's d
   * decide() with rules/recommended.toml (three scores over 17 signals, computed lazily).
 
 Target: signals ≤ 2.0× the default policy's decide() time.
+
+Learned signals (issue 11): the default policy with two rules put first, so they run on every
+request — a learned-classifier signal (the shipped `builtin:task` classifier) and a similarity
+to 20 example prompts — on prompts of 75, 750 and 7,500 words, against the default policy on
+the same prompt. Targets: they add ≤ 50 µs on 75 words, and the added time per word does not
+grow with the prompt (linear, or flat once the text is sampled).
 """
 
 from __future__ import annotations
@@ -107,6 +113,49 @@ def signal_costs(prompts: dict[str, str], default: Router, budget: float) -> dic
     return out
 
 
+LEARNED_RULES = """
+[classifiers.task]
+model = "builtin:task"
+
+[[rules]]
+name = "learned"
+when.signals."task.complex" = { gte = 0.99 }
+tier = "complex"
+
+[[rules]]
+name = "similar"
+when.similar = { examples = EXAMPLES, gte = 0.99 }
+tier = "complex"
+"""
+
+
+def learned_costs(default: Router, budget: float) -> dict[str, dict[str, float]]:
+    """Time the learned-signal and similarity rules add to the default policy's decide()."""
+    text = (ROOT / "rules" / "default.toml").read_text()
+    examples = json.dumps([prose(30, 100 + i) for i in range(20)])
+    first_rule = text.index("[[rules]]")
+    learned = text[:first_rule] + LEARNED_RULES.replace("EXAMPLES", examples) + text[first_rule:]
+    router = Router.from_toml(learned, env={"RULEROUTER_API_KEY": "x"})
+    out = {}
+    for words in (75, 750, 7_500):
+        prompt = prose(words, 9)
+        assert router.decide(prompt).rule == default.decide(prompt).rule  # the extra rules never match
+        base = per_call(lambda: default.decide(prompt), budget)
+        ours = per_call(lambda: router.decide(prompt), budget)
+        out[f"{words} words"] = {"default_us": base * 1e6, "learned_us": ours * 1e6, "added_us": (ours - base) * 1e6,
+                                 "added_ns_per_word": (ours - base) * 1e9 / words}
+    return out
+
+
+def print_learned(learned: dict[str, dict[str, float]]) -> None:
+    print()
+    print("learned signal + similarity (20 examples) added to the default policy's decide() (target <= 50 us on 75 words):")
+    print(f"  {'case':<12} {'default':>11} {'with them':>11} {'added':>10} {'added per word':>15}")
+    for name, row in learned.items():
+        print(f"  {name:<12} {row['default_us']:>8.2f} us {row['learned_us']:>8.2f} us {row['added_us']:>7.2f} us"
+              f" {row['added_ns_per_word']:>11.1f} ns")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per measurement")
@@ -142,9 +191,10 @@ def main() -> None:
         for name in prompts
     }
     signals = signal_costs(prompts, routers[31], args.budget)
+    learned = learned_costs(routers[31], args.budget)
     if args.json:
         print(json.dumps({"results": results, "flatness_10000_vs_31": flat, "re_alternation_75w_us": regex_short * 1e6,
-                          "signals": signals}, indent=2))
+                          "signals": signals, "learned": learned}, indent=2))
         return
     print(f"{'case':<58} {'hand-written':>13} {'decide()':>10} {'ratio':>7}")
     for name, row in results.items():
@@ -162,7 +212,9 @@ def main() -> None:
     for name, row in signals.items():
         print(f"  {name:<26} {row['default_us']:>8.2f} us {row['all_signals_us']:>10.2f} us {row['all_signals_ratio']:>5.2f}x"
               f" {row['recommended_us']:>10.2f} us {row['recommended_ratio']:>5.2f}x")
+    print_learned(learned)
 
 
 if __name__ == "__main__":
     main()
+

@@ -263,3 +263,17 @@ def test_train_command_reports_each_held_out_source_and_writes_the_model(tmp_pat
     parse_model(json.loads(out.read_text()))
     assert main(["train", str(data), "-o", str(out), "-c", str(policy_dir / "p.toml"), "--classifier", "nope"]) == 2
     assert "declares no classifier 'nope'" in capsys.readouterr().err
+
+
+def test_the_shipped_classifier_loads_and_is_small() -> None:
+    from rulerouter.policy.model_file import read_model, resolve_model_path
+
+    path = resolve_model_path("builtin:task", Path("."))
+    assert path.stat().st_size < 3_000_000
+    shipped = read_model(path)
+    assert set(shipped.classes) == {"bulk", "complex", "standard", "structured"}
+    assert shipped.trained["by"] == "source" and len(shipped.trained["held_out"]) >= 6
+    router = Router.from_toml(HEAD + '[classifiers.task]\nmodel = "builtin:task"\n[[rules]]\nname = "c"\n'
+                              'when.signals."task.complex" = { gte = 0.5 }\ntier = "complex"\n')
+    step = router.trace("Prove that there are infinitely many primes.")[0]
+    assert "classifier 'task': " in step.detail and "most weight for " in step.detail
