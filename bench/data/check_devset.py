@@ -4,8 +4,9 @@
 Checks every record's fields and labels, rejects duplicate ids and duplicate
 prompts, makes sure every ``source`` is declared in SOURCES.md (and that the
 per-source counts written there match the file), and enforces the minimum
-sizes the development set promises. Near-duplicate prompts are reported as
-warnings (errors with ``--strict``).
+sizes the development set promises, and that no record holds a prompt of a held-out
+evaluation set (the test of ``../shared/check-contamination.py``). Near-duplicate prompts are
+reported as warnings (errors with ``--strict``).
 
 Standard library only. Exit status: 0 when the file is valid and meets the
 thresholds, 1 otherwise, 2 on usage errors.
@@ -19,16 +20,19 @@ from __future__ import annotations
 import argparse
 import collections
 import difflib
+import importlib.util
 import json
 import re
 import statistics
 import sys
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 
-__all__ = ["TIERS", "Report", "check", "main"]
+__all__ = ["TIERS", "Contamination", "Report", "check", "main"]
 
 HERE = Path(__file__).resolve().parent
+CHECKER = HERE.parent.parent.parent / "shared" / "check-contamination.py"
 TIERS = ("complex", "standard", "structured", "bulk")
 REQUIRED = ("id", "prompt", "expected_tier", "source", "category")
 OPTIONAL = ("system_prompt", "metadata", "request")
@@ -49,6 +53,28 @@ STOPWORDS = {
     "it": {"il", "gli", "che", "di", "è", "una", "per", "con", "non", "sono", "della"},
 }
 NON_LATIN_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "CYRILLIC", "ARABIC", "HEBREW", "DEVANAGARI", "THAI", "GREEK")
+
+
+class Contamination:
+    """The shared checker's test (``../shared/check-contamination.py``), applied to one record.
+
+    Loaded from the file itself, so the build drops exactly what the checker would flag.
+    """
+
+    def __init__(self, path: Path = CHECKER) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: the corpus cannot be checked for held-out evaluation prompts "
+                "without it (it lives in the team's shared/ folder beside the repository)")
+        spec = importlib.util.spec_from_file_location("check_contamination", path)
+        assert spec and spec.loader
+        self._module: ModuleType = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self._module)
+
+    def hits(self, record: object) -> list[str]:
+        """The strings of ``record`` (nested ones too) that are held-out evaluation prompts."""
+        m = self._module
+        return [s for s in m.strings(record) if len(s.strip()) >= 20 and m.digest(s) in m.HASHES]
 
 
 class Report:
@@ -169,8 +195,11 @@ def _check_record(lineno: int, rec: object, report: Report) -> None:
 
 
 def check(devset: Path, sources_md: Path | None, *, min_total: int = 320, min_per_tier: int = 70,
-          min_non_english: int = 10, strict: bool = False) -> Report:
-    """Validate the development set and return a :class:`Report`."""
+          min_non_english: int = 10, strict: bool = False, contamination: Contamination | None = None) -> Report:
+    """Validate the development set and return a :class:`Report`.
+
+    With ``contamination``, a record holding a prompt of a held-out evaluation set is an error.
+    """
     report = Report()
     try:
         lines = devset.read_text(encoding="utf-8").splitlines()
@@ -190,6 +219,9 @@ def check(devset: Path, sources_md: Path | None, *, min_total: int = 320, min_pe
         _check_record(lineno, rec, report)
         if isinstance(rec, dict):
             report.records.append(rec)
+            if contamination is not None and contamination.hits(rec):
+                report.errors.append(f"line {lineno} ({rec.get('id', '?')}): a prompt of a held-out evaluation set "
+                                     "(../shared/check-contamination.py); remove the record")
 
     seen_ids: dict[str, int] = {}
     seen_prompts: dict[str, str] = {}
@@ -295,10 +327,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-non-english", type=int, default=10)
     ap.add_argument("--strict", action="store_true", help="treat near-duplicate prompts as errors")
     ap.add_argument("--json", action="store_true", help="print counts and problems as JSON")
+    ap.add_argument("--no-contamination-check", action="store_true",
+                    help="skip the held-out evaluation prompt test (it needs ../shared/check-contamination.py)")
     args = ap.parse_args(argv)
+    try:
+        contamination = None if args.no_contamination_check else Contamination()
+    except FileNotFoundError as exc:
+        print(f"error: {exc}; pass --no-contamination-check to skip this test", file=sys.stderr)
+        return 2
 
     report = check(args.devset, None if args.no_sources else args.sources, min_total=args.min_total,
-                   min_per_tier=args.min_per_tier, min_non_english=args.min_non_english, strict=args.strict)
+                   min_per_tier=args.min_per_tier, min_non_english=args.min_non_english, strict=args.strict,
+                   contamination=contamination)
     counts = report.counts()
     if args.json:
         json.dump({"ok": report.ok, "errors": report.errors, "warnings": report.warnings, "counts": counts},

@@ -6,15 +6,13 @@ Standard library only.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 try:  # imported as bench.data.corpus_common (tests) or from a script in this folder
-    from .check_devset import TIERS, normalize_prompt
+    from .check_devset import TIERS, Contamination, normalize_prompt
 except ImportError:
-    from check_devset import TIERS, normalize_prompt
+    from check_devset import TIERS, Contamination, normalize_prompt
 
 __all__ = ["CORPUS_DIR", "DEVSET", "HERE", "ROOT", "SOURCES_MD", "TIERS", "Contamination",
            "normalize_prompt", "read_table", "record_problems", "render_table"]
@@ -24,33 +22,10 @@ ROOT = HERE.parent.parent
 CORPUS_DIR = HERE / "corpus"
 SOURCES_MD = CORPUS_DIR / "SOURCES.md"
 DEVSET = HERE / "devset.jsonl"
-CHECKER = ROOT.parent / "shared" / "check-contamination.py"
 
 REQUIRED = ("id", "prompt", "expected_tier", "source", "category")
 OPTIONAL = ("system_prompt", "messages", "request", "metadata")
 ROLES = {"system", "user", "assistant", "tool"}
-
-
-class Contamination:
-    """The shared checker's test (``../shared/check-contamination.py``), applied to one record.
-
-    Loaded from the file itself, so the build drops exactly what the checker would flag.
-    """
-
-    def __init__(self, path: Path = CHECKER) -> None:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: the corpus cannot be checked for held-out evaluation prompts "
-                "without it (it lives in the team's shared/ folder beside the repository)")
-        spec = importlib.util.spec_from_file_location("check_contamination", path)
-        assert spec and spec.loader
-        self._module: ModuleType = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self._module)
-
-    def hits(self, record: object) -> list[str]:
-        """The strings of ``record`` (nested ones too) that are held-out evaluation prompts."""
-        m = self._module
-        return [s for s in m.strings(record) if len(s.strip()) >= 20 and m.digest(s) in m.HASHES]
 
 
 def record_problems(rec: object, source: str | None = None) -> list[str]:
