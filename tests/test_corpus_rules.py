@@ -118,6 +118,15 @@ def test_codexglue_translations_alternate_direction_and_are_bulk() -> None:
     assert got[0].prompt == "Translate into Latvian:\n\nHello ." and got[1].prompt.endswith("\n\nAtā .")
 
 
+def test_flan_cot_tier_follows_the_flan_task_category() -> None:
+    tsv = "Q one?\\nOptions:\\n(A) 1\t(A)\twhy\n\t\t\n"
+    (cand,) = rules.flan_cot_candidates("aqua", tsv)
+    assert (cand.key, cand.prompt, cand.tier, cand.category) == (
+        "aqua/0", "Q one?\nOptions:\n(A) 1", "complex", "aqua/Algebraic Question Answering")
+    (cand,) = rules.flan_cot_candidates("creak", "Claim: x\tyes\tbecause")
+    assert cand.tier == "standard"
+
+
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     cands = [rules.Candidate(f"{cat}{i}", f"p {cat}{i}", "bulk", cat) for cat in "ab" for i in range(10)]
     cands.append(rules.Candidate("c0", "p c0", "bulk", "c"))

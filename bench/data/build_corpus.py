@@ -97,6 +97,11 @@ def load_codexglue(m: Mirror) -> Iterator[Candidate]:
         yield from rules.codexglue_candidates(task, zip(m.text(first).splitlines(), m.text(second).splitlines(), strict=True))
 
 
+def load_flan_cot(m: Mirror) -> Iterator[Candidate]:
+    for task in rules.FLAN_COT_TASKS:
+        yield from rules.flan_cot_candidates(task, m.text(f"flan/v2/cot_data/{task}_train.tsv"))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -105,6 +110,7 @@ SOURCES: tuple[Source, ...] = (
     Source("sgd", "google-research-datasets/dstc8-schema-guided-dialogue",
            "e852981ae34990f4358979625854259302feaa78", load_sgd, cap=1500),
     Source("glaive-toolcall", "hiyouga/LLaMA-Factory", "ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30", load_glaive),
+    Source("flan-cot", "google-research/FLAN", "e9e4ec6e2701182c7a91af176f705310da541277", load_flan_cot, per_category=1200),
     Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
            cap=1200),
 )

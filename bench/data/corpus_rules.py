@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-__all__ = ["CODEXGLUE_TASKS", "Candidate", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
+__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "Candidate", "flan_cot_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
            "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
 
 
@@ -247,3 +247,24 @@ def codexglue_candidates(task: str, pairs: Iterable[tuple[str, str]]) -> Iterato
         text = (first if n % 2 == 0 else second).strip()
         if text:
             yield Candidate(f"{task}/{n}", template.format(text=text), "bulk", f"{task}/{src}->{dst}")
+
+
+# --- FLAN 2022 chain-of-thought training data (Longpre et al., 2023) -------------------------
+
+# FLAN's own task (flan/v2/flan_collection_info.csv, "Generic Task Category") -> tier. The CoT
+# files of GSM8K (an excluded evaluation set), StrategyQA (a BIG-bench task), ECQA
+# (CommonsenseQA), QASC (already in p3-t0) and the files the snapshot lacks are not read.
+FLAN_COT_TASKS: dict[str, tuple[str, str]] = {
+    "aqua": ("Algebraic Question Answering", "complex"),
+    "creak": ("Common Sense Reasoning over Entity Knowledge", "standard"),
+    "sensemaking": ("Sense Making and Explanation", "standard"),
+}
+
+
+def flan_cot_candidates(task: str, tsv: str) -> Iterator[Candidate]:
+    """``tsv``: FLAN's ``<task>_train.tsv`` (question, answer, rationale; ``\\n`` for newlines)."""
+    category, tier = FLAN_COT_TASKS[task]
+    for n, line in enumerate(tsv.splitlines()):
+        question = line.split("\t", 1)[0].replace("\\n", "\n").strip()
+        if question:
+            yield Candidate(f"{task}/{n}", question, tier, f"{task}/{category}")
