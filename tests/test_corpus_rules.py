@@ -127,6 +127,18 @@ def test_flan_cot_tier_follows_the_flan_task_category() -> None:
     assert cand.tier == "standard"
 
 
+def test_text2sql_reads_training_questions_with_the_schema() -> None:
+    schema = rules.sql_schema("Table Name, Field Name, Is Primary Key, Is Foreign Key, Type\n"
+                              "STATE, STATE_NAME, y, n, varchar(255)\nSTATE, AREA, n, n, double\n-, -, -, -, -\n")
+    assert schema == "CREATE TABLE STATE (\n  STATE_NAME varchar(255) PRIMARY KEY,\n  AREA double\n);"
+    entries = [{"sentences": [{"question-split": "train", "text": "area of state_name0", "variables": {"state_name0": "ohio"}},
+                              {"question-split": "test", "text": "area of texas", "variables": {}}]}]
+    (cand,) = rules.text2sql_candidates("geography", entries, schema)
+    assert (cand.key, cand.tier, cand.category) == ("geography/0/0", "structured", "text-to-sql/geography")
+    assert cand.prompt.endswith(schema + "\n\nQuestion: area of ohio")
+    assert len(list(rules.text2sql_candidates("imdb", [{"sentences": [{"question-split": "3", "text": "x"}]}], ""))) == 1
+
+
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     cands = [rules.Candidate(f"{cat}{i}", f"p {cat}{i}", "bulk", cat) for cat in "ab" for i in range(10)]
     cands.append(rules.Candidate("c0", "p c0", "bulk", "c"))

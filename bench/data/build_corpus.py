@@ -102,6 +102,12 @@ def load_flan_cot(m: Mirror) -> Iterator[Candidate]:
         yield from rules.flan_cot_candidates(task, m.text(f"flan/v2/cot_data/{task}_train.tsv"))
 
 
+def load_text2sql(m: Mirror) -> Iterator[Candidate]:
+    for dataset in rules.TEXT2SQL_DATASETS:
+        schema = rules.sql_schema(m.text(f"data/{dataset}-schema.csv"))
+        yield from rules.text2sql_candidates(dataset, json.loads(m.text(f"data/{dataset}.json")), schema)
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -111,6 +117,7 @@ SOURCES: tuple[Source, ...] = (
            "e852981ae34990f4358979625854259302feaa78", load_sgd, cap=1500),
     Source("glaive-toolcall", "hiyouga/LLaMA-Factory", "ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30", load_glaive),
     Source("flan-cot", "google-research/FLAN", "e9e4ec6e2701182c7a91af176f705310da541277", load_flan_cot, per_category=1200),
+    Source("text2sql", "jkkummerfeld/text2sql-data", "5050bad2309a93636ea4788d3660c9202bf11e0e", load_text2sql, cap=1200),
     Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
            cap=1200),
 )

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "Candidate", "flan_cot_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
+__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "TEXT2SQL_DATASETS", "Candidate", "flan_cot_candidates", "text2sql_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
            "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
 
 
@@ -268,3 +268,43 @@ def flan_cot_candidates(task: str, tsv: str) -> Iterator[Candidate]:
         question = line.split("\t", 1)[0].replace("\\n", "\n").strip()
         if question:
             yield Candidate(f"{task}/{n}", question, tier, f"{task}/{category}")
+
+
+# --- text2sql-data (Finegan-Dollak et al., 2018): questions and SQL over given databases -------
+
+# The datasets read, and which question splits count as training data: the large ones have an
+# official train/dev/test split (only "train" is read); the small ones are split into ten
+# cross-validation folds with no test split, so every fold is read.
+TEXT2SQL_DATASETS: dict[str, frozenset[str] | None] = {
+    "advising": frozenset({"train"}), "atis": frozenset({"train"}), "geography": frozenset({"train"}),
+    "scholar": frozenset({"train"}), "academic": None, "imdb": None, "restaurants": None, "yelp": None,
+}
+
+
+def sql_schema(csv_text: str) -> str:
+    """``CREATE TABLE`` statements from a ``*-schema.csv`` (table, field, primary key, foreign key, type)."""
+    tables: dict[str, list[str]] = {}
+    for line in csv_text.splitlines()[1:]:
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) < 5 or cells[0] in ("", "-"):
+            continue
+        table, name, primary, _, kind = cells[:5]
+        tables.setdefault(table, []).append(f"  {name} {kind}" + (" PRIMARY KEY" if primary == "y" else ""))
+    return "\n".join(f"CREATE TABLE {t} (\n" + ",\n".join(cols) + "\n);" for t, cols in tables.items())
+
+
+def text2sql_candidates(dataset: str, entries: Iterable[dict], schema: str) -> Iterator[Candidate]:
+    """Each training question becomes "write the SQL query" against the dataset's schema:
+    *structured*, an answer that must be a valid query over the given tables."""
+    splits = TEXT2SQL_DATASETS[dataset]
+    for i, entry in enumerate(entries):
+        for j, sentence in enumerate(entry.get("sentences", [])):
+            if splits is not None and sentence.get("question-split") not in splits:
+                continue
+            text = sentence.get("text", "")
+            for name, value in sorted(sentence.get("variables", {}).items(), key=lambda kv: -len(kv[0])):
+                text = text.replace(name, value)
+            if text.strip():
+                prompt = ("Write one SQL query for the database below that answers the question.\n\n"
+                          f"{schema}\n\nQuestion: {text.strip()}")
+                yield Candidate(f"{dataset}/{i}/{j}", prompt, "structured", f"text-to-sql/{dataset}")
