@@ -90,10 +90,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 class Progress:
     """A one-line progress bar on a terminal; a line every 10 % elsewhere."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream or sys.stderr  # looked up now, not at import: stderr may be redirected
+        self.tty = self.stream.isatty()
         self.done = self.ok = self.failed = 0
         self.started = time.monotonic()
         self._last_decile = -1
