@@ -1,4 +1,4 @@
-"""Make the README's report screenshot from real routed calls (against the simulated provider).
+"""Make the report screenshot of docs/observability.md from real routed calls (against the simulated provider).
 
 Routes the development set's prompts through rules/default.toml (as it is: verification off), against
 the labelled simulated provider, writing the router's own event log; spreads the events over

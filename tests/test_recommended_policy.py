@@ -28,7 +28,7 @@ def test_recommended_weights_are_reproduced_by_the_command_in_its_header() -> No
         assert result.policy.scores[name].weights == pytest.approx(score.weights, rel=1e-3), name
         assert result.policy.scores[name].bias == pytest.approx(score.bias, rel=1e-3), name
     assert [r.when for r in result.policy.rules] == [r.when for r in policy.rules]  # same thresholds
-    assert round(100 * result.cv_accuracy[result.lam][0], 1) == 79.6  # the figures the README reports
+    assert round(100 * result.cv_accuracy[result.lam][0], 1) == 79.6  # the figure docs/quality.md reports
     assert result.holdout_report is not None
     assert round(100 * result.holdout_report.accuracy, 1) == 74.3
 

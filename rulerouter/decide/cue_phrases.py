@@ -5,10 +5,10 @@ symptoms of a bug, mechanical-edit cues, maths vocabulary, requested output form
 frames, diff markers, list items) share a single Aho-Corasick automaton over the lower-cased
 text, so the text is scanned once for all of them, whatever the number of phrases.
 
-The phrase lists follow from the tier definitions (README, "Signals"): what a request needing
-sustained reasoning, a machine-readable answer or a mechanical edit usually says. They are
-general English, not words picked from the development set. English only: other languages
-get no cue counts, which `language` makes visible.
+The phrase lists follow from the tier definitions (docs/conditions-and-signals.md): what a
+request needing sustained reasoning, a machine-readable answer or a mechanical edit usually
+says. They are general English, not words picked from the development set. English only: other
+languages get no cue counts, which `language` makes visible.
 
 Phrase syntax: a phrase matches whole words at both ends, like a `keywords` condition; a
 trailing `*` makes it a prefix (`optimi*` matches optimise, optimize, optimisation); a phrase

@@ -28,7 +28,7 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-#: Every code the project emits, with a one-line summary (shown by `rulerouter lint --codes`).
+#: Every code the project emits, with a one-line summary (each is explained in docs/rule-file.md).
 CODES: dict[str, str] = {
     "RR001": "TOML syntax error",
     "RR002": "file cannot be read",
