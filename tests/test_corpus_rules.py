@@ -139,6 +139,17 @@ def test_text2sql_reads_training_questions_with_the_schema() -> None:
     assert len(list(rules.text2sql_candidates("imdb", [{"sentences": [{"question-split": "3", "text": "x"}]}], ""))) == 1
 
 
+def test_multi30k_rotates_language_direction_and_phrasing() -> None:
+    captions = {"en": "A dog runs.", "de": "Ein Hund rennt.", "fr": "Un chien court.", "cs": "Pes běží."}
+    got = list(rules.multi30k_candidates((n, captions) for n in range(12)))
+    assert {c.tier for c in got} == {"bulk"}
+    assert [c.category for c in got[:6]] == ["translation/en->de", "translation/en->fr", "translation/en->cs",
+                                             "translation/de->en", "translation/fr->en", "translation/cs->en"]
+    assert got[0].prompt == "Translate to German: A dog runs." and got[3].prompt == "Translate to English: Ein Hund rennt."
+    assert got[6].prompt == "How would you say this in German?\n\nA dog runs."
+    assert list(rules.multi30k_candidates([(0, {**captions, "de": " "})])) == []
+
+
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     cands = [rules.Candidate(f"{cat}{i}", f"p {cat}{i}", "bulk", cat) for cat in "ab" for i in range(10)]
     cands.append(rules.Candidate("c0", "p c0", "bulk", "c"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gzip
 import hashlib
 import json
 import sys
@@ -108,6 +109,13 @@ def load_text2sql(m: Mirror) -> Iterator[Candidate]:
         yield from rules.text2sql_candidates(dataset, json.loads(m.text(f"data/{dataset}.json")), schema)
 
 
+def load_multi30k(m: Mirror) -> Iterator[Candidate]:
+    langs = ("en", *rules.MULTI30K_LANGUAGES)
+    columns = [gzip.decompress(m.read(f"data/task1/raw/train.{lang}.gz")).decode("utf-8").splitlines() for lang in langs]
+    rows = ((n, dict(zip(langs, line))) for n, line in enumerate(zip(*columns, strict=True)))
+    return rules.multi30k_candidates(rows)
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -118,6 +126,7 @@ SOURCES: tuple[Source, ...] = (
     Source("glaive-toolcall", "hiyouga/LLaMA-Factory", "ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30", load_glaive),
     Source("flan-cot", "google-research/FLAN", "e9e4ec6e2701182c7a91af176f705310da541277", load_flan_cot, per_category=1200),
     Source("text2sql", "jkkummerfeld/text2sql-data", "5050bad2309a93636ea4788d3660c9202bf11e0e", load_text2sql, cap=1200),
+    Source("multi30k", "multi30k/dataset", "a3d2e0d26b56f3846f66a952536ffed4e401d05a", load_multi30k, cap=900),
     Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
            cap=1200),
 )

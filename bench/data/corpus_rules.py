@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "TEXT2SQL_DATASETS", "Candidate", "flan_cot_candidates", "text2sql_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
+__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "MULTI30K_LANGUAGES", "multi30k_candidates", "TEXT2SQL_DATASETS", "Candidate", "flan_cot_candidates", "text2sql_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
            "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
 
 
@@ -308,3 +308,29 @@ def text2sql_candidates(dataset: str, entries: Iterable[dict], schema: str) -> I
                 prompt = ("Write one SQL query for the database below that answers the question.\n\n"
                           f"{schema}\n\nQuestion: {text.strip()}")
                 yield Candidate(f"{dataset}/{i}/{j}", prompt, "structured", f"text-to-sql/{dataset}")
+
+
+# --- Multi30k (Elliott et al., 2016), task 1 training captions --------------------------------
+
+MULTI30K_LANGUAGES = {"de": "German", "fr": "French", "cs": "Czech"}
+# Three phrasings a user might type, so that no single wording stands for the task.
+MULTI30K_PHRASINGS = ("Translate to {lang}: {text}", "How would you say this in {lang}?\n\n{text}",
+                      "{text}\n\nGive me the {lang} translation.")
+
+
+def multi30k_candidates(rows: Iterable[tuple[str, dict[str, str]]]) -> Iterator[Candidate]:
+    """``rows``: (line number, {"en": caption, "de": …, "fr": …, "cs": …}) of the training files.
+
+    A caption translation is the translation of a given item: *bulk*. Line n pairs English with
+    one of the three other languages in turn, in one direction or the other, in one of three
+    phrasings, so each caption appears once.
+    """
+    others = list(MULTI30K_LANGUAGES)
+    for n, captions in rows:
+        other = others[n % 3]
+        src, dst = ("en", other) if (n // 3) % 2 == 0 else (other, "en")
+        text = captions.get(src, "").strip()
+        if text and captions.get(dst, "").strip():
+            lang = MULTI30K_LANGUAGES.get(dst, "English")
+            prompt = MULTI30K_PHRASINGS[(n // 6) % 3].format(lang=lang, text=text)
+            yield Candidate(f"task1/{n}", prompt, "bulk", f"translation/{src}->{dst}")
