@@ -167,7 +167,7 @@ def gateway() -> Gateway:
     checked = load_check(tomli_w.dumps(BASE), "fuzz.toml", env={})
     holder = PolicyHolder(__import__("pathlib").Path("fuzz.toml"), checked, env={}, log=None)
 
-    async def send(target: Any, body: bytes) -> httpx.Response:  # an upstream that always answers
+    async def send(target: Any, body: bytes, extra: Any = ()) -> httpx.Response:  # an upstream that always answers
         return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
 
     holder.router.executor.providers.asend = send  # type: ignore[method-assign]

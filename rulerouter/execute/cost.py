@@ -18,7 +18,12 @@ def cost_of(price: Price | None, usage: Usage | None, ok: bool) -> float | None:
         return None if ok else 0.0
     if price is None:
         return None
-    return (usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok) / 1_000_000
+    dollars = usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
+    if usage.cached_tokens and price.cached_input_per_mtok is not None:
+        dollars += usage.cached_tokens * (price.cached_input_per_mtok - price.input_per_mtok)
+    if usage.cache_write_tokens and price.cache_write_per_mtok is not None:
+        dollars += usage.cache_write_tokens * (price.cache_write_per_mtok - price.input_per_mtok)
+    return dollars / 1_000_000
 
 
 def sum_costs(costs: list[float | None]) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import random
 import time
@@ -23,9 +22,10 @@ from ..policy.schema import Policy
 from .breaker import Breakers
 from .cost import cost_of, sum_costs
 from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
-from .providers import Providers
+from .native import NativeRequest, Untranslatable
+from .providers import Providers, Target
 from .result import ExecutionError, Result, Usage
-from .upstream_reply import Outcome, outcome_from_exception, read_reply
+from .upstream_reply import Outcome, outcome_from_exception
 
 __all__ = ["Executor", "Prepared", "Recorder"]
 
@@ -41,7 +41,8 @@ def new_request_id() -> str:
 
 @dataclass(slots=True)
 class Prepared:
-    """A request ready to run: its decision, its messages and the parameters passed through."""
+    """A request ready to run: its decision, its messages and the parameters passed through,
+    and the request in its client's own API when that was not the internal one."""
 
     decision: Decision
     messages: list[Any]
@@ -49,6 +50,7 @@ class Prepared:
     prompt_text: str
     request_id: str
     started: float
+    native: NativeRequest | None = None
 
 
 def _check_messages(messages: list[Any]) -> None:
@@ -57,6 +59,11 @@ def _check_messages(messages: list[Any]) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
             raise UsageError(f"messages[{index}] must be an object with a string 'role'")
+
+
+def untranslatable(exc: Untranslatable, call: Call, redact: Any) -> Outcome:
+    """The outcome of a call its provider's API cannot carry: no I/O was done."""
+    return Outcome("untranslatable", None, redact(f"{call.model}'s provider cannot take the request: {exc}"))
 
 
 class Recorder(Protocol):
@@ -110,6 +117,7 @@ class Executor:
         tier: str | None,
         model: str | None,
         params: dict[str, Any],
+        native: NativeRequest | None = None,
     ) -> Prepared:
         started = time.perf_counter()
         if prompt is not None and not isinstance(prompt, str):
@@ -139,7 +147,7 @@ class Executor:
         else:
             decision = compiled.decide(inputs)
         self.providers.target(decision.model)  # fail early when the model cannot be called
-        return Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started)
+        return Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started, native)
 
     def flow(self, prepared: Prepared, verify: bool | None, allow_verify: bool = True) -> Generator[Call, Outcome, FlowEnd]:
         ctx = self._context if verify is None else FlowContext(self.policy, self.breakers, self.price, self.rng, self.clock, verify=verify)
@@ -153,15 +161,18 @@ class Executor:
             allow_verify=allow_verify,
         )
 
-    def body(self, call: Call, params: dict[str, Any], *, stream: bool = False) -> tuple[str, bytes]:
+    def body(self, call: Call, prepared: Prepared, *, stream: bool = False) -> tuple[Target, bytes, tuple[tuple[bytes, bytes], ...]]:
+        """The target, request body and extra headers of a call, in its provider's API.
+
+        Raises `Untranslatable` when the provider's API cannot carry the request; a judge call
+        carries only the judge's messages.
+        """
         target = self.providers.target(call.model)
-        payload = dict(params) if call.purpose != "judge" else {}
-        payload["model"] = target.upstream
-        payload["messages"] = call.messages
-        if stream:
-            payload["stream"] = True
-            payload.setdefault("stream_options", {"include_usage": True})
-        return target.provider, json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if call.purpose == "judge":
+            body, extra = target.api.body(target.upstream, call.messages, {}, None, stream)
+        else:
+            body, extra = target.api.body(target.upstream, call.messages, prepared.params, prepared.native, stream)
+        return target, body, extra
 
     def result(self, prepared: Prepared, end: FlowEnd) -> Result:
         response = end.outcome.response or {}
@@ -188,30 +199,37 @@ class Executor:
             decision=decision,
             decided_tier=decision.tier,
             raw_response=end.outcome.raw,
+            provider_api=end.outcome.api,
         )
 
     # ---- one call -------------------------------------------------------------------------------
 
-    def call(self, call: Call, params: dict[str, Any]) -> Outcome:
-        provider, body = self.body(call, params)
-        client = self.providers.client(provider)
-        url = self.providers.target(call.model).url
+    def call(self, call: Call, prepared: Prepared) -> Outcome:
+        redact = self.providers.redact
+        try:
+            target, body, extra = self.body(call, prepared)
+        except Untranslatable as exc:
+            return untranslatable(exc, call, redact)
+        client = self.providers.client(target.provider)
         started = time.perf_counter()
         try:
-            response = client.post(url, content=body)
+            response = client.post(target.url, content=body, headers=extra or None)
         except Exception as exc:  # every transport failure becomes a classified outcome
-            outcome = outcome_from_exception(exc, self.providers.redact)
+            outcome = outcome_from_exception(exc, redact)
         else:
-            outcome = read_reply(response.status_code, response.headers, response.content, self.providers.redact)
+            outcome = target.api.read_reply(response.status_code, response.headers, response.content, redact)
         outcome.latency_s = time.perf_counter() - started
         return outcome
 
-    async def acall(self, call: Call, params: dict[str, Any]) -> Outcome:
-        _, body = self.body(call, params)
-        target = self.providers.target(call.model)
+    async def acall(self, call: Call, prepared: Prepared) -> Outcome:
+        redact = self.providers.redact
+        try:
+            target, body, extra = self.body(call, prepared)
+        except Untranslatable as exc:
+            return untranslatable(exc, call, redact)
         started = time.perf_counter()
         try:
-            response = await self.providers.asend(target, body)
+            response = await self.providers.asend(target, body, extra)
             if "content-encoding" in response.headers:
                 content = await response.aread()
             else:  # no encoding asked for, none applied: skip httpx's decoder chain
@@ -220,9 +238,9 @@ class Executor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            outcome = outcome_from_exception(exc, self.providers.redact)
+            outcome = outcome_from_exception(exc, redact)
         else:
-            outcome = read_reply(response.status_code, response.headers, content, self.providers.redact)
+            outcome = target.api.read_reply(response.status_code, response.headers, content, redact)
         outcome.latency_s = time.perf_counter() - started
         return outcome
 
@@ -248,14 +266,14 @@ class Executor:
 
     def run(self, prepared: Prepared, verify: bool | None) -> Result:
         try:
-            end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared.params), self._sleep)
+            end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared), self._sleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
         return self.answered(prepared, self.result(prepared, end))
 
     async def arun(self, prepared: Prepared, verify: bool | None) -> Result:
         try:
-            end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared.params), self._asleep)
+            end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared), self._asleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
         return self.answered(prepared, self.result(prepared, end))

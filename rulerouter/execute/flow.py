@@ -179,6 +179,11 @@ class _Phase:
             except GeneratorExit:
                 breakers.release(model)
                 raise
+            if outcome.kind == "untranslatable":  # no call was made: a skip, like a context too small
+                self.calls -= 1
+                breakers.release(model)
+                self.record(model, outcome, skipped=True)
+                return "next", None
             self.record(model, outcome, waited=delay)
             if outcome.ok:
                 breakers.success(model)

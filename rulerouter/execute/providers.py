@@ -1,9 +1,11 @@
 """Connections to the providers a policy names: pooled httpx clients, keys, URLs, headers.
 
 One `httpx.Client` (sync) and one `FastAsyncTransport` (async; it keeps a connection pool per
-event loop) per provider, reused across calls (see `transport/pool.py` for why). Keys are read from the environment variables the rule file
-names, once, when the router is built; they go into the Authorization header and nowhere else,
-and every upstream message is scrubbed of them.
+event loop) per provider, reused across calls (see `transport/pool.py` for why). Each provider
+speaks one API (`provider_api.py`), which decides its URL path and how its key is sent. Keys are
+read from the environment variables the rule file names, once, when the router is built; they go
+into the provider's auth header (`Authorization: Bearer`, or Anthropic's `x-api-key`) and
+nowhere else, and every upstream message is scrubbed of them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 
 from ..errors import UsageError
 from ..policy.schema import Policy, Provider
+from .provider_api import AnthropicMessages, OpenAIChat, ProviderAPI
 from .transport.pool import FastAsyncTransport
 from .upstream_reply import Redactor
 
@@ -38,20 +41,22 @@ class Target:
     upstream: str
     url: str
     url_obj: httpx.URL  # parsed once: every async request reuses it
+    api: ProviderAPI
 
 
 class _Provider:
-    __slots__ = ("name", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport", "lock")
+    __slots__ = ("name", "api", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport", "lock")
 
     def __init__(self, name: str, spec: Provider, env: Mapping[str, str]) -> None:
         self.name = name
+        self.api: ProviderAPI = AnthropicMessages(spec.anthropic_version, spec.default_max_tokens) if spec.api == "anthropic" else OpenAIChat()
         base_url = (env.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
         self.base_url = base_url.rstrip("/")
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        headers.update({k.lower(): v for k, v in spec.headers.items()})
+        headers = {"content-type": "application/json", "accept": "application/json", **self.api.default_headers()}
+        headers.update({k.lower(): v for k, v in spec.headers.items()})  # the rule file's headers win over defaults
         key = env.get(spec.api_key_env) if spec.api_key_env else None
         if key:
-            headers["authorization"] = f"Bearer {key}"
+            headers.update(self.api.key_header(key))
         self.headers = headers
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.timeout = httpx.Timeout(spec.timeout_s, connect=spec.connect_timeout_s, pool=spec.timeout_s)
@@ -69,14 +74,15 @@ class _Provider:
                     self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False)
         return self.sync_client
 
-    async def send(self, target: Target, body: bytes) -> httpx.Response:
-        """POST `body` to the target through the transport directly.
+    async def send(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> httpx.Response:
+        """POST `body` (with `extra` headers) to the target through the transport directly.
 
         The request and response are httpx objects, but httpx.AsyncClient's layers (URL merging,
-        cookies, auth and redirect handling) are skipped: an OpenAI-compatible POST needs none of
-        them, and they cost more than the rest of a routed call together.
+        cookies, auth and redirect handling) are skipped: an API POST needs none of them, and
+        they cost more than the rest of a routed call together.
         """
-        request = httpx.Request("POST", target.url_obj, headers=self.raw_headers, content=body, extensions={"timeout": self.timeouts})
+        headers = self.raw_headers if not extra else [*self.raw_headers, *extra]
+        request = httpx.Request("POST", target.url_obj, headers=headers, content=body, extensions={"timeout": self.timeouts})
         return await self.transport.handle_async_request(request)
 
 
@@ -93,8 +99,9 @@ class Providers:
             provider = model.provider or only
             if provider is None or provider not in self._providers:
                 continue
-            url = self._providers[provider].base_url + "/chat/completions"
-            self.targets[name] = Target(name, provider, model.upstream or name, url, httpx.URL(url))
+            spec = self._providers[provider]
+            url = spec.base_url + spec.api.path
+            self.targets[name] = Target(name, provider, model.upstream or name, url, httpx.URL(url), spec.api)
 
     def target(self, model: str) -> Target:
         target = self.targets.get(model)
@@ -108,8 +115,8 @@ class Providers:
     def client(self, provider: str) -> httpx.Client:
         return self._providers[provider].client()
 
-    async def asend(self, target: Target, body: bytes) -> httpx.Response:
-        return await self._providers[target.provider].send(target, body)
+    async def asend(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> httpx.Response:
+        return await self._providers[target.provider].send(target, body, extra)
 
     def close(self) -> None:
         for provider in self._providers.values():

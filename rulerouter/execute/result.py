@@ -40,24 +40,37 @@ ERROR_KINDS = (
     "rejected",        # 400/401/403/404/422: the request itself was refused
     "circuit_open",    # skipped: the model's circuit breaker is open, or it asked us to wait
     "deadline",        # the request's time budget ran out
+    "untranslatable",  # skipped: the model's provider speaks an API that cannot carry the request
 )
 
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens of one call. `prompt_tokens` counts every input token, including the
+    `cached_tokens` read from the provider's prompt cache and the `cache_write_tokens` written
+    to it (OpenAI's `prompt_tokens_details.cached_tokens`; Anthropic's cache read and creation
+    tokens), which may be priced apart."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        out = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
+        if self.cached_tokens:
+            out["cached_tokens"] = self.cached_tokens
+        if self.cache_write_tokens:
+            out["cache_write_tokens"] = self.cache_write_tokens
+        return out
 
 
 @dataclass(slots=True)
@@ -128,7 +141,8 @@ class Result:
     response: dict[str, Any] = field(default_factory=dict)
     decision: Any = field(default=None, repr=False)  # the routing Decision (explained on demand)
     decided_tier: str = ""  # the tier the rules chose; `tier` differs after an escalation
-    raw_response: bytes | None = field(default=None, repr=False)  # `response` as received (bytes)
+    raw_response: bytes | None = field(default=None, repr=False)  # the reply as received (bytes), in `provider_api`
+    provider_api: str = "openai"  # the API of the provider that answered: "openai" or "anthropic"
 
     @property
     def explanation(self) -> str:

@@ -7,7 +7,12 @@ the stream breaks later, `StreamInterrupted` says how many chunks and characters
 delivered, and no fallback is attempted (the caller already holds part of an answer). Streamed
 answers are not verified: a judge cannot take back what was already shown.
 
-`SSEDecoder` and `_Tracker` are the I/O-free parts shared by the sync and async streams.
+The commit point is the first chunk of the answer itself: an Anthropic stream's `message_start`
+and `ping` come before it, so an error right after them still falls back. `_Tracker` (what was
+delivered, and how the stream ended) and `stream_events.py` (decoding each API's events) are the
+I/O-free parts shared by the sync and async streams. Iterating a stream gives chat-completion
+chunks whatever the provider's API; `native_events()` also gives the events that exist only in
+the provider's own API (for a client that asked in that API).
 """
 
 from __future__ import annotations
@@ -15,85 +20,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 
 import httpx
 
 from .cost import sum_costs
+from .executor import untranslatable
 from .flow import adrive, drive
-from .result import ExecutionError, Result, StreamInterrupted, Usage
-from .upstream_reply import Outcome, outcome_from_exception, read_reply, usage_of
+from .native import Untranslatable
+from .result import ExecutionError, Result, StreamInterrupted
+from .stream_events import AnthropicEvents, OpenAIEvents, SSEDecoder, StreamChunk
+from .upstream_reply import Outcome, outcome_from_exception
 
 if TYPE_CHECKING:
     from .executor import Executor, Prepared
     from .flow import Call, FlowEnd
+    from .providers import Target
 
 __all__ = ["AsyncCompletionStream", "CompletionStream", "SSEDecoder", "StreamChunk"]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamChunk:
-    """One `chat.completion.chunk`: parsed, as raw JSON bytes (for pass-through), and its text."""
-
-    data: dict[str, Any]
-    raw: bytes
-    text: str
-    usage_only: bool = False  # a final usage chunk with no choices
-
-
-class SSEDecoder:
-    """Server-Sent Events → the data payload of each event, fed bytes as they arrive."""
-
-    __slots__ = ("_buffer", "_data")
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        events = []
-        buffer = self._buffer + chunk
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            line = buffer[start:end]
-            start = end + 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                if self._data:
-                    events.append(b"\n".join(self._data))
-                    self._data = []
-            elif line.startswith(b"data:"):
-                value = line[5:]
-                self._data.append(value[1:] if value.startswith(b" ") else value)
-            # comments (":") and other fields (event, id, retry) carry nothing we use
-        self._buffer = buffer[start:]
-        return events
-
-
-def _chunk(payload: bytes) -> StreamChunk | Outcome:
-    """A chunk, or the outcome of an event that is an error or not JSON."""
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return Outcome("malformed", 200, f"stream event is not JSON ({len(payload)} bytes)")
-    if not isinstance(data, dict):
-        return Outcome("malformed", 200, "stream event is not a JSON object")
-    if "error" in data and "choices" not in data:
-        error = data["error"]
-        message = error.get("message") if isinstance(error, dict) else str(error)
-        return Outcome("server_error", 200, f"error event in the stream: {str(message)[:300]}")
-    choices = data.get("choices")
-    text = ""
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        delta = choices[0].get("delta")
-        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-            text = delta["content"]
-    return StreamChunk(data, payload, text, usage_only=not choices and "usage" in data)
 
 
 class _Tracker:
@@ -103,56 +47,68 @@ class _Tracker:
         self.executor = executor
         self.prepared = prepared
         self.decoder = SSEDecoder()
+        self.events: OpenAIEvents | AnthropicEvents = OpenAIEvents()
         self.pending: list[StreamChunk] = []
+        self.committed = False  # a chunk of the answer itself is pending or delivered
         self.chunks = 0
         self.chars = 0
-        self.usage: Usage | None = None
-        self.finished = False  # [DONE], or a finish_reason
         self.model = ""
         self.end: FlowEnd | None = None
         self.result: Result | None = None
         self.reported = False  # an interruption was recorded
 
+    def begin(self, target: Target) -> None:
+        """A new attempt: forget what an earlier attempt's stream had begun to say."""
+        self.decoder = SSEDecoder()
+        self.events = target.api.events()
+        self.pending.clear()
+        self.committed = False
+
+    @property
+    def finished(self) -> bool:
+        return self.events.finished
+
+    @property
+    def usage(self) -> Any:
+        return self.events.usage
+
     def feed(self, raw: bytes) -> Outcome | None:
         """Decode bytes into pending chunks; an Outcome when the stream carried an error."""
-        for payload in self.decoder.feed(raw):
-            if payload.strip() == b"[DONE]":
-                self.finished = True
-                continue
-            item = _chunk(payload)
-            if isinstance(item, Outcome):
-                return item
-            usage = usage_of(item.data)
-            if usage is not None:
-                self.usage = usage
-            choices = item.data.get("choices")
-            if isinstance(choices, list) and choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
-                self.finished = True
-            self.pending.append(item)
+        for event, payload in self.decoder.events(raw):
+            items = self.events.read(event, payload)
+            if isinstance(items, Outcome):
+                return items
+            for item in items:
+                self.committed = self.committed or item.commits
+                self.pending.append(item)
         return None
 
     def take(self) -> list[StreamChunk]:
         ready, self.pending = self.pending, []
         for chunk in ready:
-            self.chunks += 1
-            self.chars += len(chunk.text)
+            if chunk.visible:
+                self.chunks += 1
+                self.chars += len(chunk.text)
         return ready
 
-    def whole_reply(self, status: int, headers: Any, body: bytes) -> Outcome:
+    def whole_reply(self, target: Target, status: int, headers: Any, body: bytes) -> Outcome:
         """A provider that ignored stream=True and answered in one piece: one synthetic chunk."""
-        outcome = read_reply(status, headers, body, self.executor.providers.redact)
+        outcome = target.api.read_reply(status, headers, body, self.executor.providers.redact)
         if outcome.ok and outcome.response is not None:
             message = outcome.response["choices"][0]["message"]
+            delta = {"role": "assistant", "content": message.get("content") or ""}
+            if message.get("tool_calls"):
+                delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
             data = {
                 "id": outcome.response.get("id", self.prepared.request_id),
                 "object": "chat.completion.chunk",
                 "created": outcome.response.get("created", int(time.time())),
                 "model": outcome.response.get("model", ""),
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": message.get("content") or ""}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": outcome.response["choices"][0].get("finish_reason") or "stop"}],
             }
             self.pending.append(StreamChunk(data, json.dumps(data).encode(), message.get("content") or ""))
-            self.usage = outcome.usage
-            self.finished = True
+            self.committed = True
+            self.events = _Whole(outcome.usage)
         return outcome
 
     def failed_before_first_chunk(self, status: int | None, how: str) -> Outcome:
@@ -176,14 +132,24 @@ class _Tracker:
         assert self.end is not None
         end = self.end
         last = end.attempts[-1]
-        cost = self.executor.price(last.model, self.usage, True)
-        end.attempts[-1] = dataclasses.replace(last, usage=self.usage, cost=cost)
-        end.outcome.usage = self.usage
+        usage = self.usage
+        cost = self.executor.price(last.model, usage, True)
+        end.attempts[-1] = dataclasses.replace(last, usage=usage, cost=cost)
+        end.outcome.usage = usage
         result = self.executor.result(self.prepared, end)
         result.content = None
         result.cost = sum_costs([a.cost for a in end.attempts])
         self.result = result
         return self.executor.answered(self.prepared, result, stream=True)
+
+
+class _Whole:
+    """The events of a reply that came in one piece: finished, with its usage."""
+
+    finished = True
+
+    def __init__(self, usage: Any) -> None:
+        self.usage = usage
 
 
 class _StreamBase:
@@ -198,6 +164,7 @@ class _StreamBase:
         self._text: list[str] = []
         self._started = False
         self._closed = False
+        self._native = False  # also deliver the events that exist only in the provider's own API
 
     @property
     def result(self) -> Result | None:
@@ -212,6 +179,11 @@ class _StreamBase:
     @property
     def model_used(self) -> str:
         return self._tracker.model
+
+    @property
+    def provider_api(self) -> str:
+        """The API of the provider streaming the answer ("openai" or "anthropic"), once started."""
+        return self._executor.providers.target(self._tracker.model).api.name if self._tracker.model else ""
 
     @property
     def attempts(self) -> list[Any]:
@@ -235,12 +207,15 @@ class _StreamBase:
     def _deliver(self) -> list[StreamChunk]:
         chunks = self._tracker.take()
         self._text.extend(c.text for c in chunks)
-        return chunks
+        return chunks if self._native else [c for c in chunks if c.visible]
 
-    def _open_request(self, call: Call) -> tuple[str, httpx.Request, Any]:
-        provider, body = self._executor.body(call, self.prepared.params, stream=True)
-        target = self._executor.providers.target(call.model)
-        return provider, body, target.url
+    def _open_request(self, call: Call) -> tuple[Target, bytes, tuple[tuple[bytes, bytes], ...]] | Outcome:
+        try:
+            target, body, extra = self._executor.body(call, self.prepared, stream=True)
+        except Untranslatable as exc:
+            return untranslatable(exc, call, self._executor.providers.redact)
+        self._tracker.begin(target)
+        return target, body, extra
 
 
 class CompletionStream(_StreamBase):
@@ -258,15 +233,18 @@ class CompletionStream(_StreamBase):
         return self
 
     def _attempt(self, call: Call) -> Outcome:
-        provider, body, url = self._open_request(call)
-        client = self._executor.providers.client(provider)
+        opened = self._open_request(call)
+        if isinstance(opened, Outcome):
+            return opened
+        target, body, extra = opened
+        client = self._executor.providers.client(target.provider)
         started = time.perf_counter()
         tracker = self._tracker
         response = None
         try:
-            response = client.send(client.build_request("POST", url, content=body), stream=True)
+            response = client.send(client.build_request("POST", target.url, content=body, headers=extra or None), stream=True)
             if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
-                outcome = tracker.whole_reply(response.status_code, response.headers, response.read())
+                outcome = tracker.whole_reply(target, response.status_code, response.headers, response.read())
                 response.close()
                 response = None
             else:
@@ -274,9 +252,9 @@ class CompletionStream(_StreamBase):
                 chunks = response.iter_raw()
                 for raw in chunks:
                     outcome = tracker.feed(raw)
-                    if outcome is not None or tracker.pending:
+                    if outcome is not None or tracker.committed:
                         break
-                if outcome is None and not tracker.pending:
+                if outcome is None and not tracker.committed:
                     outcome = tracker.failed_before_first_chunk(200, "ended")
                 if outcome is None:
                     outcome = Outcome(None, 200)
@@ -291,6 +269,11 @@ class CompletionStream(_StreamBase):
             tracker.pending.clear()
         outcome.latency_s = time.perf_counter() - started
         return outcome
+
+    def native_events(self) -> Iterator[StreamChunk]:
+        """Iterate with the events that exist only in the provider's own API (`visible=False`)."""
+        self._native = True
+        return iter(self)
 
     def __iter__(self) -> Iterator[StreamChunk]:
         self.start()
@@ -343,15 +326,17 @@ class AsyncCompletionStream(_StreamBase):
         return self
 
     async def _attempt(self, call: Call) -> Outcome:
-        _, body, _ = self._open_request(call)
-        target = self._executor.providers.target(call.model)
+        opened = self._open_request(call)
+        if isinstance(opened, Outcome):
+            return opened
+        target, body, extra = opened
         started = time.perf_counter()
         tracker = self._tracker
         response = None
         try:
-            response = await self._executor.providers.asend(target, body)
+            response = await self._executor.providers.asend(target, body, extra)
             if response.status_code != 200 or not response.headers.get("content-type", "").startswith("text/event-stream"):
-                outcome = tracker.whole_reply(response.status_code, response.headers, await response.aread())
+                outcome = tracker.whole_reply(target, response.status_code, response.headers, await response.aread())
                 await response.aclose()
                 response = None
             else:
@@ -359,9 +344,9 @@ class AsyncCompletionStream(_StreamBase):
                 chunks = response.aiter_raw()
                 async for raw in chunks:
                     outcome = tracker.feed(raw)
-                    if outcome is not None or tracker.pending:
+                    if outcome is not None or tracker.committed:
                         break
-                if outcome is None and not tracker.pending:
+                if outcome is None and not tracker.committed:
                     outcome = tracker.failed_before_first_chunk(200, "ended")
                 if outcome is None:
                     outcome = Outcome(None, 200)
@@ -378,6 +363,11 @@ class AsyncCompletionStream(_StreamBase):
         return outcome
 
     def __aiter__(self) -> AsyncIterator[StreamChunk]:
+        return self._chunks()
+
+    def native_events(self) -> AsyncIterator[StreamChunk]:
+        """`async for` with the events that exist only in the provider's own API (`visible=False`)."""
+        self._native = True
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[StreamChunk]:

@@ -1,8 +1,9 @@
-"""Reading an OpenAI-compatible upstream: what its reply means, with no I/O of its own.
+"""Reading an upstream: what its reply means, with no I/O of its own.
 
-`read_reply` turns a status, headers and body into an `Outcome`: an answer, or an error kind
-the fallback flow can act on (retry, fall back, fail fast). `outcome_from_exception` does the
-same for transport errors. Upstream messages are cut to a readable length and scrubbed of
+`read_reply` turns a status, headers and body of an OpenAI-compatible upstream into an
+`Outcome`: an answer, or an error kind the fallback flow can act on (retry, fall back, fail
+fast); `error_outcome` classifies an error status the same way for every API (Anthropic's reply
+is read in `anthropic_reply.py`). `outcome_from_exception` does the same for transport errors. Upstream messages are cut to a readable length and scrubbed of
 anything that looks like a credential before they are kept anywhere.
 """
 
@@ -19,7 +20,7 @@ import httpx
 
 from .result import Usage
 
-__all__ = ["Outcome", "Redactor", "outcome_from_exception", "parse_retry_after", "read_reply", "usage_of"]
+__all__ = ["Outcome", "Redactor", "error_in_200", "error_outcome", "outcome_from_exception", "parse_body", "parse_retry_after", "read_reply", "usage_of"]
 
 _MAX_MESSAGE = 300
 _CONTEXT_HINTS = (
@@ -45,6 +46,7 @@ class Outcome:
     usage: Usage | None = None
     latency_s: float = 0.0
     raw: bytes | None = None  # the reply's body as received, when it was a good completion
+    api: str = "openai"  # the API `raw` is in ("openai" or "anthropic")
 
     @property
     def ok(self) -> bool:
@@ -113,7 +115,17 @@ def usage_of(data: Any) -> Usage | None:
         prompt = 0
     if not isinstance(completion, int) or isinstance(completion, bool):
         completion = 0
-    return Usage(max(prompt, 0), max(completion, 0))
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    prompt = max(prompt, 0)
+    return Usage(prompt, max(completion, 0), _count(cached, prompt))
+
+
+def _count(value: Any, most: int) -> int:
+    """A token count from an upstream: a non-negative integer no larger than `most`, or 0."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return 0
+    return min(value, most)
 
 
 def _error_text(data: Any) -> tuple[str, str | None]:
@@ -144,25 +156,37 @@ def _valid_completion(data: Any) -> bool:
     return isinstance(message, dict) and (message.get("content") is None or isinstance(message.get("content"), str))
 
 
-def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redactor) -> Outcome:
-    """Classify a complete (non-streaming) upstream reply."""
+def parse_body(body: bytes) -> tuple[bool, Any]:
+    """(parsed, data): whether the body is JSON, and what it holds."""
     try:
-        data: Any = json.loads(body) if body else None
+        return True, (json.loads(body) if body else None)
     except (ValueError, UnicodeDecodeError):
-        data = None
-        parsed = False
-    else:
-        parsed = True
-    if status == 200:
-        if not parsed:
-            return Outcome("malformed", status, f"reply is not JSON ({len(body)} bytes)")
-        if isinstance(data, dict) and "error" in data and "choices" not in data:
-            message, code = _error_text(data)
-            kind = "context_length" if _is_context_length(message, code) else "server_error"
-            return Outcome(kind, status, redact(_short(f"error in a 200 reply: {message}")))
-        if not _valid_completion(data):
-            return Outcome("malformed", status, "reply is not a chat completion (no choices[0].message)")
-        return Outcome(None, status, response=data, usage=usage_of(data), raw=body)
+        return False, None
+
+
+def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redactor) -> Outcome:
+    """Classify a complete (non-streaming) reply of an OpenAI-compatible upstream."""
+    parsed, data = parse_body(body)
+    if status != 200:
+        return error_outcome(status, headers, body, parsed, data, redact)
+    if not parsed:
+        return Outcome("malformed", status, f"reply is not JSON ({len(body)} bytes)")
+    if isinstance(data, dict) and "error" in data and "choices" not in data:
+        return error_in_200(data, redact)
+    if not _valid_completion(data):
+        return Outcome("malformed", status, "reply is not a chat completion (no choices[0].message)")
+    return Outcome(None, status, response=data, usage=usage_of(data), raw=body)
+
+
+def error_in_200(data: Any, redact: Redactor) -> Outcome:
+    """A 200 whose body is an error object: retryable, unless it says the prompt is too long."""
+    message, code = _error_text(data)
+    kind = "context_length" if _is_context_length(message, code) else "server_error"
+    return Outcome(kind, 200, redact(_short(f"error in a 200 reply: {message}")))
+
+
+def error_outcome(status: int, headers: Mapping[str, str], body: bytes, parsed: bool, data: Any, redact: Redactor) -> Outcome:
+    """What an error status means, in either API: the error shapes both read the same way."""
     message, code = _error_text(data) if parsed and data is not None else (body[:_MAX_MESSAGE].decode("utf-8", "replace"), None)
     message = redact(_short(message)) if message else f"HTTP {status}"
     if status == 429:

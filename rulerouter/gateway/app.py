@@ -274,7 +274,7 @@ class Gateway:
         except RuleRouterError as exc:
             return await send_error(send, 502, str(exc), code="upstream_failed")
         response = result.response
-        if response.get("model") == result.model_used and result.raw_response is not None:
+        if result.provider_api == "openai" and response.get("model") == result.model_used and result.raw_response is not None:
             body = result.raw_response  # already what the client should see: pass it through
         else:
             response["model"] = result.model_used

@@ -306,10 +306,17 @@ class Tier(_Section):
 
 
 class Price(_Section):
-    """US dollars per million tokens."""
+    """US dollars per million tokens.
+
+    Prompt tokens read from a provider's prompt cache cost `cached_input_per_mtok`, and those
+    written to it `cache_write_per_mtok` (Anthropic's cache writes); each is the input price
+    when not given.
+    """
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
 
 class Model(_Section):
@@ -321,15 +328,33 @@ class Model(_Section):
 
 
 class Provider(_Section):
-    """An OpenAI-compatible endpoint. Keys come from the environment, never from the file."""
+    """An endpoint models are called through. Keys come from the environment, never from the file.
+
+    `api` is the API it speaks: "openai" (chat completions at `{base_url}/chat/completions`,
+    key as `Authorization: Bearer`) or "anthropic" (the Messages API at `{base_url}/messages`,
+    key as `x-api-key`, with `anthropic-version` and, for requests that set none, `max_tokens =
+    default_max_tokens`). Requests are translated to it; `anthropic_version` and
+    `default_max_tokens` apply only to `api = "anthropic"`.
+    """
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
     base_url_env: str | None = Field(default=None, min_length=1)
     api_key_env: str | None = Field(default=None, min_length=1)
+    api: Literal["openai", "anthropic"] = "openai"
+    anthropic_version: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    default_max_tokens: int | None = Field(default=None, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=60.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _anthropic_settings(self) -> Provider:
+        if self.api != "anthropic":
+            for name in ("anthropic_version", "default_max_tokens"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f'{name} applies only to a provider with api = "anthropic"')
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
