@@ -150,6 +150,19 @@ def test_multi30k_rotates_language_direction_and_phrasing() -> None:
     assert list(rules.multi30k_candidates([(0, {**captions, "de": " "})])) == []
 
 
+def test_clinc_queries_take_the_intent_tier_and_labelling_requests_are_bulk() -> None:
+    domains = {"travel": ["translate", "book_flight"], "utility": ["weather"]}
+    rows = [("how do you say hi in french", "translate"), ("what is my flight status", "book_flight"),
+            ("book a flight to oslo", "book_flight"), ("tell me a joke about cats", "oos")]
+    got = list(rules.clinc_candidates(rows, domains))
+    assert [(c.tier, c.category) for c in got] == [
+        ("bulk", "query/travel/translate"), ("bulk", "domain-labelling/travel"),
+        ("standard", "query/travel/book_flight"), ("bulk", "domain-labelling/out_of_scope")]
+    assert got[0].prompt == "how do you say hi in french"
+    assert got[1].prompt.startswith("Which of these domains") and "travel, utility, out of scope" in got[1].prompt
+    assert got[1].prompt.endswith("Request: what is my flight status")
+
+
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     cands = [rules.Candidate(f"{cat}{i}", f"p {cat}{i}", "bulk", cat) for cat in "ab" for i in range(10)]
     cands.append(rules.Candidate("c0", "p c0", "bulk", "c"))
@@ -159,6 +172,8 @@ def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     by_cat = {cat: sum(c.category == cat for c in first) for cat in "abc"}
     assert by_cat == {"a": 3, "b": 3, "c": 1}
     assert len(build.select(cands, per_category=2)) == 5
+    by_first_letter = build.select(cands, cap=4, stratum=lambda c: "ab" if c.category in "ab" else "c")
+    assert sum(c.category == "c" for c in by_first_letter) == 1
 
 
 def test_record_schema_problems_are_named() -> None:

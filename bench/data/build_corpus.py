@@ -51,6 +51,7 @@ class Source:
     load: Callable[[Mirror], Iterable[Candidate]]
     cap: int | None = None            # at most this many, spread evenly over categories
     per_category: int | None = None   # at most this many from each category
+    stratum: Callable[[Candidate], str] | None = None  # what "category" means for the two caps
 
 
 def _json_files(mirror: Mirror, folder: str, suffix: str = ".json") -> Iterator[tuple[str, dict]]:
@@ -116,6 +117,11 @@ def load_multi30k(m: Mirror) -> Iterator[Candidate]:
     return rules.multi30k_candidates(rows)
 
 
+def load_clinc(m: Mirror) -> Iterable[Candidate]:
+    data = json.loads(m.text("data/data_full.json"))
+    return rules.clinc_candidates([*data["train"], *data["oos_train"]], json.loads(m.text("data/domains.json")))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -127,6 +133,8 @@ SOURCES: tuple[Source, ...] = (
     Source("flan-cot", "google-research/FLAN", "e9e4ec6e2701182c7a91af176f705310da541277", load_flan_cot, per_category=1200),
     Source("text2sql", "jkkummerfeld/text2sql-data", "5050bad2309a93636ea4788d3660c9202bf11e0e", load_text2sql, cap=1200),
     Source("multi30k", "multi30k/dataset", "a3d2e0d26b56f3846f66a952536ffed4e401d05a", load_multi30k, cap=900),
+    Source("clinc150", "clinc/oos-eval", "828f8093932c8fe6ca7936c3d2e52903b1c523de", load_clinc, cap=1200,
+           stratum=lambda c: c.category.rsplit("/", 1)[0] if c.category.startswith("query/") else c.category),
     Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
            cap=1200),
 )
@@ -136,11 +144,13 @@ def _rank(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def select(candidates: Iterable[Candidate], cap: int | None = None, per_category: int | None = None) -> list[Candidate]:
-    """A deterministic sample: sha256 order inside each category, categories taken in turn."""
+def select(candidates: Iterable[Candidate], cap: int | None = None, per_category: int | None = None,
+           stratum: Callable[[Candidate], str] | None = None) -> list[Candidate]:
+    """A deterministic sample: sha256 order inside each category (or ``stratum``), categories
+    taken in turn."""
     by_category: dict[str, list[Candidate]] = collections.defaultdict(list)
     for cand in candidates:
-        by_category[cand.category].append(cand)
+        by_category[stratum(cand) if stratum else cand.category].append(cand)
     queues = [sorted(items, key=lambda c: _rank(c.key))[:per_category] for _, items in sorted(by_category.items())]
     chosen: list[Candidate] = []
     while any(queues) and (cap is None or len(chosen) < cap):
@@ -176,7 +186,7 @@ def build(sources: Iterable[Source], mirrors: Path, contamination: Contamination
     built = Built({}, {})
     for src, mirror in opened:
         with mirror:
-            chosen = select(src.load(mirror), src.cap, src.per_category)
+            chosen = select(src.load(mirror), src.cap, src.per_category, src.stratum)
         kept, dropped = [], collections.Counter()
         local: set[str] = set()
         for n, cand in enumerate(chosen, 1):

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-__all__ = ["CODEXGLUE_TASKS", "FLAN_COT_TASKS", "MULTI30K_LANGUAGES", "multi30k_candidates", "TEXT2SQL_DATASETS", "Candidate", "flan_cot_candidates", "text2sql_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
+__all__ = ["CLINC_BULK_INTENTS", "CODEXGLUE_TASKS", "clinc_candidates", "FLAN_COT_TASKS", "MULTI30K_LANGUAGES", "multi30k_candidates", "TEXT2SQL_DATASETS", "Candidate", "flan_cot_candidates", "text2sql_candidates", "P3_DATASETS", "codexglue_candidates", "glaive_candidates", "leetcode_candidates", "math_candidates",
            "math_tier", "p3_candidates", "p3_rule", "sgd_candidates"]
 
 
@@ -334,3 +334,34 @@ def multi30k_candidates(rows: Iterable[tuple[str, dict[str, str]]]) -> Iterator[
             lang = MULTI30K_LANGUAGES.get(dst, "English")
             prompt = MULTI30K_PHRASINGS[(n // 6) % 3].format(lang=lang, text=text)
             yield Candidate(f"task1/{n}", prompt, "bulk", f"translation/{src}->{dst}")
+
+
+# --- CLINC150 (Larson et al., 2019), training split ---------------------------------------
+
+# Raw queries take their tier from CLINC's own intent: translating, converting a measurement and
+# spelling a word are mechanical transformations of a given item (*bulk*); every other intent,
+# and out-of-scope, is *standard*. A query wrapped in a request to label its domain
+# from CLINC's own domain list is *bulk*: a label for a given item from a given set.
+CLINC_BULK_INTENTS = frozenset({"translate", "measurement_conversion", "spelling"})
+CLINC_LABEL_PHRASINGS = ("Which of these domains does the request below belong to? {labels}\n\nRequest: {text}",
+                         "Label this assistant request with one domain from: {labels}. Answer with the domain only.\n\n{text}")
+
+
+def clinc_candidates(rows: Iterable[tuple[str, str]], domains: dict[str, list[str]]) -> Iterator[Candidate]:
+    """``rows``: (utterance, intent) of ``train`` and ``oos_train``; ``domains``: domain -> intents.
+
+    Even rows are asked as they are; odd rows are wrapped in the domain-labelling request.
+    """
+    domain_of = {intent: domain for domain, intents in domains.items() for intent in intents}
+    labels = ", ".join(d.replace("_", " ") for d in domains) + ", out of scope"
+    for n, (text, intent) in enumerate(rows):
+        text = text.strip()
+        if not text:
+            continue
+        domain = domain_of.get(intent, "out_of_scope")
+        if n % 2 == 0:
+            tier = "bulk" if intent in CLINC_BULK_INTENTS else "standard"
+            yield Candidate(f"{n}", text, tier, f"query/{domain}/{intent}")
+        else:
+            prompt = CLINC_LABEL_PHRASINGS[(n // 2) % 2].format(labels=labels, text=text)
+            yield Candidate(f"{n}", prompt, "bulk", f"domain-labelling/{domain}")
