@@ -88,28 +88,41 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 class Progress:
-    """A one-line progress bar on a terminal; a line every 10 % elsewhere."""
+    """How far a batch has got, on stderr: tqdm's bar on a terminal, a line every 10 % elsewhere.
+
+    On a terminal, tqdm redraws at most ten times a second, fits the terminal's width, clears
+    what a shorter line leaves behind, and shows the rate and the time left. Logs and pipes get
+    one plain line per tenth of the items instead of a stream of carriage returns.
+    """
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
         self.stream = stream or sys.stderr  # looked up now, not at import: stderr may be redirected
-        self.tty = self.stream.isatty()
         self.done = self.ok = self.failed = 0
         self.started = time.monotonic()
         self._last_decile = -1
+        self._bar: Any = None
+        if self.stream.isatty():
+            from tqdm import tqdm  # only a batch on a terminal needs it
+
+            self._bar = tqdm(total=total, file=self.stream, unit="item", dynamic_ncols=True)
+            self._bar.set_postfix_str(self._counts(), refresh=False)
+
+    def _counts(self) -> str:
+        return f"ok {self.ok}, failed {self.failed}"
 
     def update(self, ok: bool) -> None:
         self.done += 1
         self.ok += ok
         self.failed += not ok
-        if self.tty:
-            self.stream.write("\r" + self.line())
-            self.stream.flush()
-        else:
-            decile = self.done * 10 // max(self.total, 1)
-            if decile != self._last_decile or self.done == self.total:
-                self._last_decile = decile
-                print(self.line(), file=self.stream)
+        if self._bar is not None:
+            self._bar.set_postfix_str(self._counts(), refresh=False)
+            self._bar.update()
+            return
+        decile = self.done * 10 // max(self.total, 1)
+        if decile != self._last_decile or self.done == self.total:
+            self._last_decile = decile
+            print(self.line(), file=self.stream)
 
     def line(self) -> str:
         width = 30
@@ -118,8 +131,8 @@ class Progress:
         return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  ok {self.ok}  failed {self.failed}  {rate:.1f}/s"
 
     def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _read_done(path: Path, retry_errors: bool) -> set[str]:
