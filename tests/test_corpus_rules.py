@@ -176,6 +176,23 @@ def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:
     assert sum(c.category == "c" for c in by_first_letter) == 1
 
 
+class FlagOne:
+    def hits(self, record: dict) -> list[str]:
+        return [record["prompt"]] if record["prompt"] == "flagged prompt text" else []
+
+
+def test_screening_numbers_before_dropping_and_counts_every_drop() -> None:
+    cands = [rules.Candidate(k, p, "standard", "c") for k, p in [
+        ("a", "Kept one"), ("b", "kept  ONE"), ("c", "from before"), ("d", "In the devset"),
+        ("e", "flagged prompt text"), ("f", "kept two")]]
+    seen = {"from before"}
+    kept, dropped = build.screen("src", cands, seen, {"in the devset"}, FlagOne())
+    assert [(r["id"], r["prompt"]) for r in kept] == [("src-1", "Kept one"), ("src-6", "kept two")]
+    assert dropped == {"duplicate prompt in this source": 1, "prompt already taken from an earlier source": 1,
+                       "prompt of the development set": 1, build.CONTAMINATED: 1}
+    assert "kept two" in seen and "kept one" in seen
+
+
 def test_record_schema_problems_are_named() -> None:
     good = {"id": "src-1", "prompt": "Hi", "expected_tier": "standard", "source": "src", "category": "x",
             "messages": [{"role": "user", "content": "Hi"}]}

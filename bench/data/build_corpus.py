@@ -140,6 +140,9 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
+CONTAMINATED = "held-out evaluation prompt (contamination checker)"
+
+
 def _rank(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -187,25 +190,34 @@ def build(sources: Iterable[Source], mirrors: Path, contamination: Contamination
     for src, mirror in opened:
         with mirror:
             chosen = select(src.load(mirror), src.cap, src.per_category, src.stratum)
-        kept, dropped = [], collections.Counter()
-        local: set[str] = set()
-        for n, cand in enumerate(chosen, 1):
-            rec = to_record(src.key, n, cand)
-            norm = normalize_prompt(rec["prompt"])
-            if norm in local:
-                dropped["duplicate prompt in this source"] += 1
-            elif norm in seen:
-                dropped["prompt already taken from an earlier source"] += 1
-            elif norm in held:
-                dropped["prompt of the development set"] += 1
-            elif contamination.hits(rec):
-                dropped["held-out evaluation prompt (contamination checker)"] += 1
-            else:
-                kept.append(rec)
-            local.add(norm)
-        seen |= local
-        built.records[src.key], built.dropped[src.key] = kept, dropped
+        built.records[src.key], built.dropped[src.key] = screen(src.key, chosen, seen, held, contamination)
     return built
+
+
+def screen(source: str, chosen: list[Candidate], seen: set[str], held: set[str],
+           contamination: Contamination) -> tuple[list[dict], collections.Counter]:
+    """Number the selected candidates, then keep those that pass every filter, counting the rest.
+
+    ``seen`` (normalised prompts of earlier sources) is extended with this source's prompts.
+    """
+    kept, dropped = [], collections.Counter()
+    local: set[str] = set()
+    for n, cand in enumerate(chosen, 1):
+        rec = to_record(source, n, cand)
+        norm = normalize_prompt(rec["prompt"])
+        if norm in local:
+            dropped["duplicate prompt in this source"] += 1
+        elif norm in seen:
+            dropped["prompt already taken from an earlier source"] += 1
+        elif norm in held:
+            dropped["prompt of the development set"] += 1
+        elif contamination.hits(rec):
+            dropped[CONTAMINATED] += 1
+        else:
+            kept.append(rec)
+        local.add(norm)
+    seen |= local
+    return kept, dropped
 
 
 def counts(records: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
@@ -235,7 +247,11 @@ def update_doc(doc: Path, built: Built) -> None:
     head, rest = text.split(BEGIN, 1)
     drops = ["| source | reason | dropped |", "|---|---|---:|"]
     drops += [f"| `{src}` | {why} | {n} |" for src, d in sorted(built.dropped.items()) for why, n in sorted(d.items())]
-    block = f"{BEGIN}\n{render_table(counts(built.records))}\n\nDropped after selection:\n\n" + "\n".join(drops) + "\n"
+    flagged = {src: d[CONTAMINATED] for src, d in sorted(built.dropped.items()) if d[CONTAMINATED]}
+    verdict = ("The contamination checker flagged " + ", ".join(f"{n} in `{src}`" for src, n in flagged.items())
+               if flagged else "The contamination checker flagged no selected record, in any source.")
+    block = (f"{BEGIN}\n{render_table(counts(built.records))}\n\nDropped after selection:\n\n" + "\n".join(drops)
+             + f"\n\n{verdict}\n")
     doc.write_text(head + block + END + rest.split(END, 1)[1], encoding="utf-8")
 
 
@@ -253,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.fetch_list:
         print(fetch_list(SOURCES))
         return 0
-    built = build(SOURCES, args.mirrors, Contamination())
+    try:
+        built = build(SOURCES, args.mirrors, Contamination())
+    except (MirrorMissing, FileNotFoundError) as exc:
+        raise SystemExit(f"cannot build the corpus: {exc}") from None
     write(built, args.out, SOURCES)
     if args.update_doc:
         update_doc(SOURCES_MD, built)

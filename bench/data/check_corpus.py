@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", type=Path, default=SOURCES_MD)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    problems, counts = check(args.corpus, args.sources, Contamination())
+    try:
+        contamination = Contamination()
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems, counts = check(args.corpus, args.sources, contamination)
     if args.json:
         json.dump({"ok": not problems, "problems": problems, "counts": counts}, sys.stdout, indent=2)
         print()
