@@ -162,3 +162,26 @@ def test_reference_tables_list_every_lint_code_and_signal() -> None:
 
     assert first_cells(DOCS / "rule-file.md", "code") == set(CODES), "docs/rule-file.md's lint table and CODES differ"
     assert first_cells(DOCS / "conditions-and-signals.md", "signal") == set(SIGNALS), "the signal table and SIGNALS differ"
+
+
+def test_the_reference_table_names_every_key_of_every_table() -> None:
+    from rulerouter.policy import schema
+    from rulerouter.policy.limits import Budget, RateLimit, State
+
+    sections = {"providers": schema.Provider, "models": schema.Model, "rules": schema.Rule, "scores": schema.Score,
+                "retry": schema.Retry, "circuit_breaker": schema.CircuitBreaker, "verification": schema.Verification,
+                "log": schema.Log, "budgets": Budget, "rate_limits": RateLimit, "state": State, "classifiers": schema.Classifier}
+    rows = {re.sub(r"[\[\]`]|\.NAME", "", line.split("|")[1].strip()): line
+            for line in (DOCS / "rule-file.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `[")}
+    missing = [f"[{section}] {name}" for section, model in sections.items()
+               for name, info in model.model_fields.items()
+               if not re.search(rf"[`\s,(]{re.escape(info.alias or name)}(?!\w)", rows.get(section, ""))]
+    missing += [f"[{name}]" for name in schema.Policy.model_fields if name not in rows and name not in ("schema_version", "default_tier")]
+    assert not missing, f"docs/rule-file.md's reference table leaves out {missing}"
+
+
+def test_the_failure_table_gives_every_error_kind() -> None:
+    from rulerouter.execute.result import ERROR_KINDS
+
+    text = (DOCS / "calling-models.md").read_text(encoding="utf-8")
+    assert not [kind for kind in ERROR_KINDS if f"`{kind}`" not in text], "docs/calling-models.md leaves out an error kind"
