@@ -8,7 +8,7 @@ retry, circuit breaking, quality verification and honest cost.
 
 from ._version import __version__
 from .decide.compile import Decision, RuleTrace
-from .errors import PolicyError, RuleRouterError, UsageError
+from .errors import BudgetExceeded, LimitExceeded, PolicyError, RateLimited, RuleRouterError, UsageError
 from .execute.result import (
     AllAttemptsFailed,
     Attempt,
@@ -29,14 +29,17 @@ __all__ = [
     "AllAttemptsFailed",
     "AsyncCompletionStream",
     "Attempt",
+    "BudgetExceeded",
     "Checked",
     "CompletionStream",
     "Decision",
     "Diagnostic",
     "ExecutionError",
+    "LimitExceeded",
     "Metrics",
     "Policy",
     "PolicyError",
+    "RateLimited",
     "Result",
     "Router",
     "RuleRouterError",

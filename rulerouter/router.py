@@ -20,6 +20,7 @@ from .observe.observer import Observer, policy_event
 from .policy.diagnostics import Diagnostic
 from .policy.load import Checked, load_file, load_text
 from .policy.schema import Log, Policy
+from .state import StateBackend, state_for
 
 __all__ = ["Router"]
 
@@ -39,6 +40,7 @@ class Router:
         metrics: Metrics | None = None,
         log: Log | None = None,
         secrets: Iterable[str] = (),
+        state: StateBackend | None = None,
     ) -> None:
         if checked.policy is None:
             raise TypeError("Router needs a checked policy; use Router.from_file or Router.from_toml")
@@ -48,6 +50,9 @@ class Router:
         self._compiled = CompiledPolicy(checked.policy, checked.resources)
         self._env = env
         self._executor: Executor | None = None
+        # Counters and shared breaker state; a router that built its own closes it.
+        self._owns_state = state is None
+        self.state: StateBackend = state if state is not None else state_for(checked.policy.state, env)
         self.observer = Observer(
             log or checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env, secrets), metrics=metrics
         )
@@ -77,7 +82,7 @@ class Router:
     def executor(self) -> Executor:
         """The part that calls models: provider pools and circuit breakers (built on first use)."""
         if self._executor is None:
-            self._executor = Executor(self._compiled, env=self._env, recorder=self.observer)
+            self._executor = Executor(self._compiled, env=self._env, recorder=self.observer, ledger=self.state.ledger)
         return self._executor
 
     @property
@@ -134,17 +139,20 @@ class Router:
         tier: str | None = None,
         model: str | None = None,
         verify: bool | None = None,
+        client: str | None = None,
         **params: Any,
     ) -> Result:
         """Route and call: decide, call the model with fallback and retry, verify, return.
 
         `tier` or `model` skip the rules. `verify` turns the policy's verification on or off
-        for this call (None: as the policy says). Other keyword arguments (max_tokens,
-        temperature, response_format, tools, …) are passed to the model as they are.
-        Raises an `ExecutionError` listing every attempt when there is no answer.
+        for this call (None: as the policy says). `client` names the caller for budgets and
+        rate limits counted `per = "key"`. Other keyword arguments (max_tokens, temperature,
+        response_format, tools, …) are passed to the model as they are.
+        Raises an `ExecutionError` listing every attempt when there is no answer, and
+        `BudgetExceeded` or `RateLimited` (before any call) when a limit is reached.
         """
         executor = self.executor
-        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params)
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client)
         return executor.run(prepared, verify)
 
     async def acomplete(
@@ -157,11 +165,12 @@ class Router:
         tier: str | None = None,
         model: str | None = None,
         verify: bool | None = None,
+        client: str | None = None,
         **params: Any,
     ) -> Result:
         """`complete()` for asyncio."""
         executor = self.executor
-        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params)
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client)
         return await executor.arun(prepared, verify)
 
     def stream(
@@ -173,6 +182,7 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        client: str | None = None,
         **params: Any,
     ) -> CompletionStream:
         """A streamed answer. Iterate it for chunks; fallback happens until the first chunk.
@@ -183,7 +193,7 @@ class Router:
         attempts once the stream has ended.
         """
         executor = self.executor
-        return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params))
+        return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client))
 
     def astream(
         self,
@@ -194,11 +204,12 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        client: str | None = None,
         **params: Any,
     ) -> AsyncCompletionStream:
         """`stream()` for asyncio: `async for chunk in router.astream(...)`."""
         executor = self.executor
-        return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params))
+        return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client))
 
     async def abatch(
         self,
@@ -221,12 +232,16 @@ class Router:
         """Close pooled connections (sync clients) and the event log."""
         if self._executor is not None:
             self._executor.providers.close()
+        if self._owns_state:
+            self.state.close()
         self.observer.close()
 
     async def aclose(self) -> None:
         """Close pooled connections of the running event loop (and the sync ones)."""
         if self._executor is not None:
             await self._executor.providers.aclose()
+        if self._owns_state:
+            self.state.close()
         self.observer.close()
 
     def __enter__(self) -> Router:

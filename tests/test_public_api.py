@@ -11,8 +11,8 @@ import rulerouter
 def test_exported_names() -> None:
     assert sorted(rulerouter.__all__) == sorted(
         [
-            "AllAttemptsFailed", "AsyncCompletionStream", "Attempt", "Checked", "CompletionStream",
-            "Decision", "Diagnostic", "ExecutionError", "Metrics", "Policy", "PolicyError", "Result",
+            "AllAttemptsFailed", "AsyncCompletionStream", "Attempt", "BudgetExceeded", "Checked", "CompletionStream",
+            "Decision", "Diagnostic", "ExecutionError", "LimitExceeded", "Metrics", "Policy", "PolicyError", "RateLimited", "Result",
             "Router", "RuleRouterError", "RuleTrace", "Severity", "StreamChunk", "StreamInterrupted",
             "UpstreamRejected", "Usage", "UsageError", "__version__", "check_file", "check_text",
         ]
@@ -46,5 +46,6 @@ def test_every_module_declares_all() -> None:
 
 
 def test_errors_form_one_tree() -> None:
-    for name in ("PolicyError", "UsageError", "ExecutionError", "AllAttemptsFailed", "UpstreamRejected", "StreamInterrupted"):
+    for name in ("PolicyError", "UsageError", "ExecutionError", "AllAttemptsFailed", "UpstreamRejected", "StreamInterrupted",
+                 "LimitExceeded", "BudgetExceeded", "RateLimited"):
         assert issubclass(getattr(rulerouter, name), rulerouter.RuleRouterError)

@@ -12,19 +12,20 @@ import itertools
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Protocol, TypeVar
 
 from ..decide.compile import CompiledPolicy, Decision
-from ..decide.inputs import Inputs
-from ..errors import UsageError
+from ..decide.inputs import Inputs, estimate_tokens
+from ..errors import LimitExceeded, UsageError
 from ..policy.schema import Policy
 from .breaker import Breakers
 from .cost import cost_of, sum_costs
 from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
+from .limits import Admission, Ledger, Limits, output_tokens_of
 from .native import NativeRequest, Untranslatable
 from .providers import Providers, Target
-from .result import ExecutionError, Result, Usage
+from .result import Attempt, ExecutionError, Result, Usage
 from .upstream_reply import Outcome, outcome_from_exception
 
 __all__ = ["Executor", "Prepared", "Recorder"]
@@ -51,6 +52,9 @@ class Prepared:
     request_id: str
     started: float
     native: NativeRequest | None = None
+    admission: Admission | None = None  # what the request reserved of its budgets and rate limits
+    attempts: list[Attempt] = field(default_factory=list)  # filled by the flow as it goes
+    budgets: list[dict[str, str]] = field(default_factory=list)  # the budgets that count it
 
 
 def _check_messages(messages: list[Any]) -> None:
@@ -74,6 +78,10 @@ class Recorder(Protocol):
     def failed(self, error: ExecutionError, *, tier: str, rule: str | None, latency_s: float,
                stream: bool = False, prompt: str | None = None) -> None: ...
 
+    def refused(self, error: LimitExceeded, *, tier: str, rule: str | None) -> None: ...
+
+    def emit(self, kind: str, fields: dict[str, Any]) -> None: ...
+
 
 class Executor:
     """Runs requests for one compiled policy. Holds the provider pools and circuit breakers."""
@@ -88,6 +96,7 @@ class Executor:
         asleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         recorder: Recorder,
+        ledger: Ledger | None = None,
     ) -> None:
         policy: Policy = compiled.policy
         self.compiled = compiled
@@ -102,6 +111,11 @@ class Executor:
         self._asleep = asleep
         self._prices = {name: model.price for name, model in policy.models.items()}
         self._context = FlowContext(policy, self.breakers, self.price, self.rng, clock)
+        self.limits: Limits | None = None
+        if policy.budgets or policy.rate_limits:
+            if ledger is None:
+                raise ValueError("this policy has budgets or rate limits: give the executor a ledger (Router does)")
+            self.limits = Limits(policy, ledger, warn=lambda fields: recorder.emit("budget_warning", fields))
 
     # ---- preparing ------------------------------------------------------------------------------
 
@@ -118,7 +132,13 @@ class Executor:
         model: str | None,
         params: dict[str, Any],
         native: NativeRequest | None = None,
+        client: str | None = None,
     ) -> Prepared:
+        """Check the request, decide it, and reserve its share of the budgets and rate limits.
+
+        `client` says who is calling (the gateway passes its client key's id) for the budgets
+        and rate limits that count `per = "key"`. Raises `UsageError` or `LimitExceeded`.
+        """
         started = time.perf_counter()
         if prompt is not None and not isinstance(prompt, str):
             raise UsageError(f"prompt must be a string, not {type(prompt).__name__}")
@@ -130,11 +150,16 @@ class Executor:
             reserved = _RESERVED.intersection(params)
             if reserved:
                 raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
-        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params)
+        limits = self.limits
+        scopes = limits.scopes(metadata, client) if limits is not None else None
+        compiled = self.compiled
+        spend = None
+        if scopes is not None and compiled.spend_budgets and model is None and tier is None:
+            spend = limits.spend(scopes, compiled.spend_budgets)  # type: ignore[union-attr]
+        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params, spend=spend)
         final_messages = inputs.effective_messages()
         if messages is not None or not final_messages:
             _check_messages(final_messages)
-        compiled = self.compiled
         if model is not None:
             if model not in self.policy.models:
                 raise UsageError(f"unknown model '{model}' (models: {', '.join(sorted(self.policy.models))})")
@@ -147,7 +172,30 @@ class Executor:
         else:
             decision = compiled.decide(inputs)
         self.providers.target(decision.model)  # fail early when the model cannot be called
-        return Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started, native)
+        prepared = Prepared(decision, final_messages, params, inputs.text("last_user"), new_request_id(), started, native)
+        if scopes is not None:
+            self._admit(prepared, scopes, inputs)
+        return prepared
+
+    def _admit(self, prepared: Prepared, scopes: Any, inputs: Inputs) -> None:
+        assert self.limits is not None
+        decision = prepared.decision
+        try:
+            admission = self.limits.admit(scopes, decision.model, estimate_tokens(inputs.text("all")), output_tokens_of(prepared.params))
+        except LimitExceeded as exc:
+            self.recorder.refused(exc, tier=decision.tier, rule=decision.rule)
+            raise
+        if admission.downgrade_to is not None and admission.downgrade_to != decision.tier:
+            note = f"budget '{admission.downgraded_by}' is spent: downgraded from tier '{decision.tier}'"
+            prepared.decision = self.compiled.decide_tier(admission.downgrade_to, inputs, note=note)
+        prepared.admission = admission
+        prepared.budgets = admission.counted
+
+    def settle(self, prepared: Prepared, attempts: list[Attempt]) -> None:
+        """Replace the request's reservations by its real cost; once, however it ended."""
+        admission, prepared.admission = prepared.admission, None
+        if admission is not None and self.limits is not None:
+            self.limits.settle(admission, attempts)
 
     def flow(self, prepared: Prepared, verify: bool | None, allow_verify: bool = True) -> Generator[Call, Outcome, FlowEnd]:
         ctx = self._context if verify is None else FlowContext(self.policy, self.breakers, self.price, self.rng, self.clock, verify=verify)
@@ -159,6 +207,7 @@ class Executor:
             messages=prepared.messages,
             prompt_text=prepared.prompt_text,
             allow_verify=allow_verify,
+            attempts=prepared.attempts,
         )
 
     def body(self, call: Call, prepared: Prepared, *, stream: bool = False) -> tuple[Target, bytes, tuple[tuple[bytes, bytes], ...]]:
@@ -247,6 +296,8 @@ class Executor:
     # ---- drivers --------------------------------------------------------------------------------
 
     def answered(self, prepared: Prepared, result: Result, *, stream: bool = False) -> Result:
+        self.settle(prepared, result.attempts)
+        result.budgets = prepared.budgets
         self.recorder.answered(result, stream=stream, prompt=prepared.prompt_text)
         return result
 
@@ -254,6 +305,8 @@ class Executor:
         error.request_id, error.rule = prepared.request_id, prepared.decision.rule
         if error.tier is None:
             error.tier = prepared.decision.tier
+        self.settle(prepared, error.attempts)
+        error.budgets = prepared.budgets
         self.recorder.failed(
             error,
             tier=prepared.decision.tier,
@@ -269,6 +322,9 @@ class Executor:
             end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared), self._sleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
+        except BaseException:  # interrupted: charge the attempts made, release the rest
+            self.settle(prepared, prepared.attempts)
+            raise
         return self.answered(prepared, self.result(prepared, end))
 
     async def arun(self, prepared: Prepared, verify: bool | None) -> Result:
@@ -276,4 +332,7 @@ class Executor:
             end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared), self._asleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
+        except BaseException:  # cancelled: charge the attempts made, release the rest
+            self.settle(prepared, prepared.attempts)
+            raise
         return self.answered(prepared, self.result(prepared, end))

@@ -233,10 +233,15 @@ def request_flow(
     messages: list[Any],
     prompt_text: str,
     allow_verify: bool = True,
+    attempts: list[Attempt] | None = None,
 ) -> Generator[Call, Outcome, FlowEnd]:
-    """The whole plan of one request. Raises `ExecutionError` subclasses when there is no answer."""
+    """The whole plan of one request. Raises `ExecutionError` subclasses when there is no answer.
+
+    Attempts are appended to `attempts` as they happen (a new list when None), so a caller
+    interrupted mid-flow still knows what was spent.
+    """
     policy = ctx.policy
-    attempts: list[Attempt] = []
+    attempts = [] if attempts is None else attempts
     deadline = ctx.clock() + policy.retry.deadline_s if policy.retry.deadline_s else None
     chain = _chain(policy, model)
     answer = _Phase(ctx, "answer", chain, policy.retry.max_attempts, attempts, deadline)

@@ -143,6 +143,7 @@ class Result:
     decided_tier: str = ""  # the tier the rules chose; `tier` differs after an escalation
     raw_response: bytes | None = field(default=None, repr=False)  # the reply as received (bytes), in `provider_api`
     provider_api: str = "openai"  # the API of the provider that answered: "openai" or "anthropic"
+    budgets: list[dict[str, str]] = field(default_factory=list)  # budgets that counted it: name, scope, window
 
     @property
     def explanation(self) -> str:
@@ -183,6 +184,7 @@ class ExecutionError(RuleRouterError):
         self.tier = tier
         self.rule = rule
         self.request_id = request_id
+        self.budgets: list[dict[str, str]] = []  # budgets that counted the request: name, scope, window
         lines = [message] + [f"  {i}. {a.describe()}" for i, a in enumerate(self.attempts, 1)]
         super().__init__("\n".join(lines))
         self.summary = message

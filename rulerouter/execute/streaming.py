@@ -229,6 +229,9 @@ class CompletionStream(_StreamBase):
                 end = drive(self._flow(), self._attempt, self._executor._sleep)
             except ExecutionError as exc:
                 raise self._executor.failed(self.prepared, exc, stream=True) from None
+            except BaseException:
+                self._executor.settle(self.prepared, self.prepared.attempts)
+                raise
             self._opened(end)
         return self
 
@@ -322,6 +325,9 @@ class AsyncCompletionStream(_StreamBase):
                 end = await adrive(self._flow(), self._attempt, self._executor._asleep)
             except ExecutionError as exc:
                 raise self._executor.failed(self.prepared, exc, stream=True) from None
+            except BaseException:
+                self._executor.settle(self.prepared, self.prepared.attempts)
+                raise
             self._opened(end)
         return self
 

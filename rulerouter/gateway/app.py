@@ -12,22 +12,25 @@ every LLM call behind the gateway. Endpoints:
 Every error is an OpenAI-shaped `{"error": {"message", "type", "param", "code"}}` with a fitting
 status: 400 for a malformed or mistyped request (naming the field), 401 for a missing or wrong
 gateway key, 404 for an unknown model or path, 405, 408 for a body that does not arrive, 413
-for a body over the limit, 502 when every attempt upstream failed (naming each attempt), and 500
+for a body over the limit, 429 when a budget or rate limit says no (`refusals.py`; Retry-After
+for rate limits), 502 when every attempt upstream failed (naming each attempt), and 500
 only for a fault of the gateway itself — never with a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 from typing import Any, Awaitable, Callable
 
-from ..errors import RuleRouterError, UsageError
+from ..errors import LimitExceeded, RuleRouterError, UsageError
 from ..execute.result import ExecutionError, StreamInterrupted, UpstreamRejected
 from ..observe.metrics import labels
 from ..router import Router
 from .hot_reload import PolicyHolder
+from .refusals import refusal_for
 from .request_body import BadRequest, ChatRequest, parse_chat_request
 
 __all__ = ["Gateway"]
@@ -39,15 +42,20 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 405: "invalid_request_error",
-                408: "invalid_request_error", 413: "invalid_request_error", 502: "upstream_error", 503: "service_unavailable", 500: "server_error"}
+                408: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error", 502: "upstream_error",
+                503: "service_unavailable", 500: "server_error"}
+# A refusal in OpenAI's words: the error's type and code, by the refusal's kind.
+_REFUSAL_TYPES = {"budget": ("insufficient_quota", "budget_exceeded"), "requests": ("requests", "rate_limit_exceeded"),
+                  "tokens": ("tokens", "rate_limit_exceeded"), "unavailable": ("service_unavailable", "limits_unavailable")}
 
 
 class _ClientGone(Exception):
     """The client disconnected before its request was read."""
 
 
-def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> bytes:
-    return json.dumps({"error": {"message": message, "type": _ERROR_TYPES.get(status, "invalid_request_error"), "param": param, "code": code}}).encode()
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None, kind: str | None = None) -> bytes:
+    kind = kind or _ERROR_TYPES.get(status, "invalid_request_error")
+    return json.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}}).encode()
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, content_type: tuple[bytes, bytes] = _JSON) -> None:
@@ -58,6 +66,18 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[b
 
 async def send_error(send: Send, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
     await send_bytes(send, status, error_body(status, message, param, code))
+
+
+async def send_refusal(send: Send, error: LimitExceeded) -> None:
+    """A budget or rate limit said no: 429 (503 when it could not be checked), in OpenAI's shape."""
+    refusal = refusal_for(error)
+    kind, code = _REFUSAL_TYPES[refusal.kind]
+    await send_bytes(send, refusal.status, error_body(refusal.status, refusal.message, code=code, kind=kind), list(refusal.headers))
+
+
+def client_id(key: bytes) -> str:
+    """Who a gateway key belongs to, as budgets and events name it: never the key itself."""
+    return "key-" + hashlib.sha256(key).hexdigest()[:12]
 
 
 def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cost: float | None, request_id: str) -> list[tuple[bytes, bytes]]:
@@ -90,6 +110,7 @@ class Gateway:
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.gateway_keys = [k.encode() for k in (gateway_keys or []) if k]
+        self._client_ids = {key: client_id(key) for key in self.gateway_keys}
         self.watch_interval_s = watch_interval_s
         self._watcher: asyncio.Task[None] | None = None
 
@@ -169,10 +190,12 @@ class Gateway:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 given = value[7:] if value[:7].lower() == b"bearer " else b""
-        ok = False
+        matched = None
         for key in self.gateway_keys:  # compare with every key, in constant time each
-            ok |= hmac.compare_digest(given, key)
-        return ok
+            if hmac.compare_digest(given, key):
+                matched = key
+        scope["rulerouter.client"] = self._client_ids[matched] if matched is not None else None
+        return matched is not None
 
     def _models(self) -> bytes:
         router = self.holder.router
@@ -234,7 +257,7 @@ class Gateway:
             raise BadRequest(f"the request body did not arrive within {self.body_timeout_s:g}s", status=408, code="request_timeout") from None
         return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), metadata_header
 
-    def _target(self, router: Router, model: str) -> dict[str, str]:
+    def _target(self, router: Router, model: str) -> dict[str, Any]:
         if model == "auto":
             return {}
         if model in router.tiers:
@@ -256,6 +279,7 @@ class Gateway:
                 target = self._target(router, request.model)
             except BadRequest as exc:
                 return await send_error(send, exc.status, str(exc), exc.param, exc.code)
+            target["client"] = scope.get("rulerouter.client")
             if request.stream:
                 await self._stream(router, request, target, receive, send)
             else:
@@ -263,11 +287,13 @@ class Gateway:
         finally:
             await self.holder.release(router)
 
-    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, str], send: Send) -> None:
+    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:
         try:
             result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, **request.params)
         except UsageError as exc:
             return await send_error(send, 400, str(exc))
+        except LimitExceeded as exc:
+            return await send_refusal(send, exc)
         except ExecutionError as exc:
             status, code = _execution_status(exc)
             return await send_error(send, status, str(exc), code=code)
@@ -282,12 +308,14 @@ class Gateway:
         headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id)
         await send_bytes(send, 200, body, headers)
 
-    async def _stream(self, router: Router, request: ChatRequest, target: dict[str, str], receive: Receive, send: Send) -> None:
+    async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
             stream = router.astream(messages=request.messages, metadata=request.metadata, **target, **request.params)
             await stream.start()  # fallback happens here, before any byte reaches the client
         except UsageError as exc:
             return await send_error(send, 400, str(exc))
+        except LimitExceeded as exc:
+            return await send_refusal(send, exc)
         except ExecutionError as exc:
             status, code = _execution_status(exc)
             return await send_error(send, status, str(exc), code=code)

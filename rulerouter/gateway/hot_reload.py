@@ -22,6 +22,7 @@ from ..observe.observer import policy_event
 from ..policy.load import Checked, check_file
 from ..policy.schema import Log
 from ..router import Router
+from ..state import StateBackend, state_for
 
 __all__ = ["PolicyHolder"]
 
@@ -41,6 +42,11 @@ class PolicyHolder:
         self.log = log
         self.secrets = list(secrets)  # the gateway's client keys: scrubbed from events like upstream keys
         self.metrics = Metrics()
+        assert checked.policy is not None
+        # Counters and shared breaker state outlive reloads, like the metrics: a reload does not
+        # forget what was spent. `[state]` itself is read once, at start.
+        self.state: StateBackend = state_for(checked.policy.state, env)
+        self._state_settings = checked.policy.state
         self.generation = 1
         self.router = self._router(checked)
         self._files: tuple[Path, ...] = checked.resources.files
@@ -50,7 +56,7 @@ class PolicyHolder:
         self._lock = asyncio.Lock()
 
     def _router(self, checked: Checked) -> Router:
-        return Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets)
+        return Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets, state=self.state)
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -96,7 +102,10 @@ class PolicyHolder:
             router = await asyncio.to_thread(self._router, checked)
             self.router = router  # one assignment: requests already holding `current` finish on it
             self.generation += 1
-            router.observer.emit("policy_reloaded", {**policy_event(checked), "reason": reason, "generation": self.generation})
+            event = {**policy_event(checked), "reason": reason, "generation": self.generation}
+            if checked.policy is not None and checked.policy.state != self._state_settings:
+                event["warnings"] = [*event["warnings"], "[state] changed: the state backend is chosen at start; restart the gateway to use the new one"]
+            router.observer.emit("policy_reloaded", event)
             if self._in_flight.get(id(current), 0):
                 self._retired.append(current)
             else:
@@ -117,3 +126,4 @@ class PolicyHolder:
         for router in [*self._retired, self.router]:
             await router.aclose()
         self._retired.clear()
+        self.state.close()

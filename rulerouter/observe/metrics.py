@@ -63,6 +63,7 @@ class Metrics:
             self.escalations = 0
             self.errors = 0
             self.streams = 0
+            self.refused: defaultdict[tuple[str, str], int] = defaultdict(int)
             self.buckets: defaultdict[str, list[int]] = defaultdict(lambda: [0] * (len(LATENCY_BUCKETS) + 1))
             self.latency_sum: defaultdict[str, float] = defaultdict(float)
             self._ring: list[float] = []
@@ -107,6 +108,11 @@ class Metrics:
                 self._ring[self._ring_at] = latency_s
                 self._ring_at = (self._ring_at + 1) % _RING
 
+    def record_refusal(self, limit: str, reason: str) -> None:
+        """Count a request refused by a budget or rate limit (`reason`: budget, requests, tokens, unavailable)."""
+        with self._lock:
+            self.refused[(limit, reason)] += 1
+
     def summary(self) -> dict[str, Any]:
         """The figures as plain data: counts, rates, tokens and cost per model, latency."""
         with self._lock:
@@ -136,6 +142,7 @@ class Metrics:
                 "escalation_rate": rate(self.escalations),
                 "error_rate": rate(self.errors),
                 "streams": self.streams,
+                "refused": {f"{limit}:{reason}": count for (limit, reason), count in sorted(self.refused.items())},
                 "models": per_model,
                 "total_cost": round(sum(self.cost.values()), 10),
                 "cost_complete": not any(self.unknown_cost.values()),
@@ -161,6 +168,7 @@ class Metrics:
                 ("rulerouter_tokens_total", "Tokens reported by upstreams, by model and kind.", ("model", "kind"), self.tokens, "d"),
                 ("rulerouter_cost_usd_total", "Cost in US dollars from the policy's prices, by model.", ("model",), self.cost, ".10g"),
                 ("rulerouter_unknown_cost_attempts_total", "Attempts whose cost is unknown (no price or no usage).", ("model",), self.unknown_cost, "d"),
+                ("rulerouter_refused_total", "Requests refused by a budget or rate limit, by limit and reason.", ("limit", "reason"), self.refused, "d"),
             )
             for name, help_text, label_names, series, number in labelled:
                 family(name, "counter", help_text)

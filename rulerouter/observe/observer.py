@@ -5,14 +5,17 @@ the rule file's `[log]` table asks for events, writes one `request` event per ca
 `EventLog` (`events.py`). Prompt and answer text are left out unless `include_text = true`.
 Embedding services can also receive every event as a dict with `Observer.add_sink()`.
 
-Event kinds: `request` (a routed call that was answered or failed), `policy_loaded`,
-`policy_reloaded` and `policy_reload_failed`.
+Event kinds: `request` (a routed call that was answered or failed), `request_refused` (a
+budget or rate limit said no before any call), `budget_warning` (a budget's spend passed one of
+its `warn_at` fractions), `policy_loaded`, `policy_reloaded` and `policy_reload_failed`; the
+state backend adds `state_unavailable` and `state_restored`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..errors import BudgetExceeded, LimitExceeded, RateLimited
 from ..execute.result import Attempt, ExecutionError, Result
 from ..execute.upstream_reply import Redactor
 from ..policy.schema import Log
@@ -78,6 +81,9 @@ def request_event(
         "latency_ms": round(latency_s * 1000, 3),
         "attempts": [_attempt_event(a) for a in attempts],
     }
+    budgets = result.budgets if result is not None else (error.budgets if error is not None else [])
+    if budgets:
+        event["budgets"] = budgets
     if error is not None:
         event["error"] = {"type": type(error).__name__, "message": error.summary}
     if include_text:
@@ -150,6 +156,21 @@ class Observer:
                 request_id=error.request_id or "", decided_tier=tier, rule=rule, stream=stream, error=error,
                 latency_s=latency_s, include_text=self.settings.include_text, prompt=prompt,
             ))
+
+    def refused(self, error: LimitExceeded, *, tier: str, rule: str | None) -> None:
+        if error.unavailable:
+            reason = "unavailable"
+        elif isinstance(error, RateLimited):
+            reason = error.kind
+        else:
+            reason = "budget"
+        self.metrics.record_refusal(error.name, reason)
+        if self.wants_events:
+            fields: dict[str, Any] = {"limit": error.name, "reason": reason, "scope": error.scope, "tier": tier, "rule": rule,
+                                      "retry_after_s": round(error.retry_after_s, 3), "message": str(error)}
+            if isinstance(error, BudgetExceeded):
+                fields.update(spent_usd=round(error.spent_usd, 10), limit_usd=error.limit_usd, window=error.window)
+            self.emit("request_refused", fields)
 
     def flush(self) -> None:
         """Write out any events still waiting in the buffer."""

@@ -1,0 +1,17 @@
+"""Stage 4, state: counters and state shared by every request — and, on Redis, every replica.
+
+Budgets' spend, rate limits' counts, circuit-breaker state and Retry-After cooldowns live in a
+state backend that `Router` hands to its executor: in-process by default (nothing to install),
+Redis when the rule file's `[state] redis_url_env` names a variable holding its URL.
+
+    memory.py   the in-process backend: counters in a dict under a lock
+    backend.py  choosing the backend from `[state]` and the environment
+
+May import `rulerouter.execute` (the interfaces it implements: `Ledger`, the breaker store),
+`rulerouter.decide` and `rulerouter.policy`; never `rulerouter.observe`, its peer.
+"""
+
+from .backend import StateBackend, state_for
+from .memory import MemoryLedger, MemoryState
+
+__all__ = ["MemoryLedger", "MemoryState", "StateBackend", "state_for"]
