@@ -114,3 +114,11 @@ def test_a_narrower_spend_rule_after_a_broader_one_is_shadowed() -> None:
 
     codes = [d.code for d in check_text(text).diagnostics]
     assert codes == ["RR302"]
+
+
+def test_a_downgrade_budget_with_errors_of_its_own_is_still_linted() -> None:
+    from rulerouter import check_text
+
+    text = POLICY + '\n[[budgets]]\nname = 5\nlimit_usd = 1.0\nwindow = "day"\non_exceeded = "downgrade"\ndowngrade_to = "standard"\n'
+    codes = sorted(d.code for d in check_text(text).diagnostics)
+    assert codes == ["RR102", "RR504"]  # found by the fuzzer: the unnamed budget once crashed lint

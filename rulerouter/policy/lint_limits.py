@@ -71,6 +71,7 @@ class LimitChecks:
 
     def downgrade_saves(self, budget: Any, loc: Loc) -> None:
         """RR504 when the downgrade tier's model is unpriced or no cheaper than any other tier's."""
+        budget_name = getattr(budget, "name", "?")  # a budget with errors of its own may have no valid name
         tier = self.parts.tiers.get(budget.downgrade_to)
         if tier is None or getattr(tier, "model", None) is None:
             return
@@ -82,10 +83,10 @@ class LimitChecks:
         own = prices.get(budget.downgrade_to)
         others = [p for n, p in prices.items() if n != budget.downgrade_to and p is not None]
         if own is None:
-            self.report("RR504", f"budget '{budget.name}' downgrades to tier '{budget.downgrade_to}', whose model has no price",
+            self.report("RR504", f"budget '{budget_name}' downgrades to tier '{budget.downgrade_to}', whose model has no price",
                         loc, warning=True, hint="price the model so the budget can count what the downgraded requests cost")
         elif others and own >= max(others):
-            self.report("RR504", f"budget '{budget.name}' downgrades to tier '{budget.downgrade_to}', whose model costs as much as any other tier's",
+            self.report("RR504", f"budget '{budget_name}' downgrades to tier '{budget.downgrade_to}', whose model costs as much as any other tier's",
                         loc, warning=True, hint="downgrade to a tier with a cheaper model")
 
     def spend_condition(self, cond: Condition, loc: Loc) -> None:
