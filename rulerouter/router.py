@@ -57,6 +57,8 @@ class Router:
             log or checked.policy.log, redactor_for(checked.policy, os.environ if env is None else env, secrets), metrics=metrics
         )
         self.observer.emit("policy_loaded", policy_event(checked))
+        if self._owns_state:
+            self.state.listen(self.observer.emit)  # state_unavailable / state_restored events
 
     @classmethod
     def from_file(cls, path: str | Path, *, env: Mapping[str, str] | None = None) -> Router:
@@ -82,7 +84,8 @@ class Router:
     def executor(self) -> Executor:
         """The part that calls models: provider pools and circuit breakers (built on first use)."""
         if self._executor is None:
-            self._executor = Executor(self._compiled, env=self._env, recorder=self.observer, ledger=self.state.ledger)
+            self._executor = Executor(self._compiled, env=self._env, recorder=self.observer,
+                                      ledger=self.state.ledger, circuits=self.state.circuits)
         return self._executor
 
     @property

@@ -9,7 +9,32 @@ import pytest
 
 from rulerouter.testing import LoopbackUpstream
 
+from .redis_server import RedisServer, missing
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server per test session, on a free port (skipped, saying why, without one)."""
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, running and emptied for this test."""
+    if redis_server.proc is None:
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server.url
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ..decide.compile import CompiledPolicy, Decision
 from ..decide.inputs import Inputs, estimate_tokens
 from ..errors import LimitExceeded, UsageError
 from ..policy.schema import Policy
-from .breaker import Breakers
+from .breaker import Breakers, SharedCircuits
 from .cost import cost_of, sum_costs
 from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
 from .limits import Admission, Ledger, Limits, output_tokens_of
@@ -97,6 +97,7 @@ class Executor:
         clock: Callable[[], float] = time.monotonic,
         recorder: Recorder,
         ledger: Ledger | None = None,
+        circuits: SharedCircuits | None = None,
     ) -> None:
         policy: Policy = compiled.policy
         self.compiled = compiled
@@ -104,7 +105,7 @@ class Executor:
         self.providers = Providers(policy, env)
         self.recorder = recorder
         breaker = policy.circuit_breaker
-        self.breakers = Breakers(breaker.failure_threshold, breaker.cooldown_s, enabled=breaker.enabled, clock=clock)
+        self.breakers = Breakers(breaker.failure_threshold, breaker.cooldown_s, enabled=breaker.enabled, clock=clock, shared=circuits)
         self.clock = clock
         self.rng = rng or random.Random()
         self._sleep = sleep

@@ -214,6 +214,14 @@ class Gateway:
                  "# TYPE rulerouter_circuit_open gauge"]
         for model, state in sorted(router.circuits().items()):
             lines.append(f'rulerouter_circuit_open{labels(("model",), (model,))} {1 if state["state"] == "open" else 0}')
+        health = router.state.health()
+        backend = labels(("backend",), (health["backend"],))
+        lines += ["# HELP rulerouter_state_available Whether the state backend answers (1) or the gateway runs on local state (0).",
+                  "# TYPE rulerouter_state_available gauge", f"rulerouter_state_available{backend} {int(health['available'])}",
+                  "# HELP rulerouter_state_errors_total State backend calls that failed.",
+                  "# TYPE rulerouter_state_errors_total counter", f"rulerouter_state_errors_total{backend} {health.get('errors', 0)}",
+                  "# HELP rulerouter_state_outages_total Times the state backend became unreachable.",
+                  "# TYPE rulerouter_state_outages_total counter", f"rulerouter_state_outages_total{backend} {health.get('outages', 0)}"]
         return lines
 
     async def _ready(self, send: Send) -> None:
@@ -221,7 +229,8 @@ class Gateway:
         open_models = [m for m, s in router.circuits().items() if s["state"] == "open"]
         every_model_open = bool(router.policy.models) and set(router.policy.models) <= set(open_models)
         body = {"status": "unavailable" if every_model_open else "ready", "policy": str(self.holder.path),
-                "generation": self.holder.generation, "rules": len(router.policy.rules), "open_circuits": sorted(open_models)}
+                "generation": self.holder.generation, "rules": len(router.policy.rules), "open_circuits": sorted(open_models),
+                "state": router.state.health()}
         await send_bytes(send, 503 if every_model_open else 200, json.dumps(body).encode())
 
     # ---- chat completions -----------------------------------------------------------------------

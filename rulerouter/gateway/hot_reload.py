@@ -46,6 +46,7 @@ class PolicyHolder:
         # Counters and shared breaker state outlive reloads, like the metrics: a reload does not
         # forget what was spent. `[state]` itself is read once, at start.
         self.state: StateBackend = state_for(checked.policy.state, env)
+        self.state.listen(lambda kind, fields: self.router.observer.emit(kind, fields))
         self._state_settings = checked.policy.state
         self.generation = 1
         self.router = self._router(checked)

@@ -81,7 +81,9 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     sock.set_inheritable(True)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, {workers} worker(s))", flush=True)
+    state = app.holder.state.health()["backend"]
+    print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, "
+          f"{workers} worker(s), state: {state})", flush=True)
     common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
                   server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
     if workers > 1:

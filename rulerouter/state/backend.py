@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from ..execute.limits import Ledger
 from ..policy.limits import State
@@ -16,6 +16,8 @@ class StateBackend(Protocol):
     kind: str
     ledger: Ledger
     circuits: Any  # the shared breaker store, or None when breakers are each executor's own
+
+    def listen(self, listener: Callable[[str, dict[str, Any]], None]) -> None: ...
 
     def health(self) -> dict[str, Any]: ...
 

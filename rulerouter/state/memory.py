@@ -93,6 +93,9 @@ class MemoryState:
         self.ledger = MemoryLedger(clock)
         self.circuits = None  # no shared breaker state: each executor's breakers are the truth
 
+    def listen(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Nothing to tell: the in-process backend is never unavailable."""
+
     def health(self) -> dict[str, Any]:
         return {"backend": "memory", "shared": False, "available": True}
 

@@ -1,0 +1,436 @@
+"""The Redis state backend: one view of spend, rate limits and circuits across every replica.
+
+Counters change only inside Lua scripts (check every limit, then `INCRBYFLOAT` every counter, or
+touch none), so concurrent replicas never race a read-modify-write. Circuit-breaker openings
+and Retry-After cooldowns go into one hash that every replica polls every `sync_interval_ms`,
+so a model one replica has seen fail is skipped by all of them within that interval.
+
+The client is redis-py's synchronous one with a short timeout (`timeout_ms`): on loopback a
+call costs tens of microseconds, less than an asyncio round trip would add. When Redis cannot
+be reached the backend falls back at once to a local ledger seeded with the last values it
+saw, and a background thread probes Redis; meanwhile each request either goes on being
+counted locally (`on_unavailable = "local"`: fail open) or is refused when a limit counts it
+(`"refuse"`: fail closed). When Redis answers again the thread catches up: the increments made
+while it was away are added, or — when Redis came back empty (restarted without persistence,
+or flushed), which a changed epoch key shows — every increment this replica made to counters
+still live is added again, so the totals are right after the restart.
+
+Needs the optional client: `pip install 'rulerouter[redis]'`. Not for Redis Cluster: a
+script's keys must live on one node.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any, Callable, Sequence
+
+from ..errors import UsageError
+from ..execute.limits import SLACK, Check, LedgerUnavailable
+from ..policy.limits import State
+from .memory import MemoryLedger
+
+__all__ = ["RedisCircuits", "RedisLedger", "RedisState"]
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+# KEYS: the epoch, then each check's key and the key of its previous window.
+# ARGV: the epoch expected, the slack, then per check: limit ('' = none), amount, expiry (ms), weight.
+# Returns {-2, epoch} when the epoch is not the one expected; else {index or -1, raw values…}:
+# for each check, its counter and its previous window's counter (after adding, when admitted).
+_RESERVE = """
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return {-2, epoch or ''} end
+local slack = tonumber(ARGV[2])
+local n = (#KEYS - 1) / 2
+local raw, prev = {}, {}
+for i = 1, n do
+  raw[i] = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local w = tonumber(ARGV[3 + (i - 1) * 4 + 3])
+  prev[i] = 0
+  if w > 0 then prev[i] = tonumber(redis.call('GET', KEYS[2 * i + 1]) or '0') end
+end
+local out = {-1}
+for i = 1, n do
+  local base = 3 + (i - 1) * 4
+  local limit = ARGV[base]
+  local value = raw[i] + tonumber(ARGV[base + 3]) * prev[i]
+  if limit ~= '' and value + tonumber(ARGV[base + 1]) > tonumber(limit) * slack then out[1] = i - 1 end
+end
+if out[1] == -1 then
+  for i = 1, n do
+    local base = 3 + (i - 1) * 4
+    raw[i] = tonumber(redis.call('INCRBYFLOAT', KEYS[2 * i], ARGV[base + 1]))
+    redis.call('PEXPIREAT', KEYS[2 * i], ARGV[base + 2])
+  end
+end
+for i = 1, n do
+  out[#out + 1] = tostring(raw[i])
+  out[#out + 1] = tostring(prev[i])
+end
+return out
+"""
+
+# KEYS: the epoch, then counters. ARGV: the epoch expected, then per counter: delta, expiry (ms).
+_ADD = """
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return {-2, epoch or ''} end
+local out = {-1}
+for i = 2, #KEYS do
+  out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[2 * i - 2])
+  redis.call('PEXPIREAT', KEYS[i], ARGV[2 * i - 1])
+end
+return out
+"""
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class RedisState:
+    """Counters and circuits on Redis, with a local fallback and catch-up (see the module)."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, settings: State, *, clock: Callable[[], float] = time.time) -> None:
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise UsageError("[state] names a Redis URL, but the redis client is not installed: pip install 'rulerouter[redis]'") from None
+        timeout = settings.timeout_ms / 1000
+        self._errors_type: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                           retry=Retry(NoBackoff(), 1), health_check_interval=0)
+        self.settings = settings
+        self.clock = clock
+        self.prefix = settings.key_prefix + ":"
+        self.fail_closed = settings.on_unavailable == "refuse"
+        self.interval = settings.sync_interval_ms / 1000
+        self._reserve = self.client.register_script(_RESERVE)
+        self._add = self.client.register_script(_ADD)
+        self._lock = threading.RLock()
+        self._epoch: str | None = None
+        self.up = True  # optimistic until a call fails
+        self.local = MemoryLedger(clock)  # the fallback while Redis is away
+        self._seen: dict[str, tuple[float, float]] = {}  # last values Redis gave: key -> (value, expires_at)
+        self._mine: dict[str, list[float]] = {}  # all this replica added: key -> [total, expires_at]
+        self._pending: dict[str, list[float]] = {}  # added locally while Redis was away
+        self.errors = 0
+        self.outages = 0
+        self._down_since = 0.0
+        self._listeners: list[Listener] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ledger = RedisLedger(self)
+        self.circuits = RedisCircuits(self)
+
+    # ---- life -----------------------------------------------------------------------------------
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(kind, fields)` on `state_unavailable` and `state_restored`."""
+        self._listeners.append(listener)
+
+    def _tell(self, kind: str, fields: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, fields)
+            except Exception:
+                pass  # a listener must never break counting
+
+    def started(self) -> None:
+        """On first use: read the shared circuits once, then keep them (and the outage) in sync."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self.call(self.circuits.poll)
+                    self._thread = threading.Thread(target=self._run, name="rulerouter-state", daemon=True)
+                    self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        if self.up and self._pending:
+            self._catch_up()
+        self.client.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"backend": "redis", "shared": True, "available": self.up, "errors": self.errors, "outages": self.outages,
+                "on_unavailable": self.settings.on_unavailable}
+
+    # ---- being up or down -----------------------------------------------------------------------
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _went_down(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors += 1
+            if not self.up:
+                return
+            self.up = False
+            self.outages += 1
+            self._down_since = self.clock()
+            self.local = MemoryLedger(self.clock)
+            now = self.clock()
+            self.local.add([(key, value, expires) for key, (value, expires) in self._seen.items() if expires > now])
+        self._tell("state_unavailable", {"backend": "redis", "error": f"{type(exc).__name__}: {exc}",
+                                         "on_unavailable": self.settings.on_unavailable})
+        self.started()
+
+    def _ensure_epoch(self) -> str:
+        """The epoch Redis holds (made if missing); replays this replica's counts if it changed."""
+        epoch_key = self.key("epoch")
+        self.client.set(epoch_key, uuid.uuid4().hex, nx=True)
+        current = self.client.get(epoch_key)
+        epoch = current.decode() if isinstance(current, bytes) else str(current)
+        if self._epoch is not None and epoch != self._epoch:
+            self._replay()
+            with self._lock:
+                self._pending.clear()  # replayed with everything else
+        self._epoch = epoch
+        return epoch
+
+    def _replay(self) -> None:
+        now = self.clock()
+        with self._lock:
+            live = [(k, v[0], v[1]) for k, v in self._mine.items() if v[1] > now]
+        pipe = self.client.pipeline(transaction=False)
+        for key, total, expires in live:
+            pipe.incrbyfloat(key, total)
+            pipe.pexpireat(key, _ms(expires))
+        pipe.execute()
+
+    def _catch_up(self) -> None:
+        """Redis answers again: add what was counted while it was away (or replay, if it is new)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        try:
+            before = self._epoch
+            self._ensure_epoch()
+            replayed = before is not None and self._epoch != before
+            if not replayed and pending:
+                pipe = self.client.pipeline(transaction=False)
+                for key, (delta, expires) in pending.items():
+                    pipe.incrbyfloat(key, delta)
+                    pipe.pexpireat(key, _ms(expires))
+                pipe.execute()
+        except self._errors_type:
+            with self._lock:  # still away: keep what is owed
+                for key, (delta, expires) in pending.items():
+                    self._owe(key, delta, expires)
+            raise
+        with self._lock:
+            was_down = not self.up
+            self.up = True
+            outage = self.clock() - self._down_since
+        if was_down:
+            self._tell("state_restored", {"backend": "redis", "outage_s": round(outage, 3), "replayed": replayed,
+                                          "counters_caught_up": len(pending)})
+
+    def _owe(self, key: str, delta: float, expires: float) -> None:
+        item = self._pending.get(key)
+        if item is None:
+            self._pending[key] = [delta, expires]
+        else:
+            item[0] += delta
+            item[1] = max(item[1], expires)
+
+    def record(self, key: str, delta: float, expires: float, *, remote: bool) -> None:
+        """Note an increment this replica made (remote: on Redis; else owed to it)."""
+        item = self._mine.get(key)
+        if item is None:
+            if len(self._mine) > 4096:
+                now = self.clock()
+                self._mine = {k: v for k, v in self._mine.items() if v[1] > now}
+            self._mine[key] = [delta, expires]
+        else:
+            item[0] += delta
+        if not remote:
+            self._owe(key, delta, expires)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                if not self.up or self._pending:
+                    self.client.ping()
+                    self._catch_up()
+                self.circuits.poll()
+            except self._errors_type as exc:
+                if self.up:
+                    self._went_down(exc)
+            except Exception as exc:  # never let the thread die: the next tick tries again
+                self._tell("state_unavailable", {"backend": "redis", "error": f"{type(exc).__name__}: {exc}"})
+
+    def call(self, action: Callable[[], Any]) -> Any:
+        """Run one Redis action; None (and the backend marked down) when Redis cannot answer."""
+        if not self.up:
+            return None
+        try:
+            if self._epoch is None:
+                self._ensure_epoch()
+            return action()
+        except self._errors_type as exc:
+            self._went_down(exc)
+            return None
+
+
+class RedisLedger:
+    """The `Ledger` of `RedisState`: atomic scripts on Redis, the local ledger while it is away."""
+
+    def __init__(self, state: RedisState) -> None:
+        self.state = state
+
+    def _local(self, what: str) -> MemoryLedger:
+        if self.state.fail_closed and what != "add":
+            raise LedgerUnavailable("Redis is unreachable")
+        return self.state.local
+
+    def _epoch_changed(self, reply: Any) -> bool:
+        if reply is not None and int(reply[0]) == -2:
+            with self.state._lock:
+                self.state._ensure_epoch()
+            return True
+        return False
+
+    def read(self, keys: Sequence[str]) -> list[float]:
+        state = self.state
+        full = [state.key(k) for k in keys]
+        reply = state.call(lambda: state.client.mget(full)) if full else []
+        if reply is None:
+            return self._local("read").read(full)
+        return [float(v) if v is not None else 0.0 for v in reply]
+
+    def reserve(self, checks: Sequence[Check]) -> tuple[int, list[float]]:
+        state = self.state
+        keys = [state.key("epoch")]
+        args: list[Any] = ["", repr(SLACK)]
+        for check in checks:
+            keys += [state.key(check.key), state.key(check.prev_key or "none")]
+            args += ["" if check.limit is None else repr(check.limit), repr(check.amount), _ms(check.expires_at), repr(check.prev_weight)]
+        for _ in range(2):
+            args[0] = state._epoch or ""
+            reply = state.call(lambda: state._reserve(keys=keys, args=args))
+            if not self._epoch_changed(reply):
+                break
+        if reply is None:
+            return self._reserve_locally(checks)
+        blocked = int(reply[0])
+        raw = [float(v) for v in reply[1:]]
+        values = [raw[2 * i] + check.prev_weight * raw[2 * i + 1] for i, check in enumerate(checks)]
+        now = state.clock()
+        with state._lock:
+            for i, check in enumerate(checks):
+                state._seen[state.key(check.key)] = (raw[2 * i], check.expires_at)
+                if check.prev_key is not None:
+                    state._seen[state.key(check.prev_key)] = (raw[2 * i + 1], check.expires_at - 60)
+                if blocked < 0:
+                    state.record(state.key(check.key), check.amount, check.expires_at, remote=True)
+            if len(state._seen) > 4096:
+                state._seen = {k: v for k, v in state._seen.items() if v[1] > now}
+        return blocked, values
+
+    def _reserve_locally(self, checks: Sequence[Check]) -> tuple[int, list[float]]:
+        state = self.state
+        local = [Check(state.key(c.key), c.limit, c.amount, c.expires_at, state.key(c.prev_key) if c.prev_key else None, c.prev_weight)
+                 for c in checks]
+        with state._lock:
+            blocked, values = self._local("reserve").reserve(local)
+            if blocked < 0:
+                for check in local:
+                    state.record(check.key, check.amount, check.expires_at, remote=False)
+        return blocked, values
+
+    def add(self, entries: Sequence[tuple[str, float, float]]) -> list[float]:
+        state = self.state
+        keys = [state.key("epoch")] + [state.key(key) for key, _, _ in entries]
+        args: list[Any] = [""]
+        for _, delta, expires in entries:
+            args += [repr(delta), _ms(expires)]
+        for _ in range(2):
+            args[0] = state._epoch or ""
+            reply = state.call(lambda: state._add(keys=keys, args=args))
+            if not self._epoch_changed(reply):
+                break
+        with state._lock:
+            if reply is None:
+                values = state.local.add([(k, d, e) for k, (_, d, e) in zip(keys[1:], entries)])
+            else:
+                values = [float(v) for v in reply[1:]]
+            for key, (_, delta, expires), value in zip(keys[1:], entries, values):
+                state.record(key, delta, expires, remote=reply is not None)
+                state._seen[key] = (value, expires)
+        return values
+
+    def once(self, key: str, expires_at: float) -> bool:
+        state = self.state
+        full = state.key(key)
+        reply = state.call(lambda: state.client.set(full, "1", nx=True, pxat=_ms(expires_at)))
+        if reply is None and not state.up:
+            return state.local.once(full, expires_at)
+        return bool(reply)
+
+
+class RedisCircuits:
+    """Circuit openings and Retry-After cooldowns, shared: one hash every replica polls.
+
+    Fields are `MODEL\\topen` and `MODEL\\twait`, each the wall-clock second it ends. The mirror
+    is what the last poll (or this replica's own writes) showed.
+    """
+
+    def __init__(self, state: RedisState) -> None:
+        self.state = state
+        self.mirror: dict[str, tuple[float, float]] = {}  # model -> (open_until, wait_until), wall clock
+
+    @property
+    def _hash(self) -> str:
+        return self.state.key("circuits")
+
+    def poll(self) -> None:
+        state = self.state
+        raw = state.client.hgetall(self._hash)
+        now = state.clock()
+        mirror: dict[str, list[float]] = {}
+        stale = []
+        for field, value in raw.items():
+            model, _, kind = field.decode("utf-8", "replace").rpartition("\t")
+            until = float(value)
+            if until < now - 60:
+                stale.append(field)
+            mirror.setdefault(model, [0.0, 0.0])[0 if kind == "open" else 1] = until
+        self.mirror = {m: (v[0], v[1]) for m, v in mirror.items()}
+        if stale:
+            state.client.hdel(self._hash, *stale)
+
+    def _set(self, model: str, kind: str, until: float) -> None:
+        state = self.state
+        state.started()
+        open_until, wait_until = self.mirror.get(model, (0.0, 0.0))
+        self.mirror[model] = (until, wait_until) if kind == "open" else (open_until, until)
+        state.call(lambda: state.client.hset(self._hash, f"{model}\t{kind}", repr(until)))
+
+    def opened(self, model: str, until: float) -> None:
+        """This replica opened `model`'s circuit until `until` (wall clock)."""
+        self._set(model, "open", until)
+
+    def waiting(self, model: str, until: float) -> None:
+        """`model` asked to be left alone until `until` (Retry-After, wall clock)."""
+        if until > self.mirror.get(model, (0.0, 0.0))[1]:
+            self._set(model, "wait", until)
+
+    def closed(self, model: str) -> None:
+        """A call to `model` succeeded: its circuit is closed for everyone."""
+        if model in self.mirror and self.mirror[model][0]:
+            state = self.state
+            self.mirror[model] = (0.0, self.mirror[model][1])
+            state.call(lambda: state.client.hdel(self._hash, f"{model}\topen"))
+
+    def until(self, model: str) -> tuple[float, float]:
+        """(open_until, wait_until) as last seen, wall clock; (0, 0) when nothing is known."""
+        if self.state._thread is None:
+            self.state.started()
+        return self.mirror.get(model, (0.0, 0.0))
