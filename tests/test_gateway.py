@@ -296,6 +296,14 @@ def test_several_workers(up: LoopbackUpstream, tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=served.base_url, api_key="x", max_retries=0)
         answers = [client.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"q{i}"}]).choices[0].message.content for i in range(10)]
         assert answers == ["ok"] * 10
+        time.sleep(0.7)  # past the half second in which each worker writes its counters
+        answered_by: set[str] = set()
+        for _ in range(12):  # a new connection each time: the kernel hands it to either worker
+            scrape = httpx.get(f"{served.root}/metrics")
+            answered_by.add(scrape.headers["x-rulerouter-worker"])
+            totals = [float(line.rsplit(" ", 1)[1]) for line in scrape.text.splitlines() if line.startswith("rulerouter_requests_total{")]
+            assert sum(totals) == 10 and "rulerouter_workers_reporting 2" in scrape.text
+        print(f"\n/metrics answered by {len(answered_by)} worker(s), the same totals each time")
         served.proc.send_signal(__import__("signal").SIGTERM)
         assert served.proc.wait(30) in (0, -15)
     assert "internal error" not in "".join(served.stderr)

@@ -186,3 +186,21 @@ def test_label_values_are_escaped() -> None:
     metrics = Metrics()
     metrics.record(tier='we"ird\\tier\n', model="m", rule="r", outcome="ok", attempts=[], latency_s=0.1)
     assert 'tier="we\\"ird\\\\tier\\n"' in metrics.prometheus()
+
+
+def test_counters_exported_by_one_worker_add_up_in_another() -> None:
+    import json
+
+    one, two = Metrics(), Metrics()
+    for metrics, n in ((one, 3), (two, 2)):
+        for _ in range(n):
+            metrics.record(tier="t", model="m", rule="r", outcome="ok", attempts=[Attempt("m", "answer", "ok", usage=Usage(1, 2), cost=0.25)],
+                           latency_s=0.02, fallback=True)
+    one.record_refusal("daily", "budget")
+    total = Metrics()
+    for metrics in (one, two):
+        total.absorb(json.loads(json.dumps(metrics.export())))  # as it crosses between processes
+    summary = total.summary()
+    assert summary["total_requests"] == 5 and summary["total_cost"] == pytest.approx(1.25)
+    assert summary["refused"] == {"daily:budget": 1} and summary["fallback_rate"] == 1.0
+    assert 'rulerouter_request_duration_seconds_count{tier="t"} 5' in total.prometheus()

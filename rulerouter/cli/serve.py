@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_config_arg(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on the first line)")
-    serve.add_argument("--workers", type=int, default=1, help="processes (metrics and breakers are per process)")
+    serve.add_argument("--workers", type=int, default=1, help="processes: /metrics adds up every worker; budgets, rate limits and breakers are shared through [state] (Redis)")
     serve.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N", help="larger request bodies get 413 (default 4 MiB)")
     serve.add_argument("--body-timeout", type=float, default=30.0, metavar="S", help="a body that has not arrived after S seconds gets 408")
     serve.add_argument("--keys-env", default="RULEROUTER_GATEWAY_KEYS", metavar="NAME",

@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 from typing import Any, Awaitable, Callable
 
 from ..errors import LimitExceeded, RuleRouterError, UsageError
@@ -31,6 +32,7 @@ from ..observe.metrics import labels
 from ..router import Router
 from .hot_reload import PolicyHolder
 from .refusals import refusal_for
+from .worker_metrics import WorkerMetrics
 from .request_body import BadRequest, ChatRequest, parse_chat_request
 
 __all__ = ["Gateway"]
@@ -40,6 +42,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
+_PROMETHEUS = (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 405: "invalid_request_error",
                 408: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error", 502: "upstream_error",
@@ -105,7 +108,7 @@ class Gateway:
     """An ASGI application serving one rule file, hot-reloaded."""
 
     def __init__(self, holder: PolicyHolder, *, max_body_bytes: int = 4 * 1024 * 1024, body_timeout_s: float = 30.0,
-                 gateway_keys: list[str] | None = None, watch_interval_s: float = 0.25) -> None:
+                 gateway_keys: list[str] | None = None, watch_interval_s: float = 0.25, metrics_dir: str | None = None) -> None:
         self.holder = holder
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
@@ -113,6 +116,9 @@ class Gateway:
         self._client_ids = {key: client_id(key) for key in self.gateway_keys}
         self.watch_interval_s = watch_interval_s
         self._watcher: asyncio.Task[None] | None = None
+        # `serve --workers N`: every worker's counters, whichever answers the scrape.
+        self.workers = WorkerMetrics(metrics_dir, holder.metrics) if metrics_dir else None
+        self._writer: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -146,6 +152,8 @@ class Gateway:
     async def startup(self) -> None:
         loop = asyncio.get_running_loop()
         self._watcher = loop.create_task(self.holder.watch(self.watch_interval_s))
+        if self.workers is not None:
+            self._writer = loop.create_task(self.workers.keep_writing())
         try:
             import signal
 
@@ -154,9 +162,12 @@ class Gateway:
             pass  # no SIGHUP here (e.g. not the main thread): the file watcher still reloads
 
     async def shutdown(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._writer):
+            if task is not None:
+                task.cancel()
         await self.holder.close()
+        if self.workers is not None:
+            self.workers.write()  # its last counts keep counting after it has gone
 
     # ---- routing --------------------------------------------------------------------------------
 
@@ -175,8 +186,15 @@ class Gateway:
         if path == "/readyz":
             return await self._ready(send)
         if path == "/metrics":
-            text = self.holder.metrics.prometheus(self._extra_metrics()).encode()
-            return await send_bytes(send, 200, text, content_type=(b"content-type", b"text/plain; version=0.0.4; charset=utf-8"))
+            if self.workers is None:
+                text = self.holder.metrics.prometheus(self._extra_metrics()).encode()
+            else:
+                merged, workers = await asyncio.to_thread(self.workers.merged)
+                extra = ["# HELP rulerouter_workers_reporting Worker processes whose counters these totals add up.",
+                         "# TYPE rulerouter_workers_reporting gauge", f"rulerouter_workers_reporting {workers}"]
+                text = merged.prometheus(self._extra_metrics() + extra).encode()
+                return await send_bytes(send, 200, text, [(b"x-rulerouter-worker", str(os.getpid()).encode())], content_type=_PROMETHEUS)
+            return await send_bytes(send, 200, text, content_type=_PROMETHEUS)
         if path == "/v1/models":
             if not self._authorised(scope):
                 return await send_error(send, 401, "missing or wrong gateway key: send 'Authorization: Bearer <key>'", code="invalid_api_key")

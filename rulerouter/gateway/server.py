@@ -33,6 +33,7 @@ class GatewaySettings:
     body_timeout_s: float = 30.0
     keys_env: str = "RULEROUTER_GATEWAY_KEYS"
     watch_interval_s: float = 0.25
+    metrics_dir: str | None = None  # set by `serve --workers N`: where workers share their counts
     log: dict[str, object] = field(default_factory=dict)
 
 
@@ -51,7 +52,7 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     keys = [k.strip() for k in os.environ.get(settings.keys_env, "").split(",") if k.strip()]
     holder = PolicyHolder(path, checked, env=None, log=log, secrets=keys)
     return Gateway(holder, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
-                   gateway_keys=keys, watch_interval_s=settings.watch_interval_s)
+                   gateway_keys=keys, watch_interval_s=settings.watch_interval_s, metrics_dir=settings.metrics_dir)
 
 
 def create_app() -> Gateway:
@@ -87,16 +88,23 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
                   server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
     if workers > 1:
-        os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+        import shutil
+        import tempfile
+
+        metrics_dir = tempfile.mkdtemp(prefix="rulerouter-metrics-")
+        os.environ[SETTINGS_ENV] = json.dumps({**asdict(settings), "metrics_dir": metrics_dir})
         config = uvicorn.Config("rulerouter.gateway.server:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)
         import inspect
 
         from uvicorn.supervisors import Multiprocess
 
-        if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.30
-            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
-        else:
-            Multiprocess(config, sockets=[sock]).run()
+        try:
+            if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.30
+                Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            else:
+                Multiprocess(config, sockets=[sock]).run()
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     config = uvicorn.Config(app, **common)
     uvicorn.Server(config).run(sockets=[sock])

@@ -113,6 +113,35 @@ class Metrics:
         with self._lock:
             self.refused[(limit, reason)] += 1
 
+    _KEYED = ("requests", "attempts", "tokens", "cost", "unknown_cost", "refused")
+    _TOTALS = ("fallbacks", "escalations", "errors", "streams")
+
+    def export(self) -> dict[str, Any]:
+        """Every counter as JSON-ready data, for adding into another process's `Metrics`."""
+        with self._lock:
+            out: dict[str, Any] = {name: [[*(k if isinstance(k, tuple) else (k,)), v] for k, v in getattr(self, name).items()]
+                                   for name in self._KEYED}
+            out.update({name: getattr(self, name) for name in self._TOTALS})
+            out["buckets"] = {tier: list(counts) for tier, counts in self.buckets.items()}
+            out["latency_sum"] = dict(self.latency_sum)
+            return out
+
+    def absorb(self, exported: dict[str, Any]) -> None:
+        """Add counters `export()`ed elsewhere (another worker's) into these."""
+        with self._lock:
+            for name in self._KEYED:
+                series = getattr(self, name)
+                for *key, value in exported.get(name, ()):
+                    series[tuple(key) if len(key) > 1 else key[0]] += value
+            for name in self._TOTALS:
+                setattr(self, name, getattr(self, name) + exported.get(name, 0))
+            for tier, counts in exported.get("buckets", {}).items():
+                mine = self.buckets[tier]
+                for i, count in enumerate(counts[: len(mine)]):
+                    mine[i] += count
+            for tier, total in exported.get("latency_sum", {}).items():
+                self.latency_sum[tier] += total
+
     def summary(self) -> dict[str, Any]:
         """The figures as plain data: counts, rates, tokens and cost per model, latency."""
         with self._lock:
