@@ -221,3 +221,31 @@ def test_an_executor_with_limits_needs_a_ledger() -> None:
     with pytest.raises(ValueError, match="give the executor a ledger"):
         Executor(r.compiled, recorder=r.observer)
     assert isinstance(Limits(r.policy, MemoryLedger()).active, bool)
+
+
+def test_report_shows_spend_per_budget(up: LoopbackUpstream, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from rulerouter.cli import main
+
+    up.default(ANSWER)
+    log = tmp_path / "events.jsonl"
+    extra = ('[[budgets]]\nname = "team"\nlimit_usd = 0.005\nwindow = "day"\nper = "$.team"\n'
+             f'[log]\ndestination = "{log}"\n')
+    policy = tmp_path / "p.toml"
+    policy.write_text(BASE.format(base_url=up.base_url) + extra)
+    r = Router.from_file(policy)
+    for team in ("search", "search", "ads"):
+        r.complete("hi", metadata={"team": team})
+    with pytest.raises(BudgetExceeded):
+        r.complete("hi", metadata={"team": "search"})
+    r.close()
+    assert main(["report", str(log), "-c", str(policy)]) == 0
+    out = capsys.readouterr().out
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    assert f"team                ads               {day}                1    0.002000     40.0%" in out
+    assert f"team                search            {day}                2    0.004000     80.0%" in out
+    assert "refused 1 (budget)" in out
+    assert main(["report", str(log), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["budgets"]
+    assert [(row["scope"], row["requests"]) for row in rows[:2]] == [("ads", 1), ("search", 2)] and "share" not in rows[0]

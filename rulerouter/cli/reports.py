@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyError
-from ..observe.report import build_report, read_log
+from ..observe.report import build_report, read_log, spend_by_budget
 from ..observe.report_html import render_html
 from ..observe.simulate import compare, read_prompts, simulate
 from ..policy.diagnostics import format_text
@@ -74,6 +74,14 @@ def _report_text(report: dict[str, Any]) -> str:
         unknown = f" (+{row['unknown_cost']} unknown)" if row["unknown_cost"] else ""
         lines.append(f"{model:<24}{row['answered']:>9}{row['attempts']:>9}{row['cost']:>14.6f}{unknown}")
     lines += ["", f"total cost: ${report['total_cost']:.6f}" + (f" (+{report['requests_with_unknown_cost']} requests of unknown cost)" if report["requests_with_unknown_cost"] else "")]
+    if report.get("budgets"):
+        lines += ["", f"{'budget':<20}{'scope':<18}{'window':<18}{'requests':>9}{'spent':>12}{'of limit':>10}"]
+        for row in report["budgets"]:
+            if "refused" in row:
+                lines.append(f"{row['budget']:<20}{'':<18}{'':<18}  refused {row['refused']} ({row['reason']})")
+                continue
+            share = _pct(row["share"]) if "share" in row else "?"
+            lines.append(f"{row['budget']:<20}{row['scope'][:17]:<18}{row['window']:<18}{row['requests']:>9}{row['spent_usd']:>12.6f}{share:>10}")
     baseline = report.get("baseline")
     if baseline:
         lines += [
@@ -91,7 +99,7 @@ def _report_text(report: dict[str, Any]) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    router = load_router(args) if args.baseline else None
+    router = load_router(args) if args.baseline or args.config else None
     baseline, price = _baseline(router, args.baseline)
     try:
         log = read_log(args.log)
@@ -104,6 +112,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise Exit(EXIT_FAILED, f"rulerouter: {args.log} holds no request events ({log.lines} line(s), {len(log.problems)} unreadable, "
                                 f"{log.other_events} other event(s)); nothing to report") from None
     report["log"] = {"path": args.log, "lines": log.lines, "problems": len(log.problems), "other_events": log.other_events}
+    limits = {b.name: b.limit_usd for b in router.policy.budgets} if router is not None else None
+    budgets = spend_by_budget(log.requests, log.refused, limits)
+    if budgets:
+        report["budgets"] = budgets
     if args.format == "json":
         _write(json.dumps(report, indent=2), args.output)
     elif args.format == "html":

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..policy.schema import Price
 
-__all__ = ["LogRequest", "ReadLog", "build_report", "read_log"]
+__all__ = ["LogRequest", "ReadLog", "build_report", "read_log", "spend_by_budget"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class LogRequest:
     cost: float | None
     latency_ms: float
     attempt_costs: tuple[tuple[str, float | None], ...]
+    budgets: tuple[tuple[str, str, str], ...] = ()  # (budget, scope, window) that counted it
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ReadLog:
     problems: list[str] = field(default_factory=list)
     lines: int = 0
     other_events: int = 0
+    refused: dict[tuple[str, str], int] = field(default_factory=dict)  # (limit, reason) -> requests refused
 
 
 def _day(value: Any) -> str:
@@ -84,6 +86,10 @@ def _request(event: dict[str, Any]) -> LogRequest:
             raise ValueError("an attempt has no model")
         cost = attempt.get("cost")
         costs.append((attempt["model"], float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None))
+    budgets = event.get("budgets", [])
+    if not isinstance(budgets, list) or not all(isinstance(b, dict) and all(isinstance(b.get(k), str) for k in ("name", "scope", "window"))
+                                                for b in budgets):
+        raise ValueError("'budgets' is not a list of {name, scope, window}")
     return LogRequest(
         day=_day(event.get("time")),
         tier=tier,
@@ -98,6 +104,7 @@ def _request(event: dict[str, Any]) -> LogRequest:
         cost=_number(event, "cost", (int, float)),
         latency_ms=_number(event, "latency_ms", (int, float)) or 0.0,
         attempt_costs=tuple(costs),
+        budgets=tuple((b["name"], b["scope"], b["window"]) for b in budgets),
     )
 
 
@@ -118,6 +125,9 @@ def read_log(path: str | Path) -> ReadLog:
             if not isinstance(event, dict):
                 out.problems.append(f"{path}:{number}: not a JSON object")
                 continue
+            if event.get("event") == "request_refused" and isinstance(event.get("limit"), str):
+                key = (event["limit"], str(event.get("reason")))
+                out.refused[key] = out.refused.get(key, 0) + 1
             if event.get("event") != "request":
                 out.other_events += 1
                 continue
@@ -134,6 +144,30 @@ def _cost_at(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
 
 def _share(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
+
+
+def spend_by_budget(requests: list[LogRequest], refused: dict[tuple[str, str], int] | None = None,
+                    limits: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """What each budget counted, per scope and window: requests, spend (known costs), share of the limit."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in requests:
+        spent = sum(c for _, c in r.attempt_costs if c is not None)  # what the budget itself counted
+        for name, scope, window in r.budgets:
+            row = rows.setdefault((name, scope, window), {"budget": name, "scope": scope, "window": window, "requests": 0, "spent_usd": 0.0})
+            row["requests"] += 1
+            row["spent_usd"] += spent
+    out = []
+    for key in sorted(rows):
+        row = rows[key]
+        row["spent_usd"] = round(row["spent_usd"], 10)
+        limit = (limits or {}).get(row["budget"])
+        if limit is not None:
+            row["limit_usd"] = limit
+            row["share"] = row["spent_usd"] / limit
+        out.append(row)
+    for (name, reason), count in sorted((refused or {}).items()):
+        out.append({"budget": name, "scope": "*", "window": "*", "requests": 0, "spent_usd": 0.0, "refused": count, "reason": reason})
+    return out
 
 
 def build_report(requests: list[LogRequest], *, baseline: str | None = None, baseline_price: Price | None = None) -> dict[str, Any]:
