@@ -151,16 +151,15 @@ class Executor:
             reserved = _RESERVED.intersection(params)
             if reserved:
                 raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
-        limits = self.limits
-        scopes = limits.scopes(metadata, client) if limits is not None else None
-        compiled = self.compiled
-        spend = None
-        if scopes is not None and compiled.spend_budgets and model is None and tier is None:
-            spend = limits.spend(scopes, compiled.spend_budgets)  # type: ignore[union-attr]
-        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params, spend=spend)
+        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params)
         final_messages = inputs.effective_messages()
         if messages is not None or not final_messages:
             _check_messages(final_messages)
+        compiled = self.compiled
+        limits = self.limits
+        scopes = limits.scopes(metadata, client) if limits is not None else None
+        if scopes is not None and compiled.spend_budgets and model is None and tier is None:
+            inputs.spend = limits.spend(scopes, compiled.spend_budgets)  # type: ignore[union-attr]  # read before deciding
         if model is not None:
             if model not in self.policy.models:
                 raise UsageError(f"unknown model '{model}' (models: {', '.join(sorted(self.policy.models))})")
@@ -186,11 +185,16 @@ class Executor:
         except LimitExceeded as exc:
             self.recorder.refused(exc, tier=decision.tier, rule=decision.rule)
             raise
+        prepared.admission = admission
+        prepared.budgets = admission.counted
         if admission.downgrade_to is not None and admission.downgrade_to != decision.tier:
             note = f"budget '{admission.downgraded_by}' is spent: downgraded from tier '{decision.tier}'"
             prepared.decision = self.compiled.decide_tier(admission.downgrade_to, inputs, note=note)
-        prepared.admission = admission
-        prepared.budgets = admission.counted
+            try:
+                self.providers.target(prepared.decision.model)
+            except BaseException:
+                self.settle(prepared, [])
+                raise
 
     def settle(self, prepared: Prepared, attempts: list[Attempt]) -> None:
         """Replace the request's reservations by its real cost; once, however it ended."""

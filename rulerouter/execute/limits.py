@@ -45,7 +45,7 @@ NONE = "(none)"
 SLACK = 1 + 1e-9
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Check:
     """One counter a request adds to, and the limit it must stay within (None: count only).
 
@@ -75,8 +75,9 @@ class Ledger(Protocol):
         """Atomically: if every check fits, add every amount and return (-1, the new values);
         else add nothing and return (the index of the first that does not fit, current values)."""
 
-    def add(self, entries: Sequence[tuple[str, float, float]]) -> list[float]:
-        """Add (key, delta, expires_at) to each counter; the new values."""
+    def add(self, entries: Sequence[tuple[str, float, float]], done: Callable[[list[float]], None] | None = None) -> None:
+        """Add (key, delta, expires_at) to each counter, then call `done(new values)`: at once, or
+        later from another thread (the Redis ledger settles off the request's path)."""
 
     def once(self, key: str, expires_at: float) -> bool:
         """True the first time `key` is claimed (across every replica), False after."""
@@ -171,6 +172,13 @@ class Limits:
         self.rates = [(rate, _Scoped(rate.per)) for rate in policy.rate_limits]
         self._tier_models = {name: tier.model for name, tier in policy.tiers.items()}
         self._prices = {name: model.price for name, model in policy.models.items()}
+        self._windows: dict[str, tuple[float, float, str]] = {}  # the current window of each length
+
+    def _window(self, window: str, now: float) -> tuple[float, float, str]:
+        current = self._windows.get(window)
+        if current is None or not current[0] <= now < current[1]:
+            current = self._windows[window] = window_of(window, now)
+        return current
 
     @property
     def active(self) -> bool:
@@ -190,7 +198,7 @@ class Limits:
         """The fraction of each named budget used (spent + reserved) for this request's scope."""
         now = self.clock()
         wanted = [(budget, scope) for (budget, _), scope in zip(self.budgets, scopes[0]) if budget.name in names]
-        keys = [self._budget_key(budget, scope, window_of(budget.window, now)[2]) for budget, scope in wanted]
+        keys = [self._budget_key(budget, scope, self._window(budget.window, now)[2]) for budget, scope in wanted]
         try:
             values = self.ledger.read(keys)
         except LedgerUnavailable as exc:
@@ -220,7 +228,7 @@ class Limits:
                     previous = f"r:{rate.name}:{kind}:{minute - 1}:{part}"
                     out.append(_Reserved(Check(key, float(limit), amount, expires, previous, weight), kind, scope, rate=rate))
         for (budget, _), scope in zip(self.budgets, scopes[0]):
-            _, end, label = window_of(budget.window, now)
+            _, end, label = self._window(budget.window, now)
             limit = None if budget.name in unchecked else budget.limit_usd
             estimate = self._estimate(model, input_tokens, output_tokens, budget)
             out.append(_Reserved(Check(self._budget_key(budget, scope, label), limit, estimate, end + 60), "cost", scope, budget=budget, window=label))
@@ -278,13 +286,12 @@ class Limits:
                 changed.append((item, delta))
         if not changed:
             return
-        try:
-            values = self.ledger.add([(item.check.key, delta, item.check.expires_at) for item, delta in changed])
-        except LedgerUnavailable:
-            return  # a fail-closed ledger that went away: the request has already been served
-        for (item, delta), value in zip(changed, values):
-            if item.budget is not None and delta > 0:
-                self._warn_if_crossed(item, value - delta, value)
+        def warn(values: list[float]) -> None:
+            for (item, delta), value in zip(changed, values):
+                if item.budget is not None and delta > 0:
+                    self._warn_if_crossed(item, value - delta, value)
+
+        self.ledger.add([(item.check.key, delta, item.check.expires_at) for item, delta in changed], warn)
 
     def _warn_if_crossed(self, item: _Reserved, before: float, after: float) -> None:
         budget = item.budget

@@ -83,6 +83,10 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     state = app.holder.state.health()["backend"]
+    policy = app.holder.router.policy
+    if workers > 1 and state == "memory" and (policy.budgets or policy.rate_limits):
+        print(f"rulerouter: warning: {workers} workers keep budgets and rate limits each on its own (so up to {workers}x a limit); "
+              "share them through Redis: [state] redis_url_env", file=sys.stderr, flush=True)
     print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, "
           f"{workers} worker(s), state: {state})", flush=True)
     common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",

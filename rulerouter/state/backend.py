@@ -19,6 +19,9 @@ class StateBackend(Protocol):
 
     def listen(self, listener: Callable[[str, dict[str, Any]], None]) -> None: ...
 
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every settlement queued so far has been applied."""
+
     def health(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...

@@ -64,10 +64,13 @@ class MemoryLedger:
                 self._add(check.key, check.amount, check.expires_at, now)
             return -1, [value + check.amount for check, value in zip(checks, values)]
 
-    def add(self, entries: Sequence[tuple[str, float, float]]) -> list[float]:
+    def add(self, entries: Sequence[tuple[str, float, float]], done: Callable[[list[float]], None] | None = None) -> list[float]:
         with self._lock:
             now = self.clock()
-            return [self._add(key, delta, expires_at, now) for key, delta, expires_at in entries]
+            values = [self._add(key, delta, expires_at, now) for key, delta, expires_at in entries]
+        if done is not None:
+            done(values)
+        return values
 
     def once(self, key: str, expires_at: float) -> bool:
         with self._lock:
@@ -95,6 +98,9 @@ class MemoryState:
 
     def listen(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
         """Nothing to tell: the in-process backend is never unavailable."""
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Nothing waits: settlements apply at once."""
 
     def health(self) -> dict[str, Any]:
         return {"backend": "memory", "shared": False, "available": True}

@@ -21,9 +21,12 @@ script's keys must live on one node.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import uuid
+import weakref
+from collections import deque
 from typing import Any, Callable, Sequence
 
 from ..errors import UsageError
@@ -85,6 +88,20 @@ return out
 """
 
 
+_OPEN: weakref.WeakSet[RedisState] = weakref.WeakSet()
+_BATCH_S = 0.01  # how long queued settlements wait for others to join them
+
+
+@atexit.register
+def _settle_all() -> None:
+    """At exit, settle what is still queued: a reservation left in place would count forever."""
+    for state in list(_OPEN):
+        try:
+            state._settle()
+        except Exception:
+            pass
+
+
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -125,8 +142,12 @@ class RedisState:
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.queue: deque[tuple[list[tuple[str, float, float]], Callable[[list[float]], None] | None]] = deque()
+        self.wake = threading.Event()  # settlements are waiting
+        self.queued = self.applied = 0  # settlements queued and applied so far
         self.ledger = RedisLedger(self)
         self.circuits = RedisCircuits(self)
+        _OPEN.add(self)
 
     # ---- life -----------------------------------------------------------------------------------
 
@@ -152,11 +173,17 @@ class RedisState:
 
     def close(self) -> None:
         self._stop.set()
+        self.wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
+        self._settle()
         if self.up and self._pending:
-            self._catch_up()
+            try:
+                self._catch_up()
+            except self._errors_type:
+                pass  # Redis is away at shutdown: what this replica owed it is lost with the process
         self.client.close()
+        _OPEN.discard(self)
 
     def health(self) -> dict[str, Any]:
         return {"backend": "redis", "shared": True, "available": self.up, "errors": self.errors, "outages": self.outages,
@@ -206,25 +233,23 @@ class RedisState:
         pipe.execute()
 
     def _catch_up(self) -> None:
-        """Redis answers again: add what was counted while it was away (or replay, if it is new)."""
+        """Redis answers again: add what was counted while it was away (or replay, if it is new).
+
+        Holds the lock throughout, so nothing counted locally meanwhile can slip between what is
+        sent and what is forgotten; requests wait for it (a pipeline on a Redis that just answered).
+        """
         with self._lock:
-            pending, self._pending = self._pending, {}
-        try:
+            pending = self._pending
             before = self._epoch
-            self._ensure_epoch()
+            self._ensure_epoch()  # replays everything (and forgets what is owed) when Redis is new
             replayed = before is not None and self._epoch != before
             if not replayed and pending:
                 pipe = self.client.pipeline(transaction=False)
                 for key, (delta, expires) in pending.items():
                     pipe.incrbyfloat(key, delta)
                     pipe.pexpireat(key, _ms(expires))
-                pipe.execute()
-        except self._errors_type:
-            with self._lock:  # still away: keep what is owed
-                for key, (delta, expires) in pending.items():
-                    self._owe(key, delta, expires)
-            raise
-        with self._lock:
+                pipe.execute()  # on failure what is owed stays owed, and the next probe tries again
+            self._pending = {}
             was_down = not self.up
             self.up = True
             outage = self.clock() - self._down_since
@@ -254,17 +279,79 @@ class RedisState:
             self._owe(key, delta, expires)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        next_tick = 0.0
+        while not self._stop.is_set():
+            self.wake.wait(self.interval)
+            if self.queue:
+                self._stop.wait(_BATCH_S)  # let settlements gather: one pipeline, fewer wake-ups
+            self.wake.clear()
             try:
-                if not self.up or self._pending:
-                    self.client.ping()
-                    self._catch_up()
-                self.circuits.poll()
+                self._settle()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.interval
+                    if not self.up or self._pending:
+                        self.client.ping()
+                        self._catch_up()
+                    self.circuits.poll()
             except self._errors_type as exc:
                 if self.up:
                     self._went_down(exc)
             except Exception as exc:  # never let the thread die: the next tick tries again
                 self._tell("state_unavailable", {"backend": "redis", "error": f"{type(exc).__name__}: {exc}"})
+        self._settle()  # closing: nothing queued is lost
+
+    def _settle(self) -> None:
+        """Apply every queued settlement: one pipeline of ADD scripts, or locally when Redis is away."""
+        batch = []
+        while self.queue:
+            batch.append(self.queue.popleft())
+        if not batch:
+            return
+        replies: list[Any] = [None] * len(batch)
+        if self.up:
+            for _ in range(2):
+                epoch = self._epoch or ""
+                try:
+                    pipe = self.client.pipeline(transaction=False)
+                    for entries, _ in batch:
+                        args: list[Any] = [epoch]
+                        for _, delta, expires in entries:
+                            args += [repr(delta), _ms(expires)]
+                        self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries], args=args, client=pipe)
+                    replies = pipe.execute()
+                except self._errors_type as exc:
+                    self._went_down(exc)
+                    replies = [None] * len(batch)
+                    break
+                if not any(r is not None and int(r[0]) == -2 for r in replies):
+                    break
+                with self._lock:  # Redis came back empty: replay, then send this batch again
+                    self._ensure_epoch()
+                replies = [None] * len(batch)
+        for (entries, done), reply in zip(batch, replies):
+            remote = reply is not None and int(reply[0]) != -2
+            with self._lock:
+                if remote:
+                    values = [float(v) for v in reply[1:]]
+                else:
+                    values = self.local.add(entries)
+                for (key, delta, expires), value in zip(entries, values):
+                    self.record(key, delta, expires, remote=remote)
+                    self._seen[key] = (value, expires)
+            self.applied += 1
+            if done is not None:
+                try:
+                    done(values)
+                except Exception:
+                    pass  # a warning that cannot be told must not stop settling
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every settlement queued so far has been applied (for tests and shutdown)."""
+        target = self.queued
+        deadline = time.monotonic() + timeout
+        while self.applied < target and time.monotonic() < deadline:
+            self.wake.set()
+            time.sleep(0.001)
 
     def call(self, action: Callable[[], Any]) -> Any:
         """Run one Redis action; None (and the backend marked down) when Redis cannot answer."""
@@ -272,7 +359,9 @@ class RedisState:
             return None
         try:
             if self._epoch is None:
-                self._ensure_epoch()
+                with self._lock:
+                    if self._epoch is None:
+                        self._ensure_epoch()
             return action()
         except self._errors_type as exc:
             self._went_down(exc)
@@ -345,26 +434,20 @@ class RedisLedger:
                     state.record(check.key, check.amount, check.expires_at, remote=False)
         return blocked, values
 
-    def add(self, entries: Sequence[tuple[str, float, float]]) -> list[float]:
+    def add(self, entries: Sequence[tuple[str, float, float]], done: Callable[[list[float]], None] | None = None) -> None:
+        """Settle. What only gives back part of a reservation (every delta ≤ 0) is queued for the
+        state thread, off the request's path: a counter that is briefly too high refuses early,
+        never late. A request that cost more than it reserved is settled at once, so the overshoot
+        bound still counts only the requests in flight."""
         state = self.state
-        keys = [state.key("epoch")] + [state.key(key) for key, _, _ in entries]
-        args: list[Any] = [""]
-        for _, delta, expires in entries:
-            args += [repr(delta), _ms(expires)]
-        for _ in range(2):
-            args[0] = state._epoch or ""
-            reply = state.call(lambda: state._add(keys=keys, args=args))
-            if not self._epoch_changed(reply):
-                break
-        with state._lock:
-            if reply is None:
-                values = state.local.add([(k, d, e) for k, (_, d, e) in zip(keys[1:], entries)])
-            else:
-                values = [float(v) for v in reply[1:]]
-            for key, (_, delta, expires), value in zip(keys[1:], entries, values):
-                state.record(key, delta, expires, remote=reply is not None)
-                state._seen[key] = (value, expires)
-        return values
+        state.queue.append(([(state.key(key), delta, expires) for key, delta, expires in entries], done))
+        state.queued += 1
+        if any(delta > 0 for _, delta, _ in entries):
+            state._settle()
+        else:
+            if len(state.queue) == 1:  # the first of a batch wakes the thread
+                state.wake.set()
+            state.started()
 
     def once(self, key: str, expires_at: float) -> bool:
         state = self.state
