@@ -5,7 +5,9 @@ state backend that `Router` hands to its executor: in-process by default (nothin
 Redis when the rule file's `[state] redis_url_env` names a variable holding its URL.
 
     memory.py   the in-process backend: counters in a dict under a lock
-    redis.py    the Redis backend: Lua-atomic counters, shared circuits, fallback and catch-up
+    redis.py           the Redis backend: its life, outages, catch-up, queued settlements
+    redis_ledger.py    its ledger: Lua-atomic reserve and add, the local ledger while Redis is away
+    redis_circuits.py  circuit openings and Retry-After cooldowns, published and polled
     backend.py  choosing the backend from `[state]` and the environment
 
 May import `rulerouter.execute` (the interfaces it implements: `Ledger`, the breaker store),

@@ -27,12 +27,13 @@ import time
 import uuid
 import weakref
 from collections import deque
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from ..errors import UsageError
-from ..execute.limits import SLACK, Check, LedgerUnavailable
 from ..policy.limits import State
 from .memory import MemoryLedger
+from .redis_circuits import RedisCircuits
+from .redis_ledger import RedisLedger, ms
 
 __all__ = ["RedisCircuits", "RedisLedger", "RedisState"]
 
@@ -100,10 +101,6 @@ def _settle_all() -> None:
             state._settle()
         except Exception:
             pass
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
 
 
 class RedisState:
@@ -222,6 +219,14 @@ class RedisState:
         self._epoch = epoch
         return epoch
 
+    def new_epoch(self) -> None:
+        """A script saw another epoch: catch up with it (replaying), or go local if Redis fails."""
+        try:
+            with self._lock:
+                self._ensure_epoch()
+        except self._errors_type as exc:
+            self._went_down(exc)
+
     def _replay(self) -> None:
         now = self.clock()
         with self._lock:
@@ -229,7 +234,7 @@ class RedisState:
         pipe = self.client.pipeline(transaction=False)
         for key, total, expires in live:
             pipe.incrbyfloat(key, total)
-            pipe.pexpireat(key, _ms(expires))
+            pipe.pexpireat(key, ms(expires))
         pipe.execute()
 
     def _catch_up(self) -> None:
@@ -247,7 +252,7 @@ class RedisState:
                 pipe = self.client.pipeline(transaction=False)
                 for key, (delta, expires) in pending.items():
                     pipe.incrbyfloat(key, delta)
-                    pipe.pexpireat(key, _ms(expires))
+                    pipe.pexpireat(key, ms(expires))
                 pipe.execute()  # on failure what is owed stays owed, and the next probe tries again
             self._pending = {}
             was_down = not self.up
@@ -316,7 +321,7 @@ class RedisState:
                     for entries, _ in batch:
                         args: list[Any] = [epoch]
                         for _, delta, expires in entries:
-                            args += [repr(delta), _ms(expires)]
+                            args += [repr(delta), ms(expires)]
                         self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries], args=args, client=pipe)
                     replies = pipe.execute()
                 except self._errors_type as exc:
@@ -325,8 +330,7 @@ class RedisState:
                     break
                 if not any(r is not None and int(r[0]) == -2 for r in replies):
                     break
-                with self._lock:  # Redis came back empty: replay, then send this batch again
-                    self._ensure_epoch()
+                self.new_epoch()  # Redis came back empty: replay, then send this batch again
                 replies = [None] * len(batch)
         for (entries, done), reply in zip(batch, replies):
             remote = reply is not None and int(reply[0]) != -2
@@ -366,154 +370,3 @@ class RedisState:
         except self._errors_type as exc:
             self._went_down(exc)
             return None
-
-
-class RedisLedger:
-    """The `Ledger` of `RedisState`: atomic scripts on Redis, the local ledger while it is away."""
-
-    def __init__(self, state: RedisState) -> None:
-        self.state = state
-
-    def _local(self, what: str) -> MemoryLedger:
-        if self.state.fail_closed and what != "add":
-            raise LedgerUnavailable("Redis is unreachable")
-        return self.state.local
-
-    def _epoch_changed(self, reply: Any) -> bool:
-        if reply is not None and int(reply[0]) == -2:
-            with self.state._lock:
-                self.state._ensure_epoch()
-            return True
-        return False
-
-    def read(self, keys: Sequence[str]) -> list[float]:
-        state = self.state
-        full = [state.key(k) for k in keys]
-        reply = state.call(lambda: state.client.mget(full)) if full else []
-        if reply is None:
-            return self._local("read").read(full)
-        return [float(v) if v is not None else 0.0 for v in reply]
-
-    def reserve(self, checks: Sequence[Check]) -> tuple[int, list[float]]:
-        state = self.state
-        keys = [state.key("epoch")]
-        args: list[Any] = ["", repr(SLACK)]
-        for check in checks:
-            keys += [state.key(check.key), state.key(check.prev_key or "none")]
-            args += ["" if check.limit is None else repr(check.limit), repr(check.amount), _ms(check.expires_at), repr(check.prev_weight)]
-        for _ in range(2):
-            args[0] = state._epoch or ""
-            reply = state.call(lambda: state._reserve(keys=keys, args=args))
-            if not self._epoch_changed(reply):
-                break
-        if reply is None:
-            return self._reserve_locally(checks)
-        blocked = int(reply[0])
-        raw = [float(v) for v in reply[1:]]
-        values = [raw[2 * i] + check.prev_weight * raw[2 * i + 1] for i, check in enumerate(checks)]
-        now = state.clock()
-        with state._lock:
-            for i, check in enumerate(checks):
-                state._seen[state.key(check.key)] = (raw[2 * i], check.expires_at)
-                if check.prev_key is not None:
-                    state._seen[state.key(check.prev_key)] = (raw[2 * i + 1], check.expires_at - 60)
-                if blocked < 0:
-                    state.record(state.key(check.key), check.amount, check.expires_at, remote=True)
-            if len(state._seen) > 4096:
-                state._seen = {k: v for k, v in state._seen.items() if v[1] > now}
-        return blocked, values
-
-    def _reserve_locally(self, checks: Sequence[Check]) -> tuple[int, list[float]]:
-        state = self.state
-        local = [Check(state.key(c.key), c.limit, c.amount, c.expires_at, state.key(c.prev_key) if c.prev_key else None, c.prev_weight)
-                 for c in checks]
-        with state._lock:
-            blocked, values = self._local("reserve").reserve(local)
-            if blocked < 0:
-                for check in local:
-                    state.record(check.key, check.amount, check.expires_at, remote=False)
-        return blocked, values
-
-    def add(self, entries: Sequence[tuple[str, float, float]], done: Callable[[list[float]], None] | None = None) -> None:
-        """Settle. What only gives back part of a reservation (every delta ≤ 0) is queued for the
-        state thread, off the request's path: a counter that is briefly too high refuses early,
-        never late. A request that cost more than it reserved is settled at once, so the overshoot
-        bound still counts only the requests in flight."""
-        state = self.state
-        state.queue.append(([(state.key(key), delta, expires) for key, delta, expires in entries], done))
-        state.queued += 1
-        if any(delta > 0 for _, delta, _ in entries):
-            state._settle()
-        else:
-            if len(state.queue) == 1:  # the first of a batch wakes the thread
-                state.wake.set()
-            state.started()
-
-    def once(self, key: str, expires_at: float) -> bool:
-        state = self.state
-        full = state.key(key)
-        reply = state.call(lambda: state.client.set(full, "1", nx=True, pxat=_ms(expires_at)))
-        if reply is None and not state.up:
-            return state.local.once(full, expires_at)
-        return bool(reply)
-
-
-class RedisCircuits:
-    """Circuit openings and Retry-After cooldowns, shared: one hash every replica polls.
-
-    Fields are `MODEL\\topen` and `MODEL\\twait`, each the wall-clock second it ends. The mirror
-    is what the last poll (or this replica's own writes) showed.
-    """
-
-    def __init__(self, state: RedisState) -> None:
-        self.state = state
-        self.mirror: dict[str, tuple[float, float]] = {}  # model -> (open_until, wait_until), wall clock
-
-    @property
-    def _hash(self) -> str:
-        return self.state.key("circuits")
-
-    def poll(self) -> None:
-        state = self.state
-        raw = state.client.hgetall(self._hash)
-        now = state.clock()
-        mirror: dict[str, list[float]] = {}
-        stale = []
-        for field, value in raw.items():
-            model, _, kind = field.decode("utf-8", "replace").rpartition("\t")
-            until = float(value)
-            if until < now - 60:
-                stale.append(field)
-            mirror.setdefault(model, [0.0, 0.0])[0 if kind == "open" else 1] = until
-        self.mirror = {m: (v[0], v[1]) for m, v in mirror.items()}
-        if stale:
-            state.client.hdel(self._hash, *stale)
-
-    def _set(self, model: str, kind: str, until: float) -> None:
-        state = self.state
-        state.started()
-        open_until, wait_until = self.mirror.get(model, (0.0, 0.0))
-        self.mirror[model] = (until, wait_until) if kind == "open" else (open_until, until)
-        state.call(lambda: state.client.hset(self._hash, f"{model}\t{kind}", repr(until)))
-
-    def opened(self, model: str, until: float) -> None:
-        """This replica opened `model`'s circuit until `until` (wall clock)."""
-        self._set(model, "open", until)
-
-    def waiting(self, model: str, until: float) -> None:
-        """`model` asked to be left alone until `until` (Retry-After, wall clock)."""
-        if until > self.mirror.get(model, (0.0, 0.0))[1]:
-            self._set(model, "wait", until)
-
-    def closed(self, model: str) -> None:
-        """A call to `model` succeeded: its circuit is closed for everyone."""
-        if model in self.mirror and self.mirror[model][0]:
-            state = self.state
-            self.mirror[model] = (0.0, self.mirror[model][1])
-            state.call(lambda: state.client.hdel(self._hash, f"{model}\topen"))
-
-    def until(self, model: str) -> tuple[float, float]:
-        """(open_until, wait_until) as last seen, wall clock; (0, 0) when nothing is known."""
-        if self.state._thread is None:
-            self.state.started()
-        return self.mirror.get(model, (0.0, 0.0))
