@@ -5,8 +5,10 @@ touch none), so concurrent replicas never race a read-modify-write. Circuit-brea
 and Retry-After cooldowns go into one hash that every replica polls every `sync_interval_ms`,
 so a model one replica has seen fail is skipped by all of them within that interval.
 
-The client is redis-py's synchronous one with a short timeout (`timeout_ms`): on loopback a
-call costs tens of microseconds, less than an asyncio round trip would add. When Redis cannot
+The client is redis-py's synchronous one with a short timeout (`timeout_ms`): a request's path
+makes one call (the reserve script, about a PING's round trip on loopback), and settlements that
+only give back part of a reservation are queued for a background thread that sends them in
+batches. When Redis cannot
 be reached the backend falls back at once to a local ledger seeded with the last values it
 saw, and a background thread probes Redis; meanwhile each request either goes on being
 counted locally (`on_unavailable = "local"`: fail open) or is refused when a limit counts it
