@@ -79,20 +79,27 @@ def sgd_turn(speaker: str, text: str, call: bool = False) -> dict:
     return {"speaker": speaker, "utterance": text, "frames": [frame]}
 
 
-def test_sgd_takes_the_user_turn_before_the_first_service_call() -> None:
-    dialogue = {"dialogue_id": "1_00000", "services": ["Restaurants_1"], "turns": [
+def sgd_dialogue(number: int) -> dict:
+    return {"dialogue_id": f"1_{number:05d}", "services": ["Restaurants_1"], "turns": [
         sgd_turn("USER", "I want to eat."), sgd_turn("SYSTEM", "Where?"), sgd_turn("USER", "San Jose."),
         sgd_turn("SYSTEM", "Try 71 Saint Peter.", call=True), sgd_turn("USER", "Book it."),
         sgd_turn("SYSTEM", "Booked.", call=True)]}
-    no_call = {"dialogue_id": "1_00001", "services": ["Restaurants_1"],
+
+
+def test_sgd_takes_the_user_turn_before_the_first_service_call() -> None:
+    no_call = {"dialogue_id": "1_00002", "services": ["Restaurants_1"],
                "turns": [sgd_turn("USER", "Hi"), sgd_turn("SYSTEM", "Hello")]}
-    (cand,) = rules.sgd_candidates([dialogue, no_call], SCHEMA)
-    assert (cand.key, cand.prompt, cand.tier, cand.category) == ("1_00000", "San Jose.", "structured", "service_call/Restaurants_1")
-    assert [m["role"] for m in cand.extra["messages"]] == ["user", "assistant", "user"]
-    (tool,) = cand.extra["request"]["tools"]
+    call, state = rules.sgd_candidates([sgd_dialogue(0), no_call, sgd_dialogue(1)], SCHEMA)
+    assert (call.key, call.prompt, call.tier, call.category) == ("1_00000", "San Jose.", "structured", "service_call/Restaurants_1")
+    assert [m["role"] for m in call.extra["messages"]] == ["user", "assistant", "user"]
+    (tool,) = call.extra["request"]["tools"]
     params = tool["function"]["parameters"]
     assert tool["function"]["name"] == "FindRestaurants" and params["required"] == ["city"]
     assert params["properties"]["price"]["enum"] == ["cheap", "pricey"] and "enum" not in params["properties"]["city"]
+    # odd dialogues: the conversation so far and a request for the state as JSON with the schema's names
+    assert (state.key, state.tier, state.category, state.extra) == ("1_00001", "structured", "state_json/Restaurants_1", {})
+    assert state.prompt.startswith("User: I want to eat.\nAssistant: Where?\nUser: San Jose.\n\n")
+    assert '"intent" (one of: FindRestaurants)' in state.prompt and "among: city, price)" in state.prompt
 
 
 def test_glaive_labels_each_user_turn_by_the_recorded_next_turn() -> None:
@@ -150,17 +157,18 @@ def test_multi30k_rotates_language_direction_and_phrasing() -> None:
     assert list(rules.multi30k_candidates([(0, {**captions, "de": " "})])) == []
 
 
-def test_clinc_queries_take_the_intent_tier_and_labelling_requests_are_bulk() -> None:
+def test_clinc_queries_take_the_intent_tier_labelling_is_bulk_and_json_is_structured() -> None:
     domains = {"travel": ["translate", "book_flight"], "utility": ["weather"]}
     rows = [("how do you say hi in french", "translate"), ("what is my flight status", "book_flight"),
-            ("book a flight to oslo", "book_flight"), ("tell me a joke about cats", "oos")]
+            ("is it raining", "weather"), ("book a flight to oslo", "book_flight"), ("tell me a joke", "oos")]
     got = list(rules.clinc_candidates(rows, domains))
     assert [(c.tier, c.category) for c in got] == [
-        ("bulk", "query/travel/translate"), ("bulk", "domain-labelling/travel"),
+        ("bulk", "query/travel/translate"), ("bulk", "domain-labelling/travel"), ("structured", "json-labelling/utility"),
         ("standard", "query/travel/book_flight"), ("bulk", "domain-labelling/out_of_scope")]
     assert got[0].prompt == "how do you say hi in french"
     assert got[1].prompt.startswith("Which of these domains") and "travel, utility, out of scope" in got[1].prompt
     assert got[1].prompt.endswith("Request: what is my flight status")
+    assert got[2].prompt.startswith("Classify the request below. Reply with a JSON object") and got[2].prompt.endswith("is it raining")
 
 
 def test_selection_is_deterministic_spread_over_categories_and_capped() -> None:

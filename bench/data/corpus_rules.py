@@ -182,9 +182,22 @@ def sgd_tools(schemas: dict[str, dict], services: list[str]) -> list[dict]:
     return tools
 
 
+SGD_JSON_PHRASINGS = (
+    "Extract what the user wants from this conversation as a JSON object with the keys \"intent\" (one of: "
+    "{intents}) and \"slots\" (an object whose keys are among: {slots}). Output only the JSON.",
+    "Read the conversation and return a JSON object {{\"intent\": ..., \"slots\": {{...}}}} describing the user's "
+    "request. intent must be one of {intents}; slot names must come from {slots}. No other text.",
+)
+
+
 def sgd_candidates(dialogues: Iterable[dict], schemas: dict[str, dict]) -> Iterator[Candidate]:
-    """The user turn right before the dialogue's first annotated ``service_call`` is *structured*:
-    the answer the annotators recorded for it is a call with arguments taken from the conversation.
+    """One prompt per dialogue, taken at the user turn right before the first system turn
+    annotated with a ``service_call``; both kinds are *structured*:
+
+    - dialogues with an even number: that user turn as it is, with the services as ``tools``
+      (the recorded answer is a call with arguments taken from the conversation);
+    - odd numbers: the conversation so far, and a request to return the user's intent and slots
+      as JSON with the schema's names (the recorded dialogue state is that answer).
     """
     for dialogue in dialogues:
         turns = dialogue["turns"]
@@ -194,9 +207,18 @@ def sgd_candidates(dialogues: Iterable[dict], schemas: dict[str, dict]) -> Itera
                 continue
             messages = [{"role": "user" if t["speaker"] == "USER" else "assistant", "content": t["utterance"]}
                         for t in turns[:i]]
-            yield Candidate(dialogue["dialogue_id"], messages[-1]["content"], "structured",
-                            f"service_call/{call['service']}",
-                            {"messages": messages, "request": {"tools": sgd_tools(schemas, dialogue["services"])}})
+            number = int(dialogue["dialogue_id"].rsplit("_", 1)[-1])
+            if number % 2 == 0:
+                yield Candidate(dialogue["dialogue_id"], messages[-1]["content"], "structured",
+                                f"service_call/{call['service']}",
+                                {"messages": messages, "request": {"tools": sgd_tools(schemas, dialogue["services"])}})
+            else:
+                service = schemas[call["service"]]
+                conversation = "\n".join(f"{'User' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in messages)
+                ask = SGD_JSON_PHRASINGS[(number // 2) % 2].format(
+                    intents=", ".join(x["name"] for x in service["intents"]), slots=", ".join(x["name"] for x in service["slots"]))
+                yield Candidate(dialogue["dialogue_id"], f"{conversation}\n\n{ask}", "structured",
+                                f"state_json/{call['service']}")
             break
 
 
@@ -340,17 +362,21 @@ def multi30k_candidates(rows: Iterable[tuple[str, dict[str, str]]]) -> Iterator[
 
 # Raw queries take their tier from CLINC's own intent: translating, converting a measurement and
 # spelling a word are mechanical transformations of a given item (*bulk*); every other intent,
-# and out-of-scope, is *standard*. A query wrapped in a request to label its domain
-# from CLINC's own domain list is *bulk*: a label for a given item from a given set.
+# and out-of-scope, is *standard*. A query wrapped in a request to label its domain from CLINC's
+# own domain list is *bulk* (a label for a given item from a given set); wrapped in a request for
+# a JSON object with given keys it is *structured* (the answer is bound to that contract).
 CLINC_BULK_INTENTS = frozenset({"translate", "measurement_conversion", "spelling"})
 CLINC_LABEL_PHRASINGS = ("Which of these domains does the request below belong to? {labels}\n\nRequest: {text}",
                          "Label this assistant request with one domain from: {labels}. Answer with the domain only.\n\n{text}")
+CLINC_JSON_PHRASING = ("Classify the request below. Reply with a JSON object with exactly two keys: \"domain\" (one of: "
+                       "{labels}) and \"intent\" (a snake_case intent name).\n\nRequest: {text}")
 
 
 def clinc_candidates(rows: Iterable[tuple[str, str]], domains: dict[str, list[str]]) -> Iterator[Candidate]:
     """``rows``: (utterance, intent) of ``train`` and ``oos_train``; ``domains``: domain -> intents.
 
-    Even rows are asked as they are; odd rows are wrapped in the domain-labelling request.
+    Rows are taken in turn as they are, wrapped in the domain-labelling request, and wrapped in
+    the JSON request.
     """
     domain_of = {intent: domain for domain, intents in domains.items() for intent in intents}
     labels = ", ".join(d.replace("_", " ") for d in domains) + ", out of scope"
@@ -359,9 +385,11 @@ def clinc_candidates(rows: Iterable[tuple[str, str]], domains: dict[str, list[st
         if not text:
             continue
         domain = domain_of.get(intent, "out_of_scope")
-        if n % 2 == 0:
+        if n % 3 == 0:
             tier = "bulk" if intent in CLINC_BULK_INTENTS else "standard"
             yield Candidate(f"{n}", text, tier, f"query/{domain}/{intent}")
-        else:
-            prompt = CLINC_LABEL_PHRASINGS[(n // 2) % 2].format(labels=labels, text=text)
+        elif n % 3 == 1:
+            prompt = CLINC_LABEL_PHRASINGS[(n // 3) % 2].format(labels=labels, text=text)
             yield Candidate(f"{n}", prompt, "bulk", f"domain-labelling/{domain}")
+        else:
+            yield Candidate(f"{n}", CLINC_JSON_PHRASING.format(labels=labels, text=text), "structured", f"json-labelling/{domain}")
