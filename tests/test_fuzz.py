@@ -3,14 +3,20 @@
 The suite runs a few hundred generated cases per test; `make soak` runs the long profile
 (HYPOTHESIS_PROFILE=long: 4,000 rule files, 3,000 decide() inputs, 3,000 gateway bodies).
 Asserted: lint and `Router.from_toml` never raise anything but the project's own diagnostics;
-`decide()` never raises; no client mistake ever gets a 5xx from the gateway.
+`decide()` raises nothing but the boundary's `InvalidInput`, and only for what it refuses; the
+library, the CLI's JSON arguments and the gateway treat hostile values (invalid Unicode, deep or
+self-containing values, NaN and Infinity, huge integers, types JSON cannot carry) by one rule —
+repaired and reported, or refused naming the field — and what goes upstream is always strict
+JSON in UTF-8; no client mistake ever gets a 5xx from the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import re
 from typing import Any
 
 import httpx
@@ -19,11 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulerouter import PolicyError, Router, check_text
+from rulerouter.boundary import MAX_DEPTH, InvalidInput, check
+from rulerouter.cli._common import Exit, parse_json_arg
 from rulerouter.gateway.app import Gateway
 from rulerouter.gateway.hot_reload import PolicyHolder
 from rulerouter.policy.load import check_text as load_check
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def examples(short: int, long: int) -> Any:
@@ -143,13 +152,113 @@ def test_any_text_is_diagnosed(text: str) -> None:
 ROUTER = Router.from_toml(tomli_w.dumps(BASE), env={})
 json_values = st.recursive(st.none() | scalars.filter(lambda v: not hasattr(v, "isoformat")), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text, inner, max_size=3), max_leaves=10)
 
+# Hostile values: the classes the request boundary closes, mixed into ordinary ones.
+broken_text = st.text(max_size=12).map(lambda t: t + "\ud83d") | st.binary(max_size=12).map(lambda b: (b + b"\xff").decode("utf-8", "surrogateescape"))
+bad_numbers = st.sampled_from([float("nan"), float("inf"), float("-inf")]) | st.sampled_from([4300, 5000]).map(lambda digits: -(10**digits))
+not_json = st.sampled_from([{1, 2}, b"bytes", (1, "\udc80"), object(), 3j])
+
+
+def too_deep(depth: int, as_dict: bool) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": value} if as_dict else [value]
+    return value
+
+
+def containing_itself(_: Any) -> Any:
+    loop: dict[str, Any] = {}
+    loop["self"] = [loop]
+    return loop
+
+
+deep_values = st.builds(too_deep, st.integers(MAX_DEPTH + 1, 3000), st.booleans()) | st.just(None).map(containing_itself)
+hostile_values = st.recursive(
+    st.none() | scalars.filter(lambda v: not hasattr(v, "isoformat")) | broken_text | bad_numbers | not_json | deep_values,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(odd_text | broken_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def expected_refusal(value: Any, field: str, sent: bool) -> str | None:
+    """The field the boundary must name when it refuses `value`, worked out independently of it."""
+    def walk(v: Any, depth: int, seen: tuple[int, ...]) -> bool:
+        if isinstance(v, (dict, list, tuple)):
+            if depth >= MAX_DEPTH or id(v) in seen:
+                return True
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            return any((sent and not isinstance(k, (str, int))) or walk(x, depth + 1, seen + (id(v),)) for k, x in items) or (sent and isinstance(v, dict) and any(not isinstance(k, str) for k in v))
+        if isinstance(v, int) and not isinstance(v, bool):
+            return abs(v) >= 10**4300
+        if isinstance(v, float):
+            return sent and not math.isfinite(v)
+        return sent and not (v is None or isinstance(v, (str, bool)))
+    return field if walk(value, 0, ()) else None
+
+
+def top_field(field: str | None) -> str:
+    assert field, "a refusal names its field"
+    return re.split(r"[.\[]", field)[0]
+
 
 @examples(150, 3000)
-@given(prompt=st.one_of(st.none(), st.text()), messages=st.one_of(st.none(), json_values), metadata=json_values, request=st.one_of(st.none(), json_values))
-def test_decide_never_raises(prompt: Any, messages: Any, metadata: Any, request: Any) -> None:
-    decision = ROUTER.decide(prompt, messages=messages, metadata=metadata, request=request)
+@given(prompt=st.one_of(st.none(), st.text(), broken_text), messages=st.one_of(st.none(), json_values, hostile_values),
+       metadata=st.one_of(json_values, hostile_values), request=st.one_of(st.none(), json_values, hostile_values))
+def test_decide_raises_only_the_boundary_refusal(prompt: Any, messages: Any, metadata: Any, request: Any) -> None:
+    refused = [f for f, v in (("messages", messages), ("metadata", metadata), ("request", request)) if v is not None and expected_refusal(v, f, False)]
+    try:
+        decision = ROUTER.decide(prompt, messages=messages, metadata=metadata, request=request)
+    except InvalidInput as exc:
+        assert top_field(exc.field) in refused, (exc.field, refused)
+        return
+    assert not refused
     assert decision.tier in ("standard", "complex")
     assert decision.explanation
+    assert ("prompt" in decision.repaired) == (isinstance(prompt, str) and bool(SURROGATE.search(prompt)))
+
+
+# --- calls through the library -------------------------------------------------------------------
+
+SENT: list[bytes] = []
+
+
+def strict_json(body: bytes) -> Any:
+    """What an upstream's strict parser sees: UTF-8, and no NaN or Infinity."""
+    def refuse(literal: str) -> Any:
+        raise AssertionError(f"{literal} sent upstream")
+    return json.loads(body.decode("utf-8"), parse_constant=refuse)
+
+
+@examples(100, 2000)
+@given(prompt=st.one_of(st.text(min_size=1), broken_text), params=st.dictionaries(st.sampled_from(["temperature", "tools", "stop", "seed", "user", "response_format"]), hostile_values, max_size=3),
+       metadata=st.one_of(st.none(), hostile_values))
+def test_library_calls_send_strict_json_or_refuse_naming_the_field(prompt: str, params: dict[str, Any], metadata: Any) -> None:
+    refused = [name for name, value in params.items() if expected_refusal(value, name, True)]
+    if metadata is not None and expected_refusal(metadata, "metadata", False):
+        refused.append("metadata")
+    SENT.clear()
+    try:
+        result = LIBRARY.complete(prompt, metadata=metadata, verify=False, **params)
+    except InvalidInput as exc:
+        assert top_field(exc.field) in refused, (exc.field, refused)
+        assert SENT == []  # refused before anything was sent
+        return
+    assert not refused and result.content == "ok"
+    sent = strict_json(SENT[0])
+    assert ("prompt" in result.repaired) == bool(SURROGATE.search(prompt))
+    assert sent["messages"][-1]["content"] == SURROGATE.sub("\ufffd", prompt)
+
+
+# --- JSON arguments of the CLI -------------------------------------------------------------------
+
+@examples(100, 1000)
+@given(text=st.one_of(st.text(max_size=60), hostile_values.map(lambda v: json.dumps(v, default=repr) if not expected_refusal(v, "x", True) else "[" * 2000), st.sampled_from(["NaN", '{"a": Infinity}', "1e999", "9" * 5000, "[" * 5000, '{"a": "\\ud800"}'])))
+def test_cli_json_arguments_are_values_or_usage_errors(text: str) -> None:
+    try:
+        value = parse_json_arg(text, "--metadata")
+    except Exit as stop:
+        assert stop.code == 2 and stop.message and "--metadata" in stop.message
+        return
+    check(value, "--metadata")  # what it returns, the boundary accepts
 
 
 # --- gateway bodies ------------------------------------------------------------------------------
@@ -163,18 +272,32 @@ class _Body(httpx.AsyncByteStream):
         yield REPLY
 
 
+async def _answer(target: Any, body: bytes, extra: Any = ()) -> httpx.Response:  # an upstream that always answers, and records what it got
+    SENT.append(body)
+    return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
+
+
+def _answer_sync(request: httpx.Request) -> httpx.Response:
+    SENT.append(request.content)
+    return httpx.Response(200, headers={"content-type": "application/json"}, content=REPLY)
+
+
 def gateway() -> Gateway:
     checked = load_check(tomli_w.dumps(BASE), "fuzz.toml", env={})
     holder = PolicyHolder(__import__("pathlib").Path("fuzz.toml"), checked, env={}, log=None)
-
-    async def send(target: Any, body: bytes, extra: Any = ()) -> httpx.Response:  # an upstream that always answers
-        return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
-
-    holder.router.executor.providers.asend = send  # type: ignore[method-assign]
+    holder.router.executor.providers.asend = _answer  # type: ignore[method-assign]
     return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0)
 
 
+def library() -> Router:
+    router = Router.from_toml(tomli_w.dumps(BASE), env={})
+    client = httpx.Client(transport=httpx.MockTransport(_answer_sync))
+    router.executor.providers.client = lambda name: client  # type: ignore[method-assign]
+    return router
+
+
 APP = gateway()
+LIBRARY = library()
 
 
 async def call(body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
@@ -200,13 +323,25 @@ async def call(body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, by
 VALID = {"model": "auto", "messages": [{"role": "user", "content": "hello"}]}
 
 
+HOSTILE_JSON = [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e400", b"9" * 4301, b"[" * 1500 + b"]" * 1500,
+                b'"\\ud83d"', b'"\\udfff tail"', b'"caf\xe9"', b'"\xff\xfe"', b'{"k": ' * 80 + b"1" + b"}" * 80]
+
+
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "json", "mutated", "truncated"]))
+    kind = draw(st.sampled_from(["bytes", "json", "mutated", "truncated", "hostile"]))
     if kind == "bytes":
         return draw(st.binary(max_size=200))
     if kind == "json":
         return json.dumps(draw(json_values)).encode()
+    if kind == "hostile":  # a valid request with hostile JSON text in one of its values
+        where = draw(st.sampled_from(["content", "temperature", "metadata", "tools", "stop", "extra", "role"]))
+        fragment = draw(st.sampled_from(HOSTILE_JSON))
+        message = b'{"role": "user", "content": ' + (fragment if where == "content" else b'"hi"') + b"}"
+        if where == "role":
+            message = b'{"role": ' + fragment + b', "content": "hi"}'
+        field = b"" if where in ("content", "role") else b', "' + where.encode() + b'": ' + fragment
+        return b'{"model": "auto", "messages": [' + message + b"]" + field + b"}"
     request = json.loads(json.dumps(VALID))
     for _ in range(draw(st.integers(1, 3))):
         key = draw(st.sampled_from(["model", "messages", "stream", "metadata", "max_tokens", "temperature", "tools", "stop", "n", "response_format", draw(odd_text)]))
@@ -220,16 +355,20 @@ def bodies(draw: st.DrawFn) -> bytes:
 
 
 @examples(150, 3000)
-@given(body=bodies(), header=st.one_of(st.none(), st.binary(max_size=40)))
+@given(body=bodies(), header=st.one_of(st.none(), st.binary(max_size=40), st.sampled_from(HOSTILE_JSON).map(lambda f: b'{"a": ' + f + b"}"), st.sampled_from(HOSTILE_JSON)))
 def test_no_client_mistake_gets_a_5xx(body: bytes, header: bytes | None) -> None:
     headers = [(b"content-type", b"application/json")]
     if header is not None:
         headers.append((b"x-rulerouter-metadata", header))
+    SENT.clear()
     status, payload = asyncio.run(call(body, headers))
     assert status in (200, 400, 404, 408, 413), (status, payload)
     if status != 200:
         error = json.loads(payload)["error"]
         assert isinstance(error["message"], str) and error["type"]
+        assert "set_int_max_str_digits" not in error["message"]
+    for sent in SENT:
+        strict_json(sent)  # whatever reached the upstream is strict JSON in UTF-8
 
 
 def test_huge_and_slow_bodies() -> None:

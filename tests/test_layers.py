@@ -21,6 +21,7 @@ STAGES: dict[str, int] = {
     "_version": 0,
     "testing": 0,  # the loopback upstream stands alone: it shares no code with what it tests
     "policy": 1,
+    "boundary": 1,  # what comes in: the rule file (policy) and every request value (boundary)
     "decide": 2,
     "execute": 3,
     "observe": 4,

@@ -7,9 +7,9 @@ import sys
 from typing import Sequence
 
 from .._version import __version__
-from ..errors import RuleRouterError
+from ..errors import RuleRouterError, UsageError
 from . import learn, policy, quality, reports, run, serve
-from ._common import EXIT_FAILED, Exit
+from ._common import EXIT_FAILED, EXIT_USAGE, Exit
 
 __all__ = ["main"]
 
@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stop.message:
             print(stop.message, file=sys.stderr)
         return stop.code
+    except UsageError as exc:  # an argument the library refused (a value the request boundary cannot take)
+        print(f"rulerouter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except RuleRouterError as exc:
         print(f"rulerouter: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..boundary import InvalidInput, check, decode_text, read_json, repair_note
 from ..errors import PolicyError
 from ..policy.diagnostics import format_text
 from ..router import Router
@@ -65,21 +66,34 @@ def load_router(args: argparse.Namespace) -> Router:
 
 
 def parse_json_arg(value: str | None, option: str) -> Any:
+    """A JSON option's value, checked by the request boundary (errors name the option)."""
     if value is None:
         return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        usage_error(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}")
+        parsed = read_json(value, option)
+        check(parsed, option)  # refusals name the option; text repairs are reported where the value is used
+    except InvalidInput as exc:
+        usage_error(str(exc))
+    return parsed
 
 
 def read_prompt(positional: str | None) -> str:
-    """The prompt from the command line, or from standard input when none is given."""
+    """The prompt from the command line, or from standard input when none is given.
+
+    Bytes that are not UTF-8 (in the argument or on standard input) are kept as lone surrogates
+    for the request boundary to repair, and `note_repairs` says so.
+    """
     if positional is not None:
         return positional
     if sys.stdin is None or sys.stdin.isatty():
         usage_error("give a PROMPT argument or pipe the prompt on standard input")
-    return sys.stdin.read()
+    return decode_text(sys.stdin.buffer.read()) if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+
+
+def note_repairs(repaired: tuple[str, ...]) -> None:
+    """Say on stderr which fields had text that was not valid Unicode (repaired to U+FFFD)."""
+    if repaired:
+        print(f"rulerouter: note: {repair_note(repaired)}", file=sys.stderr)
 
 
 def print_json(value: Any) -> None:

@@ -18,6 +18,7 @@ from ._common import (
     add_config_arg,
     config_path,
     load_router,
+    note_repairs,
     parse_json_arg,
     print_json,
     read_prompt,
@@ -48,6 +49,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     spend = _spend_arg(args.spend, router)
     kwargs = {"system_prompt": args.system, "metadata": metadata, "request": request, "spend": spend}
     decision = router.decide(prompt, **kwargs)
+    note_repairs(decision.repaired)
     trace = router.trace(prompt, **kwargs) if args.explain else []
     if args.json:
         out = decision.to_dict()

@@ -18,6 +18,7 @@ from ._common import (
     Exit,
     add_config_arg,
     load_router,
+    note_repairs,
     parse_json_arg,
     print_json,
     read_prompt,
@@ -73,6 +74,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     finally:
         router.close()
     assert result is not None
+    note_repairs(result.repaired)
     if args.json:
         print_json(result.to_dict())
         return EXIT_OK

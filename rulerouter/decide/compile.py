@@ -70,6 +70,11 @@ class Decision:
         return self._compiled_rule is None
 
     @property
+    def repaired(self) -> tuple[str, ...]:
+        """Fields whose text was not valid Unicode and was repaired (U+FFFD) at the boundary."""
+        return self._inputs.repaired
+
+    @property
     def explanation(self) -> str:
         rule = self._compiled_rule
         if rule is None:

@@ -21,7 +21,7 @@ from ..policy.schema import (
     RegexCondition,
     Thresholds,
 )
-from .inputs import Inputs, estimate_tokens, without_surrogates
+from .inputs import Inputs, estimate_tokens
 from .keyword_scan import KeywordScanner
 from .matcher import Always, Matcher
 from .scores import CompiledScore
@@ -91,10 +91,7 @@ class Regex(Matcher):
         self.compiled = compile_regex(spec.pattern, spec.case_sensitive)
 
     def _search(self, text: str) -> Any:
-        try:
-            return self.compiled.search(text)
-        except UnicodeEncodeError:  # lone surrogates: RE2 needs valid UTF-8
-            return self.compiled.search(without_surrogates(text))
+        return self.compiled.search(text)  # valid Unicode: Inputs repaired any lone surrogate
 
     def __call__(self, inputs: Inputs) -> bool:
         return self._search(inputs.text(self.source)) is not None
@@ -209,10 +206,7 @@ def _predicate_tests(spec: PathPredicate) -> list[tuple[str, Callable[[list[Any]
 
 
 def _search(regex: Any, text: str) -> Any:
-    try:
-        return regex.search(text)
-    except UnicodeEncodeError:
-        return regex.search(without_surrogates(text))
+    return regex.search(text)  # metadata text is valid Unicode: Inputs repaired any lone surrogate
 
 
 def _truthy(value: Any) -> bool:

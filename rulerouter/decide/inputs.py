@@ -3,16 +3,20 @@
 `Inputs` holds what a caller passed to `decide()` and computes, lazily and at most once per
 text source, the text a condition looks at, its lower-cased form, its keyword hits (from
 `keyword_scan`) and its word count. Conditions read these instead of re-scanning the prompt.
+
+Building an `Inputs` is where every request crosses the boundary (`rulerouter.boundary`): each
+value is checked there — text repaired, too-deep or non-JSON values refused with `InvalidInput`
+— whether it came from `Router.decide`, `complete`, `stream`, the gateway, a policy test or a
+JSONL file, and `repaired` lists the fields whose text had to be repaired.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Mapping, Protocol
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from ..boundary import check
 
-__all__ = ["Inputs", "Scanner", "count_words_upto", "estimate_tokens", "without_surrogates"]
+__all__ = ["Inputs", "Scanner", "count_words_upto", "estimate_tokens"]
 
 _USER_ROLES = frozenset({"user"})
 _SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -55,22 +59,15 @@ def count_words_upto(text: str, limit: int) -> int:
     return min(len(text.split(None, limit)), limit)
 
 
-def without_surrogates(text: str) -> str:
-    """`text` with lone surrogates (which UTF-8 cannot encode) replaced, length unchanged."""
-    return _SURROGATE.sub("\ufffd", text) if _has_surrogates(text) else text
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def estimate_tokens(text: str) -> int:
     """Estimated tokens: about four characters per token (OpenAI's rule of thumb for English)."""
     return (len(text) + 3) // 4
+
+
+def _checked(value: Any, field: str, repaired: list[str], sent: bool) -> Any:
+    value, fields = check(value, field, sent=sent)
+    repaired.extend(fields)
+    return value
 
 
 class Scanner(Protocol):
@@ -90,7 +87,7 @@ class Inputs:
     Signals (`rulerouter.decide.signals`) have their own slot, filled only when a rule asks for one.
     """
 
-    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "spend", "_request", "_params", "_cache", "_signals")
+    __slots__ = ("prompt", "messages", "system_prompt", "metadata", "spend", "repaired", "_request", "_params", "_cache", "_signals")
 
     def __init__(
         self,
@@ -101,7 +98,24 @@ class Inputs:
         request: Any,
         params: Mapping[str, Any] | None = None,
         spend: Mapping[str, float] | None = None,
+        *,
+        sent: bool = False,
     ) -> None:
+        """`sent=True` when the prompt, messages and params are to be sent to a model: they must then
+        be JSON (see `rulerouter.boundary`); for `decide()` alone they need not."""
+        repaired: list[str] = []
+        if prompt is not None and not (type(prompt) is str and prompt.isascii()):
+            prompt = _checked(prompt, "prompt", repaired, sent)
+        if system_prompt is not None and not (type(system_prompt) is str and system_prompt.isascii()):
+            system_prompt = _checked(system_prompt, "system_prompt", repaired, sent)
+        if messages is not None:
+            messages = _checked(messages, "messages", repaired, sent)
+        if metadata is not None:
+            metadata = _checked(metadata, "metadata", repaired, False)
+        if request is not None:
+            request = _checked(request, "request", repaired, False)
+        if params:
+            params = _checked(params, "", repaired, sent)  # each parameter is named as itself: 'temperature'
         if messages is None and isinstance(request, Mapping):
             messages = request.get("messages")
         self.prompt = prompt if isinstance(prompt, str) else None
@@ -109,10 +123,16 @@ class Inputs:
         self.system_prompt = system_prompt if isinstance(system_prompt, str) else None
         self.metadata = metadata
         self.spend = spend  # budget name → fraction used, for `when.spend` (read before deciding)
+        self.repaired: tuple[str, ...] = tuple(repaired)
         self._request = request
         self._params = params
         self._cache: dict[Any, Any] | None = None
         self._signals: dict[str, Any] | None = None
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The request parameters passed through to the model, as checked at the boundary."""
+        return self._params or {}
 
     @property
     def request(self) -> Any:

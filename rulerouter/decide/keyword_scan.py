@@ -11,7 +11,6 @@ from typing import Any, Iterable
 
 import ahocorasick_rs
 
-from .inputs import without_surrogates
 
 __all__ = ["KeywordScanner"]
 
@@ -89,11 +88,7 @@ class KeywordScanner:
             return found
         plan = self._plan
         end_of_text = len(text)
-        try:
-            matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
-        except UnicodeEncodeError:  # lone surrogates, e.g. from JSON "\\ud800"
-            text = without_surrogates(text)
-            matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        matches = self._automaton.find_matches_as_indexes(text, overlapping=True)  # Inputs repaired any lone surrogate
         for slot, start, end in matches:
             substring_id, word_id, check_left, check_right = plan[slot]
             if substring_id is not None:

@@ -97,7 +97,7 @@ def _valid_message(data: Any) -> bool:
 
 def read_anthropic_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redactor) -> Outcome:
     """Classify a complete (non-streaming) Messages API reply; an answer is translated."""
-    parsed, data = parse_body(body)
+    parsed, data, body = parse_body(body)
     if status != 200:
         return error_outcome(status, headers, body, parsed, data, redact)
     if not parsed:

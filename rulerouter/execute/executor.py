@@ -151,7 +151,8 @@ class Executor:
             reserved = _RESERVED.intersection(params)
             if reserved:
                 raise UsageError(f"pass {', '.join(sorted(reserved))} as arguments of their own, not as request parameters")
-        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params)
+        inputs = Inputs(prompt, messages, system_prompt, metadata, None, params, sent=True)  # the boundary: checks and repairs
+        params = dict(inputs.params)
         final_messages = inputs.effective_messages()
         if messages is not None or not final_messages:
             _check_messages(final_messages)
@@ -307,7 +308,7 @@ class Executor:
         return result
 
     def failed(self, prepared: Prepared, error: E, *, stream: bool = False) -> E:
-        error.request_id, error.rule = prepared.request_id, prepared.decision.rule
+        error.request_id, error.rule, error.repaired = prepared.request_id, prepared.decision.rule, prepared.decision.repaired
         if error.tier is None:
             error.tier = prepared.decision.tier
         self.settle(prepared, error.attempts)

@@ -151,6 +151,11 @@ class Result:
         return self.decision.explanation if self.decision is not None else ""
 
     @property
+    def repaired(self) -> tuple[str, ...]:
+        """Fields of the request whose text was not valid Unicode and was repaired (U+FFFD)."""
+        return self.decision.repaired if self.decision is not None else ()
+
+    @property
     def fallback(self) -> bool:
         """True when the answer came from another model than the decision's, or a retry."""
         return self.attempt > 1
@@ -171,6 +176,8 @@ class Result:
             "judge_score": self.judge_score,
             "attempts": [a.to_dict() for a in self.attempts],
         }
+        if self.repaired:
+            out["repaired"] = list(self.repaired)
         if include_content:
             out["content"] = self.content
         return out
@@ -185,6 +192,7 @@ class ExecutionError(RuleRouterError):
         self.rule = rule
         self.request_id = request_id
         self.budgets: list[dict[str, str]] = []  # budgets that counted the request: name, scope, window
+        self.repaired: tuple[str, ...] = ()  # fields whose text was repaired at the boundary
         lines = [message] + [f"  {i}. {a.describe()}" for i, a in enumerate(self.attempts, 1)]
         super().__init__("\n".join(lines))
         self.summary = message

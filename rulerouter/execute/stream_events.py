@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..boundary import read_reply_json
 from .anthropic_reply import AnthropicStream
 from .result import Usage
 from .upstream_reply import Outcome, usage_of
@@ -83,14 +84,15 @@ class SSEDecoder:
         return events
 
 
-def _json_object(payload: bytes) -> dict[str, Any] | Outcome:
+def _json_object(payload: bytes) -> tuple[dict[str, Any], bytes] | Outcome:
+    """The event's JSON object, read by the request boundary's rules, and the bytes to pass on for it."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return Outcome("malformed", 200, f"stream event is not JSON ({len(payload)} bytes)")
+        data, payload = read_reply_json(payload)
+    except ValueError as exc:  # InvalidInput: not JSON, a number JSON forbids, nested too deep
+        return Outcome("malformed", 200, f"stream event is not usable JSON ({len(payload)} bytes): {str(exc)[:200]}")
     if not isinstance(data, dict):
         return Outcome("malformed", 200, "stream event is not a JSON object")
-    return data
+    return data, payload
 
 
 def _text_of(data: dict[str, Any]) -> str:
@@ -115,9 +117,10 @@ class OpenAIEvents:
         if payload.strip() == b"[DONE]":
             self.finished = True
             return []
-        data = _json_object(payload)
-        if isinstance(data, Outcome):
-            return data
+        read = _json_object(payload)
+        if isinstance(read, Outcome):
+            return read
+        data, payload = read
         if "error" in data and "choices" not in data:
             error = data["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
@@ -148,9 +151,10 @@ class AnthropicEvents:
         return self.stream.usage
 
     def read(self, event: bytes, payload: bytes) -> list[StreamChunk] | Outcome:
-        data = _json_object(payload)
-        if isinstance(data, Outcome):
-            return data
+        read = _json_object(payload)
+        if isinstance(read, Outcome):
+            return read
+        data, payload = read
         translated = self.stream.read(data)
         if isinstance(translated, Outcome):
             return translated

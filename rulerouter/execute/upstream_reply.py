@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import httpx
 
+from ..boundary import read_reply_json
 from .result import Usage
 
 __all__ = ["Outcome", "Redactor", "error_in_200", "error_outcome", "outcome_from_exception", "parse_body", "parse_retry_after", "read_reply", "usage_of"]
@@ -156,17 +157,21 @@ def _valid_completion(data: Any) -> bool:
     return isinstance(message, dict) and (message.get("content") is None or isinstance(message.get("content"), str))
 
 
-def parse_body(body: bytes) -> tuple[bool, Any]:
-    """(parsed, data): whether the body is JSON, and what it holds."""
+def parse_body(body: bytes) -> tuple[bool, Any, bytes]:
+    """(parsed, data, body): whether the body is JSON by the request boundary's rules (no NaN,
+    not nested too deep), what it holds (text repaired), and the bytes to pass on for it."""
+    if not body:
+        return True, None, body
     try:
-        return True, (json.loads(body) if body else None)
-    except (ValueError, UnicodeDecodeError):
-        return False, None
+        data, body = read_reply_json(body)
+    except ValueError:  # InvalidInput: not JSON, a number JSON forbids, nested too deep
+        return False, None, body
+    return True, data, body
 
 
 def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redactor) -> Outcome:
     """Classify a complete (non-streaming) reply of an OpenAI-compatible upstream."""
-    parsed, data = parse_body(body)
+    parsed, data, body = parse_body(body)
     if status != 200:
         return error_outcome(status, headers, body, parsed, data, redact)
     if not parsed:

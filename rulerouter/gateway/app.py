@@ -26,14 +26,16 @@ import json
 import os
 from typing import Any, Awaitable, Callable
 
+from ..boundary import InvalidInput
 from ..errors import LimitExceeded, RuleRouterError, UsageError
 from ..execute.result import ExecutionError, StreamInterrupted, UpstreamRejected
 from ..observe.metrics import labels
 from ..router import Router
 from .hot_reload import PolicyHolder
 from .refusals import refusal_for
+from .request_body import ChatRequest, parse_chat_request
+from .request_boundary import BadRequest, BodyLimits, ClientGone, bad_request, read_body
 from .worker_metrics import WorkerMetrics
-from .request_body import BadRequest, ChatRequest, parse_chat_request
 
 __all__ = ["Gateway"]
 
@@ -50,10 +52,6 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: 
 # A refusal in OpenAI's words: the error's type and code, by the refusal's kind.
 _REFUSAL_TYPES = {"budget": ("insufficient_quota", "budget_exceeded"), "requests": ("requests", "rate_limit_exceeded"),
                   "tokens": ("tokens", "rate_limit_exceeded"), "unavailable": ("service_unavailable", "limits_unavailable")}
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request was read."""
 
 
 def error_body(status: int, message: str, param: str | None = None, code: str | None = None, kind: str | None = None) -> bytes:
@@ -83,8 +81,13 @@ def client_id(key: bytes) -> str:
     return "key-" + hashlib.sha256(key).hexdigest()[:12]
 
 
-def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cost: float | None, request_id: str) -> list[tuple[bytes, bytes]]:
-    return [
+async def _send_bad_request(send: Send, exc: BadRequest) -> None:
+    await send_error(send, exc.status, str(exc), exc.param, exc.code)
+
+
+def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cost: float | None, request_id: str,
+                     repaired: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
+    headers = [
         (b"x-rulerouter-tier", tier.encode()),
         (b"x-rulerouter-model", model.encode()),
         (b"x-rulerouter-rule", (rule or "(default)").encode()),
@@ -92,6 +95,9 @@ def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cos
         (b"x-rulerouter-cost", b"unknown" if cost is None else f"{cost:.10f}".encode()),
         (b"x-rulerouter-request-id", request_id.encode()),
     ]
+    if repaired:  # fields whose text was not valid Unicode, repaired to U+FFFD (names are ASCII)
+        headers.append((b"x-rulerouter-repaired", ", ".join(repaired).encode("ascii", "replace")))
+    return headers
 
 
 def _execution_status(error: ExecutionError) -> tuple[int, str | None]:
@@ -110,8 +116,7 @@ class Gateway:
     def __init__(self, holder: PolicyHolder, *, max_body_bytes: int = 4 * 1024 * 1024, body_timeout_s: float = 30.0,
                  gateway_keys: list[str] | None = None, watch_interval_s: float = 0.25, metrics_dir: str | None = None) -> None:
         self.holder = holder
-        self.max_body_bytes = max_body_bytes
-        self.body_timeout_s = body_timeout_s
+        self.limits = BodyLimits(max_body_bytes, body_timeout_s)
         self.gateway_keys = [k.encode() for k in (gateway_keys or []) if k]
         self._client_ids = {key: client_id(key) for key in self.gateway_keys}
         self.watch_interval_s = watch_interval_s
@@ -125,7 +130,7 @@ class Gateway:
         if kind == "http":
             try:
                 await self._http(scope, receive, send)
-            except _ClientGone:
+            except ClientGone:
                 return
             except Exception as exc:  # a bug of ours: a plain 500, never a traceback to the client
                 self.holder.router.observer.emit("gateway_error", {"path": scope.get("path"), "error": f"{type(exc).__name__}: {exc}"})
@@ -253,37 +258,6 @@ class Gateway:
 
     # ---- chat completions -----------------------------------------------------------------------
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, str | None]:
-        metadata_header = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    raise BadRequest("the Content-Length header is not a number") from None
-                if declared > self.max_body_bytes:
-                    raise BadRequest(f"the request body is {declared} bytes; the limit is {self.max_body_bytes}", status=413, code="request_too_large")
-            elif name == b"x-rulerouter-metadata":
-                metadata_header = value.decode("utf-8", "replace")
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with asyncio.timeout(self.body_timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise _ClientGone()
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        raise BadRequest(f"the request body is over the limit of {self.max_body_bytes} bytes", status=413, code="request_too_large")
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            raise BadRequest(f"the request body did not arrive within {self.body_timeout_s:g}s", status=408, code="request_timeout") from None
-        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), metadata_header
-
     def _target(self, router: Router, model: str) -> dict[str, Any]:
         if model == "auto":
             return {}
@@ -296,16 +270,16 @@ class Gateway:
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            body, metadata_header = await self._read_body(scope, receive)
+            body, metadata_header = await read_body(scope, receive, self.limits)
             request = parse_chat_request(body, metadata_header)
         except BadRequest as exc:
-            return await send_error(send, exc.status, str(exc), exc.param, exc.code)
+            return await _send_bad_request(send, exc)
         router = self.holder.acquire()
         try:
             try:
                 target = self._target(router, request.model)
             except BadRequest as exc:
-                return await send_error(send, exc.status, str(exc), exc.param, exc.code)
+                return await _send_bad_request(send, exc)
             target["client"] = scope.get("rulerouter.client")
             if request.stream:
                 await self._stream(router, request, target, receive, send)
@@ -317,6 +291,8 @@ class Gateway:
     async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:
         try:
             result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, **request.params)
+        except InvalidInput as exc:
+            return await _send_bad_request(send, bad_request(exc))
         except UsageError as exc:
             return await send_error(send, 400, str(exc))
         except LimitExceeded as exc:
@@ -332,13 +308,15 @@ class Gateway:
         else:
             response["model"] = result.model_used
             body = json.dumps(response, ensure_ascii=False).encode()
-        headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id)
+        headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id, result.repaired)
         await send_bytes(send, 200, body, headers)
 
     async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
             stream = router.astream(messages=request.messages, metadata=request.metadata, **target, **request.params)
             await stream.start()  # fallback happens here, before any byte reaches the client
+        except InvalidInput as exc:
+            return await _send_bad_request(send, bad_request(exc))
         except UsageError as exc:
             return await send_error(send, 400, str(exc))
         except LimitExceeded as exc:
@@ -348,7 +326,7 @@ class Gateway:
             return await send_error(send, status, str(exc), code=code)
         decision = stream.decision
         attempts = len(stream.attempts)
-        headers = _SSE_HEADERS + _routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id)
+        headers = _SSE_HEADERS + _routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id, decision.repaired)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         disconnected = asyncio.get_running_loop().create_task(self._wait_disconnect(receive))
         rename = stream.model_used

@@ -84,6 +84,9 @@ def request_event(
     budgets = result.budgets if result is not None else (error.budgets if error is not None else [])
     if budgets:
         event["budgets"] = budgets
+    repaired = result.repaired if result is not None else (error.repaired if error is not None else ())
+    if repaired:
+        event["repaired"] = list(repaired)  # field names only: the text itself is never logged unless asked
     if error is not None:
         event["error"] = {"type": type(error).__name__, "message": error.summary}
     if include_text:
