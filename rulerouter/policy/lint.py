@@ -51,6 +51,7 @@ class _Parts:
     rate_limits: list[tuple[int, RateLimit]] = field(default_factory=list)
     budget_names: set[str] = field(default_factory=set)
     state: State | None = None
+    unknown_match: set[int] = field(default_factory=set)  # rules whose condition or tier failed validation
 
 
 _FIELD_ADAPTERS: dict[tuple[type[BaseModel], str], TypeAdapter[Any]] = {}
@@ -66,21 +67,25 @@ def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     return adapter
 
 
-def _validated(model: type[BaseModel], value: Any) -> Any:
-    """The item validated whole; failing that, built from those of its fields that validate.
+def _validated(model: type[BaseModel], value: Any) -> tuple[Any, frozenset[str]]:
+    """The item validated whole; failing that, built from those of its fields that validate —
+    and the names of the fields that were written but failed.
 
     A partial item lets lint check the references of an item that has an unrelated mistake
-    (a model with a bad price still has its fallback list checked). Fields that failed are
-    left unset; lint reads them with getattr(..., None).
+    (a model with a bad price still has its fallback list checked). A field that failed reads
+    as its default, or as None when it has none (so reading it never raises); the names
+    returned say which defaults stand for a mistake, so that lint does not take a rule whose
+    condition failed validation for a rule with no condition.
     """
     try:
-        return model.model_validate(value)
+        return model.model_validate(value), frozenset()
     except ValidationError:
         pass
     if not isinstance(value, dict):
-        return None
+        return None, frozenset()
     by_key = {(info.alias or name): name for name, info in model.model_fields.items()}
     good: dict[str, Any] = {}
+    failed: set[str] = set()
     for key, item in value.items():
         name = by_key.get(key)
         if name is None:
@@ -88,8 +93,9 @@ def _validated(model: type[BaseModel], value: Any) -> Any:
         try:
             good[name] = _field_adapter(model, name).validate_python(item)
         except ValidationError:
-            continue
-    return model.model_construct(**good)
+            failed.add(name)
+    unset = {name: None for name, info in model.model_fields.items() if name not in good and info.is_required()}
+    return model.model_construct(_fields_set=set(good), **unset, **good), frozenset(failed)
 
 
 def _parts(parsed: Parsed) -> _Parts:
@@ -120,24 +126,26 @@ def _parts(parsed: Parsed) -> _Parts:
     for section, model, target in items:
         if isinstance(data.get(section), dict):
             for name, value in data[section].items():
-                item = _validated(model, value)
+                item, _ = _validated(model, value)
                 if item is not None:
                     target[name] = item
     if isinstance(data.get("rules"), list):
         for index, value in enumerate(data["rules"]):
-            rule = _validated(Rule, value)
+            rule, failed = _validated(Rule, value)
             if rule is not None:
                 parts.rules.append((index, rule))
+                if failed & {"when", "text", "enabled", "tier", "tier_from_metadata"}:
+                    parts.unknown_match.add(index)
     if isinstance(data.get("verification"), dict):
-        parts.verification = _validated(Verification, data["verification"])
+        parts.verification = _validated(Verification, data["verification"])[0]
     for section, model, target in (("budgets", Budget, parts.budgets), ("rate_limits", RateLimit, parts.rate_limits)):
         if isinstance(data.get(section), list):
             for index, value in enumerate(data[section]):
-                item = _validated(model, value)
+                item, _ = _validated(model, value)
                 if item is not None:
                     target.append((index, item))
     if isinstance(data.get("state"), dict):
-        parts.state = _validated(State, data["state"])
+        parts.state = _validated(State, data["state"])[0]
     return parts
 
 
@@ -260,8 +268,8 @@ class _Linter(ResourceChecks, LimitChecks):
                 self.jsonpath(rule.tier_from_metadata, loc + ("tier_from_metadata",))
             if rule.when is not None:
                 self.condition(rule.when, loc + ("when",), rule.text)
-            if not rule.enabled:
-                continue
+            if rule.enabled is False or index in self.parts.unknown_match:
+                continue  # disabled, or when it matches is unknown (reported by validation): neither shadows nor is shadowed
             shape = normalise(rule.when, rule.text)
             self.shadowed(index, rule, shape, earlier)
             if rule.tier is not None:  # a rule that takes its tier from metadata may pass on a request

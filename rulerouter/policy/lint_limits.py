@@ -48,8 +48,9 @@ class LimitChecks:
         for index, budget in self.parts.budgets:
             target = getattr(budget, "downgrade_to", None)
             if target is not None:
-                self.tier_ref(target, ("budgets", index, "downgrade_to"), f"budget '{getattr(budget, 'name', index)}'")
-                self.downgrade_saves(budget, ("budgets", index, "downgrade_to"))
+                label = f"budget '{budget.name}'" if isinstance(budget.name, str) else f"budgets[{index}]"
+                self.tier_ref(target, ("budgets", index, "downgrade_to"), label)
+                self.downgrade_saves(budget, label, ("budgets", index, "downgrade_to"))
             fractions = getattr(budget, "warn_at", None) or []
             if len(set(fractions)) != len(fractions):
                 self.report("RR104", "warn_at lists a fraction twice", ("budgets", index, "warn_at"))
@@ -69,9 +70,8 @@ class LimitChecks:
             self.report("RR503", f"scope {path!r} does not name one metadata value, so it cannot say whom a request counts for",
                         loc, hint="name one field, such as $.team or $.user.id (no wildcards, slices, filters or `$` alone)")
 
-    def downgrade_saves(self, budget: Any, loc: Loc) -> None:
+    def downgrade_saves(self, budget: Any, label: str, loc: Loc) -> None:
         """RR504 when the downgrade tier's model is unpriced or no cheaper than any other tier's."""
-        budget_name = getattr(budget, "name", "?")  # a budget with errors of its own may have no valid name
         tier = self.parts.tiers.get(budget.downgrade_to)
         if tier is None or getattr(tier, "model", None) is None:
             return
@@ -83,10 +83,10 @@ class LimitChecks:
         own = prices.get(budget.downgrade_to)
         others = [p for n, p in prices.items() if n != budget.downgrade_to and p is not None]
         if own is None:
-            self.report("RR504", f"budget '{budget_name}' downgrades to tier '{budget.downgrade_to}', whose model has no price",
+            self.report("RR504", f"{label} downgrades to tier '{budget.downgrade_to}', whose model has no price",
                         loc, warning=True, hint="price the model so the budget can count what the downgraded requests cost")
         elif others and own >= max(others):
-            self.report("RR504", f"budget '{budget_name}' downgrades to tier '{budget.downgrade_to}', whose model costs as much as any other tier's",
+            self.report("RR504", f"{label} downgrades to tier '{budget.downgrade_to}', whose model costs as much as any other tier's",
                         loc, warning=True, hint="downgrade to a tier with a cheaper model")
 
     def spend_condition(self, cond: Condition, loc: Loc) -> None:
