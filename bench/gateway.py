@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         policy = Path(work) / "bench.toml"
         policy.write_text(POLICY.format(base_url=up_url) + f'\n[log]\ndestination = "{Path(work) / "events.jsonl"}"\n')
-        gateway, gw_url = start(pinned(0, [PY, "-m", "rulerouter", "serve", "-c", str(policy), "--port", "0"]), r"listening on (http://\S+/v1)")
+        gateway, gw_url = start(pinned(0, [PY, "-m", "rulerouter", "serve", "-c", str(policy), "--port", "0", "--no-client-keys"]), r"listening on (http://\S+/v1)")
         rows = []
         try:
             message = [{"role": "user", "content": PROMPT}]

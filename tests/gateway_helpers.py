@@ -54,8 +54,9 @@ GATEWAY_KEY = "gw-client-key-7e1f"
 
 
 class Served:
-    def __init__(self, proc: subprocess.Popen[str], base_url: str, policy: Path, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[str], base_url: str, policy: Path, log: Path, first_line: str = "") -> None:
         self.proc = proc
+        self.first_line = first_line  # "listening on …", with the policy, workers, state and client-key mode
         self.base_url = base_url
         self.root = base_url.removesuffix("/v1")
         self.policy = policy
@@ -76,6 +77,8 @@ def serve(upstream_url: str, tmp: Path, *, policy_text: str | None = None, env_e
     log = tmp / "events.jsonl"
     policy.write_text(policy_text or POLICY.format(base_url=upstream_url, log=log))
     env = {**os.environ, "GATEWAY_TEST_UPSTREAM_KEY": UPSTREAM_KEY, **(env_extra or {})}
+    if "RULEROUTER_GATEWAY_KEYS" not in env and "--keys-env" not in args:
+        args = ("--no-client-keys", *args)  # no keys for this test: say so, as an operator must
     proc = subprocess.Popen(
         [sys.executable, "-m", "rulerouter", "serve", "-c", str(policy), "--port", "0", "--watch-interval", "0.05", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
@@ -86,7 +89,7 @@ def serve(upstream_url: str, tmp: Path, *, policy_text: str | None = None, env_e
     if match is None:
         proc.kill()
         raise AssertionError(f"the gateway did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    served = Served(proc, match.group(1), policy, log)
+    served = Served(proc, match.group(1), policy, log, line)
     try:
         yield served
     finally:

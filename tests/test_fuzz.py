@@ -28,6 +28,7 @@ from rulerouter import PolicyError, Router, check_text
 from rulerouter.boundary import MAX_DEPTH, InvalidInput, check
 from rulerouter.cli._common import Exit, parse_json_arg
 from rulerouter.gateway.app import Gateway
+from rulerouter.gateway.client_keys import ClientKeys, ClientKeysError, client_keys_from
 from rulerouter.gateway.hot_reload import PolicyHolder
 from rulerouter.policy.load import check_text as load_check
 
@@ -286,7 +287,7 @@ def gateway() -> Gateway:
     checked = load_check(tomli_w.dumps(BASE), "fuzz.toml", env={})
     holder = PolicyHolder(__import__("pathlib").Path("fuzz.toml"), checked, env={}, log=None)
     holder.router.executor.providers.asend = _answer  # type: ignore[method-assign]
-    return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0)
+    return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0, client_keys=ClientKeys.none("fuzz"))
 
 
 def library() -> Router:
@@ -393,3 +394,30 @@ def test_huge_and_slow_bodies() -> None:
 
     status, payload = asyncio.run(slow())
     assert status == 408 and json.loads(payload)["error"]["code"] == "request_timeout"
+
+
+# --- client keys ---------------------------------------------------------------------------------
+
+key_settings = st.one_of(st.none(), st.text(max_size=30), st.lists(st.sampled_from(["", " ", "k1", "key-2", "a b", "é", "\t", "x" * 40]), max_size=4).map(",".join))
+
+
+@examples(150, 2000)
+@given(value=key_settings, named=st.booleans(), open_mode=st.booleans(), header=st.one_of(st.none(), st.binary(max_size=50)), header_name=st.sampled_from([b"authorization", b"x-api-key"]))
+def test_client_keys_fail_closed(value: str | None, named: bool, open_mode: bool, header: bytes | None, header_name: bytes) -> None:
+    environ = {} if value is None else {"FUZZ_KEYS": value}
+    try:
+        keys = client_keys_from(environ, "FUZZ_KEYS" if named else None, open_mode=open_mode) if named else client_keys_from(
+            {} if value is None else {"RULEROUTER_GATEWAY_KEYS": value}, None, open_mode=open_mode)
+    except ClientKeysError as exc:
+        assert str(exc)
+        return
+    if not keys.required:  # open only when asked for, and then with nothing in the variable
+        assert open_mode and not named and (value is None or not value.strip(" ,\t"))
+        return
+    assert not open_mode and value is not None
+    assert all(k and k.decode().isprintable() and not any(c.isspace() for c in k.decode()) for k in keys.keys)
+    headers = [] if header is None else [(header_name, header)]
+    allowed, client = keys.identify(headers)
+    given = b"" if header is None else (header[7:].strip() if header_name == b"authorization" and header[:7].lower() == b"bearer " else header.strip() if header_name == b"x-api-key" else b"")
+    assert allowed == (given in keys.keys)
+    assert (client is not None) == allowed

@@ -30,6 +30,7 @@ __all__ = ["main"]
 
 POLICY = "rules/default.toml"
 SIMULATION_SEED = 3  # a seed under which the examples show a fallback and an escalation
+DEMO_GATEWAY_KEY = "demo-client-key"  # the demo's gateway requires a client key, as every gateway does by default
 
 EXAMPLES: list[tuple[str, dict[str, object] | None]] = [
     (
@@ -161,9 +162,10 @@ def show_gateway(policy: str, env: dict[str, str], label: str) -> None:
     except ImportError:
         print("skipped: needs pip install 'rulerouter[server]' openai")
         return
-    command = [sys.executable, "-m", "rulerouter", "serve", "-c", policy, "--port", "0"]
+    command = [sys.executable, "-m", "rulerouter", "serve", "-c", policy, "--port", "0", "--keys-env", "RULEROUTER_DEMO_GATEWAY_KEYS"]
     print("$ " + " ".join(command[2:]))
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**env, "RULEROUTER_DEMO_GATEWAY_KEYS": DEMO_GATEWAY_KEY})
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         print(line.rstrip())
@@ -171,7 +173,7 @@ def show_gateway(policy: str, env: dict[str, str], label: str) -> None:
         if match is None:
             print("the gateway did not start")
             return
-        client = openai.OpenAI(base_url=match.group(1), api_key="demo", max_retries=0)
+        client = openai.OpenAI(base_url=match.group(1), api_key=DEMO_GATEWAY_KEY, max_retries=0)
         prompt = "Add docstrings to every function in utils.py"
         raw = client.chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": prompt}])
         reply = raw.parse()

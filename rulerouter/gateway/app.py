@@ -20,8 +20,6 @@ only for a fault of the gateway itself — never with a traceback.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 from typing import Any, Awaitable, Callable
@@ -31,6 +29,7 @@ from ..errors import LimitExceeded, RuleRouterError, UsageError
 from ..execute.result import ExecutionError, StreamInterrupted, UpstreamRejected
 from ..observe.metrics import labels
 from ..router import Router
+from .client_keys import ClientKeys
 from .hot_reload import PolicyHolder
 from .refusals import refusal_for
 from .request_body import ChatRequest, parse_chat_request
@@ -76,11 +75,6 @@ async def send_refusal(send: Send, error: LimitExceeded) -> None:
     await send_bytes(send, refusal.status, error_body(refusal.status, refusal.message, code=code, kind=kind), list(refusal.headers))
 
 
-def client_id(key: bytes) -> str:
-    """Who a gateway key belongs to, as budgets and events name it: never the key itself."""
-    return "key-" + hashlib.sha256(key).hexdigest()[:12]
-
-
 async def _send_bad_request(send: Send, exc: BadRequest) -> None:
     await send_error(send, exc.status, str(exc), exc.param, exc.code)
 
@@ -114,11 +108,10 @@ class Gateway:
     """An ASGI application serving one rule file, hot-reloaded."""
 
     def __init__(self, holder: PolicyHolder, *, max_body_bytes: int = 4 * 1024 * 1024, body_timeout_s: float = 30.0,
-                 gateway_keys: list[str] | None = None, watch_interval_s: float = 0.25, metrics_dir: str | None = None) -> None:
+                 client_keys: ClientKeys, watch_interval_s: float = 0.25, metrics_dir: str | None = None) -> None:
         self.holder = holder
         self.limits = BodyLimits(max_body_bytes, body_timeout_s)
-        self.gateway_keys = [k.encode() for k in (gateway_keys or []) if k]
-        self._client_ids = {key: client_id(key) for key in self.gateway_keys}
+        self.client_keys = client_keys  # required: no keys is a mode chosen explicitly (ClientKeys.none())
         self.watch_interval_s = watch_interval_s
         self._watcher: asyncio.Task[None] | None = None
         # `serve --workers N`: every worker's counters, whichever answers the scrape.
@@ -207,18 +200,8 @@ class Gateway:
         await send_error(send, 404, f"no such endpoint: {path}", code="not_found")
 
     def _authorised(self, scope: Scope) -> bool:
-        if not self.gateway_keys:
-            return True
-        given = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                given = value[7:] if value[:7].lower() == b"bearer " else b""
-        matched = None
-        for key in self.gateway_keys:  # compare with every key, in constant time each
-            if hmac.compare_digest(given, key):
-                matched = key
-        scope["rulerouter.client"] = self._client_ids[matched] if matched is not None else None
-        return matched is not None
+        allowed, scope["rulerouter.client"] = self.client_keys.identify(scope["headers"])
+        return allowed
 
     def _models(self) -> bytes:
         router = self.holder.router

@@ -19,6 +19,7 @@ from ..errors import PolicyError
 from ..policy.load import check_file
 from ..policy.schema import Log
 from .app import Gateway
+from .client_keys import client_keys_from
 from .hot_reload import PolicyHolder
 
 __all__ = ["GatewaySettings", "create_app", "serve"]
@@ -31,28 +32,33 @@ class GatewaySettings:
     rules: str
     max_body_bytes: int = 4 * 1024 * 1024
     body_timeout_s: float = 30.0
-    keys_env: str = "RULEROUTER_GATEWAY_KEYS"
+    keys_env: str | None = None  # the variable holding the client keys (None: RULEROUTER_GATEWAY_KEYS)
+    no_client_keys: bool = False  # serve without client keys: only when chosen explicitly
     watch_interval_s: float = 0.25
     metrics_dir: str | None = None  # set by `serve --workers N`: where workers share their counts
     log: dict[str, object] = field(default_factory=dict)
 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
-    """Load the rule file (raising `PolicyError` with every diagnostic) and build the app."""
+    """Load the rule file (raising `PolicyError` with every diagnostic) and build the app.
+
+    Raises `ClientKeysError` when the client-key setting is missing or malformed (see
+    `client_keys.py`): the gateway never falls back to serving everyone.
+    """
     path = Path(settings.rules)
     checked = check_file(path)
     if not checked.ok:
         raise PolicyError(checked.diagnostics)
+    client_keys = client_keys_from(os.environ, settings.keys_env, open_mode=settings.no_client_keys)
     assert checked.policy is not None
     log = checked.policy.log
     if log.destination == "off":  # a gateway always reports: events to stderr unless the file says where
         log = Log(destination="stderr", format=log.format, include_text=log.include_text)
     if settings.log:
         log = Log(**{**log.model_dump(), **settings.log})
-    keys = [k.strip() for k in os.environ.get(settings.keys_env, "").split(",") if k.strip()]
-    holder = PolicyHolder(path, checked, env=None, log=log, secrets=keys)
+    holder = PolicyHolder(path, checked, env=None, log=log, secrets=client_keys.secrets())
     return Gateway(holder, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
-                   gateway_keys=keys, watch_interval_s=settings.watch_interval_s, metrics_dir=settings.metrics_dir)
+                   client_keys=client_keys, watch_interval_s=settings.watch_interval_s, metrics_dir=settings.metrics_dir)
 
 
 def create_app() -> Gateway:
@@ -88,7 +94,7 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
         print(f"rulerouter: warning: {workers} workers keep budgets and rate limits each on its own (so up to {workers}x a limit); "
               "share them through Redis: [state] redis_url_env", file=sys.stderr, flush=True)
     print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, "
-          f"{workers} worker(s), state: {state})", flush=True)
+          f"{workers} worker(s), state: {state}; {app.client_keys.describe()})", flush=True)
     common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
                   server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
     if workers > 1:
