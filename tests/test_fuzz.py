@@ -7,7 +7,9 @@ Asserted: lint and `Router.from_toml` never raise anything but the project's own
 library, the CLI's JSON arguments and the gateway treat hostile values (invalid Unicode, deep or
 self-containing values, NaN and Infinity, huge integers, types JSON cannot carry) by one rule —
 repaired and reported, or refused naming the field — and what goes upstream is always strict
-JSON in UTF-8; no client mistake ever gets a 5xx from the gateway.
+JSON in UTF-8; no client mistake ever gets a 5xx from the gateway; a client-key setting either
+names usable keys or stops the gateway; and any request head sent over a real socket is served
+within the head limits and gets exactly 414 or 431 beyond them.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import json
 import math
 import os
 import re
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -421,3 +426,53 @@ def test_client_keys_fail_closed(value: str | None, named: bool, open_mode: bool
     given = b"" if header is None else (header[7:].strip() if header_name == b"authorization" and header[:7].lower() == b"bearer " else header.strip() if header_name == b"x-api-key" else b"")
     assert allowed == (given in keys.keys)
     assert (client is not None) == allowed
+
+
+# --- request heads on the wire -------------------------------------------------------------------
+
+HEAD_LIMIT, HEADER_LIMIT = 8192, 40
+
+
+@pytest.fixture(scope="module")
+def wire_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from rulerouter.testing import LoopbackUpstream
+
+    from .gateway_helpers import serve
+
+    with LoopbackUpstream() as up, serve(up.base_url, tmp_path_factory.mktemp("wire"),
+                                         args=("--max-header-bytes", str(HEAD_LIMIT), "--max-headers", str(HEADER_LIMIT), "--head-timeout", "5")) as served:
+        yield served
+
+
+@examples(60, 600)
+@given(path=st.integers(0, 3 * HEAD_LIMIT) | st.integers(HEAD_LIMIT - 120, HEAD_LIMIT + 20), headers=st.lists(st.tuples(st.integers(1, 30), st.integers(0, 3000)), max_size=3 * HEADER_LIMIT),
+       pieces=st.integers(1, 8), get=st.booleans())
+def test_request_heads_get_exactly_the_limits_answer(wire_gateway: Any, path: int, headers: list[tuple[int, int]], pieces: int, get: bool) -> None:
+    """Any head: within the limits it is served; over them it gets 414/431 — never a hang, never a 5xx."""
+    body = b'{"messages": [{"role": "user", "content": "hi"}]}'
+    line = (b"GET /healthz" if get else b"POST /v1/chat/completions") + (b"?" + b"q" * path if path else b"") + b" HTTP/1.1\r\n"
+    fields = [b"host: x\r\n", b"content-length: %d\r\n" % (0 if get else len(body)), b"connection: close\r\n"]
+    fields += [b"x-" + b"n" * name + b": " + b"v" * value + b"\r\n" for name, value in headers]
+    head = line + b"".join(fields) + b"\r\n"
+    data = head + (b"" if get else body)
+    host, port = wire_gateway.root.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        step = max(1, len(data) // pieces)
+        try:
+            for at in range(0, len(data), step):
+                sock.sendall(data[at: at + step])
+        except OSError:
+            pass  # refused mid-head: the answer is already waiting
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+    status = int(reply.split(b" ", 2)[1])
+    if len(line) > HEAD_LIMIT:
+        assert status == 414, (status, len(head))
+    elif len(head) > HEAD_LIMIT or len(fields) > HEADER_LIMIT:
+        assert status == 431, (status, len(head), len(fields))
+    else:
+        assert status == 200, (status, reply[:300])

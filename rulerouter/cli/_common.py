@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from ..boundary import InvalidInput, check, decode_text, read_json, repair_note
 from ..errors import PolicyError
@@ -34,6 +35,41 @@ class Exit(Exception):
 
 def usage_error(message: str) -> NoReturn:
     raise Exit(EXIT_USAGE, f"rulerouter: {message}")
+
+
+def whole_number(minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer within bounds, or a usage error (exit 2) that says which."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number {bound}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def number(minimum: float, maximum: float | None = None, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number within bounds (`above`: strictly greater than `minimum`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        low_ok = value > minimum if above else value >= minimum
+        if not math.isfinite(value) or not low_ok or (maximum is not None and value > maximum):
+            low = f"above {minimum:g}" if above else f"at least {minimum:g}"
+            bound = f"{low} and at most {maximum:g}" if maximum is not None else low
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number {bound}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+PORT = whole_number(0, 65535)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:

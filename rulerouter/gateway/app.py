@@ -199,6 +199,11 @@ class Gateway:
             return await send_bytes(send, 200, self._models())
         await send_error(send, 404, f"no such endpoint: {path}", code="not_found")
 
+    def connection_refused(self, reason: str) -> None:
+        """Called by the server's protocol (`connection_limits.py`) for a connection it refused."""
+        self.holder.metrics.record_connection_refused(reason)
+        self.holder.router.observer.emit("connection_refused", {"reason": reason})
+
     def _authorised(self, scope: Scope) -> bool:
         allowed, scope["rulerouter.client"] = self.client_keys.identify(scope["headers"])
         return allowed

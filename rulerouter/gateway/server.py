@@ -22,9 +22,20 @@ from .app import Gateway
 from .client_keys import client_keys_from
 from .hot_reload import PolicyHolder
 
-__all__ = ["GatewaySettings", "create_app", "serve"]
+__all__ = ["ConnectionLimits", "GatewaySettings", "create_app", "serve"]
 
 SETTINGS_ENV = "RULEROUTER_GATEWAY_SETTINGS"
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one HTTP connection may do before its request reaches the app (`connection_limits.py`)."""
+
+    max_head_bytes: int = 32 * 1024   # request line + headers; 431 (414 for the request line)
+    max_headers: int = 100            # 431
+    head_timeout_s: float = 10.0      # from a head's first byte to its end; 408
+    idle_timeout_s: float = 30.0      # a connection with no request in progress is closed
+    max_connections: int = 1000       # open at once; one more gets 503 + Retry-After
 
 
 @dataclass
@@ -36,6 +47,14 @@ class GatewaySettings:
     no_client_keys: bool = False  # serve without client keys: only when chosen explicitly
     watch_interval_s: float = 0.25
     metrics_dir: str | None = None  # set by `serve --workers N`: where workers share their counts
+    max_header_bytes: int = ConnectionLimits.max_head_bytes
+    max_headers: int = ConnectionLimits.max_headers
+    head_timeout_s: float = ConnectionLimits.head_timeout_s
+    idle_timeout_s: float = ConnectionLimits.idle_timeout_s
+    max_connections: int = ConnectionLimits.max_connections
+
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(self.max_header_bytes, self.max_headers, self.head_timeout_s, self.idle_timeout_s, self.max_connections)
     log: dict[str, object] = field(default_factory=dict)
 
 
@@ -72,6 +91,8 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     """Run the gateway until SIGINT/SIGTERM. Prints one line `listening on http://HOST:PORT/v1`."""
     try:
         import uvicorn
+
+        from .connection_limits import LimitedHttpToolsProtocol
     except ImportError:
         print("rulerouter: the gateway needs its server: pip install 'rulerouter[server]'", file=sys.stderr)
         return 2
@@ -95,8 +116,10 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
               "share them through Redis: [state] redis_url_env", file=sys.stderr, flush=True)
     print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, "
           f"{workers} worker(s), state: {state}; {app.client_keys.describe()})", flush=True)
-    common = dict(http="httptools", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
-                  server_header=False, proxy_headers=False, timeout_keep_alive=30, backlog=2048)
+    limits = settings.connection_limits()
+    # The protocol is uvicorn's httptools one with the connection limits enforced where the bytes arrive.
+    common = dict(http=LimitedHttpToolsProtocol, ws="none", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
+                  server_header=False, proxy_headers=False, timeout_keep_alive=limits.idle_timeout_s, backlog=2048)
     if workers > 1:
         import shutil
         import tempfile
@@ -104,6 +127,7 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
         metrics_dir = tempfile.mkdtemp(prefix="rulerouter-metrics-")
         os.environ[SETTINGS_ENV] = json.dumps({**asdict(settings), "metrics_dir": metrics_dir})
         config = uvicorn.Config("rulerouter.gateway.server:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)
+        config.rulerouter_limits = limits  # type: ignore[attr-defined]  # pickled with the config into every worker
         import inspect
 
         from uvicorn.supervisors import Multiprocess
@@ -117,5 +141,6 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
             shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     config = uvicorn.Config(app, **common)
+    config.rulerouter_limits = limits  # type: ignore[attr-defined]
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -64,6 +64,7 @@ class Metrics:
             self.errors = 0
             self.streams = 0
             self.refused: defaultdict[tuple[str, str], int] = defaultdict(int)
+            self.connections_refused: defaultdict[str, int] = defaultdict(int)
             self.buckets: defaultdict[str, list[int]] = defaultdict(lambda: [0] * (len(LATENCY_BUCKETS) + 1))
             self.latency_sum: defaultdict[str, float] = defaultdict(float)
             self._ring: list[float] = []
@@ -113,7 +114,13 @@ class Metrics:
         with self._lock:
             self.refused[(limit, reason)] += 1
 
-    _KEYED = ("requests", "attempts", "tokens", "cost", "unknown_cost", "refused")
+    def record_connection_refused(self, reason: str) -> None:
+        """Count a connection the gateway's server refused before its request reached the app
+        (`reason`: headers_too_large, too_many_headers, uri_too_long, request_timeout, too_many_connections, …)."""
+        with self._lock:
+            self.connections_refused[reason] += 1
+
+    _KEYED = ("requests", "attempts", "tokens", "cost", "unknown_cost", "refused", "connections_refused")
     _TOTALS = ("fallbacks", "escalations", "errors", "streams")
 
     def export(self) -> dict[str, Any]:
@@ -198,6 +205,7 @@ class Metrics:
                 ("rulerouter_cost_usd_total", "Cost in US dollars from the policy's prices, by model.", ("model",), self.cost, ".10g"),
                 ("rulerouter_unknown_cost_attempts_total", "Attempts whose cost is unknown (no price or no usage).", ("model",), self.unknown_cost, "d"),
                 ("rulerouter_refused_total", "Requests refused by a budget or rate limit, by limit and reason.", ("limit", "reason"), self.refused, "d"),
+                ("rulerouter_connections_refused_total", "Connections the gateway's server refused before the request reached it (head too large or too slow, too many connections), by reason.", ("reason",), self.connections_refused, "d"),
             )
             for name, help_text, label_names, series, number in labelled:
                 family(name, "counter", help_text)
