@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..gateway.server import ConnectionLimits
+from ..gateway.limits import ConnectionLimits
 from ._common import PORT, Exit, add_config_arg, config_path, number, usage_error, whole_number
 
 

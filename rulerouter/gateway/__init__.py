@@ -3,10 +3,18 @@
 `rulerouter serve` is a drop-in OpenAI-compatible endpoint: `POST /v1/chat/completions`
 (streamed or not), `GET /v1/models`, `GET /metrics`, `/healthz` and `/readyz`.
 
-    server.py        settings, building the app from a rule file, running the HTTP server
-    app.py           the ASGI application: routes, client keys, errors in OpenAI's shape
-    request_body.py  reading a client's request; every mistake is a 400 naming the field
-    hot_reload.py    the policy being served, swapped atomically when its file changes
+    server.py             settings, building the app from a rule file, running the HTTP server
+    connection_limits.py  the server's HTTP protocol with head size/count, head and idle timeouts
+                          and a connection cap enforced as the bytes arrive (431/414/408/503)
+    limits.py             every limit a client meets, with its default
+    app.py                the ASGI application: routes, client keys, errors in OpenAI's shape
+    client_keys.py        who may use the gateway; the setting fails closed
+    request_boundary.py   what every front door does first: read the body (413/408), parse it as
+                          JSON by the request boundary's rules, read the metadata header
+    request_body.py       the OpenAI chat-completions request; every mistake is a 400 naming the field
+    hot_reload.py         the policy being served, swapped atomically when its file changes
+    refusals.py           a budget or rate limit's refusal as an HTTP status, message and headers
+    worker_metrics.py     /metrics with the same totals whichever `--workers` process answers
 
 May import every stage below it (policy, decide, execute, observe, state) and `Router`;
 nothing imports the gateway but the CLI.

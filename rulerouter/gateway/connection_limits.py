@@ -20,7 +20,7 @@ bytes never reach the parser:
 - **connections**: at most `max_connections` (1,000) open at once; one more is answered 503
   with `Retry-After: 1` and closed at once, before anything of its request is read.
 
-The limits are `server.ConnectionLimits` (the `serve` options `--max-header-bytes`,
+The limits are `limits.ConnectionLimits` (the `serve` options `--max-header-bytes`,
 `--max-headers`, `--head-timeout`, `--idle-timeout`, `--max-connections`). Every refusal is an OpenAI-shaped JSON error with `Connection: close`, and is reported to the
 application (`Gateway.connection_refused(reason)`: a `connection_refused` event and the
 `rulerouter_connections_refused_total{reason}` counter). The limits travel on uvicorn's
@@ -36,7 +36,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from .server import ConnectionLimits
+from .limits import ConnectionLimits
 
 __all__ = ["LimitedHttpToolsProtocol"]
 

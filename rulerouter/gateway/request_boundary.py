@@ -25,10 +25,10 @@ machine-readable `code`; each front door renders it in its own API's error shape
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from ..boundary import InvalidInput, check, read_json
+from .limits import BodyLimits
 
 __all__ = ["BadRequest", "BodyLimits", "ClientGone", "bad_request", "metadata_from_header", "parse_body", "read_body"]
 
@@ -49,12 +49,6 @@ class BadRequest(ValueError):
 
 class ClientGone(Exception):
     """The client disconnected before its request was read."""
-
-
-@dataclass(frozen=True, slots=True)
-class BodyLimits:
-    max_bytes: int = 4 * 1024 * 1024
-    timeout_s: float = 30.0
 
 
 def bad_request(exc: InvalidInput) -> BadRequest:

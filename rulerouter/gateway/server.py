@@ -21,28 +21,18 @@ from ..policy.schema import Log
 from .app import Gateway
 from .client_keys import client_keys_from
 from .hot_reload import PolicyHolder
+from .limits import BodyLimits, ConnectionLimits
 
-__all__ = ["ConnectionLimits", "GatewaySettings", "create_app", "serve"]
+__all__ = ["GatewaySettings", "create_app", "serve"]
 
 SETTINGS_ENV = "RULEROUTER_GATEWAY_SETTINGS"
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """What one HTTP connection may do before its request reaches the app (`connection_limits.py`)."""
-
-    max_head_bytes: int = 32 * 1024   # request line + headers; 431 (414 for the request line)
-    max_headers: int = 100            # 431
-    head_timeout_s: float = 10.0      # from a head's first byte to its end; 408
-    idle_timeout_s: float = 30.0      # a connection with no request in progress is closed
-    max_connections: int = 1000       # open at once; one more gets 503 + Retry-After
 
 
 @dataclass
 class GatewaySettings:
     rules: str
-    max_body_bytes: int = 4 * 1024 * 1024
-    body_timeout_s: float = 30.0
+    max_body_bytes: int = BodyLimits.max_bytes
+    body_timeout_s: float = BodyLimits.timeout_s
     keys_env: str | None = None  # the variable holding the client keys (None: RULEROUTER_GATEWAY_KEYS)
     no_client_keys: bool = False  # serve without client keys: only when chosen explicitly
     watch_interval_s: float = 0.25
