@@ -12,6 +12,7 @@ from .decide.compile import CompiledPolicy, Decision, RuleTrace
 from .decide.inputs import Inputs
 from .execute.batch import BatchOutcome, run_batch
 from .execute.executor import Executor
+from .execute.native import NativeRequest
 from .execute.providers import redactor_for
 from .execute.result import Result
 from .execute.streaming import AsyncCompletionStream, CompletionStream
@@ -23,6 +24,10 @@ from .policy.schema import Log, Policy
 from .state import StateBackend, state_for
 
 __all__ = ["Router"]
+
+
+def _merged(parameters: Mapping[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
+    return {**parameters, **params} if parameters else params
 
 
 class Router:
@@ -141,8 +146,10 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        native: NativeRequest | None = None,
         verify: bool | None = None,
         client: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Result:
         """Route and call: decide, call the model with fallback and retry, verify, return.
@@ -155,7 +162,7 @@ class Router:
         `BudgetExceeded` or `RateLimited` (before any call) when a limit is reached.
         """
         executor = self.executor
-        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client)
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client)
         return executor.run(prepared, verify)
 
     async def acomplete(
@@ -167,13 +174,15 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        native: NativeRequest | None = None,
         verify: bool | None = None,
         client: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Result:
         """`complete()` for asyncio."""
         executor = self.executor
-        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client)
+        prepared = executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client)
         return await executor.arun(prepared, verify)
 
     def stream(
@@ -185,6 +194,8 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        native: NativeRequest | None = None,
+        parameters: Mapping[str, Any] | None = None,
         client: str | None = None,
         **params: Any,
     ) -> CompletionStream:
@@ -196,7 +207,7 @@ class Router:
         attempts once the stream has ended.
         """
         executor = self.executor
-        return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client))
+        return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client))
 
     def astream(
         self,
@@ -207,12 +218,14 @@ class Router:
         metadata: Any = None,
         tier: str | None = None,
         model: str | None = None,
+        native: NativeRequest | None = None,
+        parameters: Mapping[str, Any] | None = None,
         client: str | None = None,
         **params: Any,
     ) -> AsyncCompletionStream:
         """`stream()` for asyncio: `async for chunk in router.astream(...)`."""
         executor = self.executor
-        return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, params, client=client))
+        return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client))
 
     async def abatch(
         self,

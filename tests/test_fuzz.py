@@ -278,7 +278,7 @@ class _Body(httpx.AsyncByteStream):
         yield REPLY
 
 
-async def _answer(target: Any, body: bytes, extra: Any = ()) -> httpx.Response:  # an upstream that always answers, and records what it got
+async def _answer(target: Any, body: bytes, extra: Any = (), url: Any = None) -> httpx.Response:  # an upstream that always answers, and records what it got
     SENT.append(body)
     return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
 
@@ -307,7 +307,7 @@ APP = gateway()
 LIBRARY = library()
 
 
-async def call(body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+async def call(body: bytes, headers: list[tuple[bytes, bytes]], path: str = "/v1/chat/completions") -> tuple[int, bytes]:
     sent: list[dict[str, Any]] = []
     chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)] or [b""]
 
@@ -321,7 +321,7 @@ async def call(body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, by
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers}
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
     await APP(scope, receive, send)
     status = sent[0]["status"]
     return status, b"".join(m.get("body", b"") for m in sent[1:])
@@ -376,6 +376,41 @@ def test_no_client_mistake_gets_a_5xx(body: bytes, header: bytes | None) -> None
         assert "set_int_max_str_digits" not in error["message"]
     for sent in SENT:
         strict_json(sent)  # whatever reached the upstream is strict JSON in UTF-8
+
+
+VALID_MESSAGE = {"model": "auto", "max_tokens": 50, "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]}
+_MESSAGE_FIELDS = ["model", "messages", "max_tokens", "system", "stream", "metadata", "temperature", "top_p", "top_k", "tools",
+                   "tool_choice", "stop_sequences", "thinking", "output_config", "service_tier"]
+_BLOCKS = st.fixed_dictionaries({"type": st.sampled_from(["text", "image", "tool_use", "tool_result", "thinking", "document", "x"])},
+                                optional={"text": json_values, "source": json_values, "id": json_values, "name": json_values,
+                                          "input": json_values, "tool_use_id": json_values, "content": json_values, "is_error": json_values})
+
+
+@st.composite
+def message_bodies(draw: st.DrawFn) -> bytes:
+    """Anthropic Messages API bodies: valid ones mutated field by field and block by block."""
+    request = json.loads(json.dumps(VALID_MESSAGE))
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from([*_MESSAGE_FIELDS, draw(odd_text)]))
+        request[key] = draw(json_values)
+    if draw(st.booleans()):
+        request["messages"] = [{"role": draw(st.sampled_from(["user", "assistant", "system", "tool", 3])),
+                                "content": draw(st.one_of(odd_text, st.lists(_BLOCKS, max_size=3), json_values))}
+                               for _ in range(draw(st.integers(1, 3)))]
+    raw = json.dumps(request).encode()
+    if draw(st.booleans()):
+        raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
+    return raw
+
+
+@examples(150, 3000)
+@given(body=message_bodies(), path=st.sampled_from(["/v1/messages", "/v1/messages/count_tokens"]))
+def test_no_client_mistake_at_the_anthropic_door_gets_a_5xx(body: bytes, path: str) -> None:
+    status, payload = asyncio.run(call(body, [(b"content-type", b"application/json")], path))
+    assert status in (200, 400, 404, 408, 413), (status, payload)
+    if status != 200:
+        error = json.loads(payload)
+        assert error["type"] == "error" and isinstance(error["error"]["message"], str) and error["error"]["type"]
 
 
 def test_huge_and_slow_bodies() -> None:

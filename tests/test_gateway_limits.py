@@ -107,3 +107,29 @@ def test_a_reload_keeps_what_was_spent(tmp_path: Path) -> None:
     path.write_text(path.read_text() + '\n[[rules]]\nname = "new"\nwhen.keywords.any = ["x"]\ntier = "strong"\n')
     assert asyncio.run(holder.reload("test"))
     assert holder.router is not first and holder.router.state is first.state is holder.state
+
+
+def test_the_anthropic_door_renders_refusals_in_anthropics_shape(up: LoopbackUpstream, tmp_path: Path) -> None:
+    anthropic = pytest.importorskip("anthropic")
+    policy = POLICY.format(base_url=up.base_url, log=tmp_path / "events.jsonl") + LIMITS
+    up.default(Reply("ok", prompt_tokens=1000, completion_tokens=500))  # $0.002 a request on `small`
+    with serve(up.base_url, tmp_path, policy_text=policy, env_extra={"RULEROUTER_GATEWAY_KEYS": KEYS}) as served:
+        alpha = anthropic.Anthropic(base_url=served.root, api_key="key-alpha-1111", max_retries=0)
+        ask = {"model": "auto", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+        for team in ("search", "search"):
+            alpha.messages.create(**ask, metadata={"team": team})
+        with pytest.raises(anthropic.RateLimitError) as caught:  # the team's rate limit
+            alpha.messages.create(**ask, metadata={"team": "search"})
+        body = caught.value.response.json()
+        assert body["type"] == "error" and body["error"]["type"] == "rate_limit_error"
+        assert "rate limit 'team-rpm' reached for search" in body["error"]["message"]
+        assert 1 <= int(caught.value.response.headers["retry-after"]) <= 120
+        alpha.messages.create(**ask, metadata={"team": "other"})  # $0.006 spent: past the key's budget
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            alpha.messages.create(**ask, metadata={"team": "another"})
+        assert "budget 'per-key-daily' is spent for key-" in caught.value.response.json()["error"]["message"]
+        assert caught.value.response.headers["x-rulerouter-budget"] == "per-key-daily"
+        with httpx.stream("POST", f"{served.root}/v1/messages", headers={"x-api-key": "key-alpha-1111"},
+                          json={**ask, "stream": True, "metadata": {"team": "t"}}) as streamed:
+            assert streamed.status_code == 429 and b'"rate_limit_error"' in streamed.read()  # refused before any event
+        assert "key-alpha-1111" not in caught.value.response.text

@@ -74,15 +74,15 @@ class _Provider:
                     self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False)
         return self.sync_client
 
-    async def send(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> httpx.Response:
-        """POST `body` (with `extra` headers) to the target through the transport directly.
+    async def send(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = (), url: httpx.URL | None = None) -> httpx.Response:
+        """POST `body` (with `extra` headers) to the target (or `url`) through the transport directly.
 
         The request and response are httpx objects, but httpx.AsyncClient's layers (URL merging,
         cookies, auth and redirect handling) are skipped: an API POST needs none of them, and
         they cost more than the rest of a routed call together.
         """
         headers = self.raw_headers if not extra else [*self.raw_headers, *extra]
-        request = httpx.Request("POST", target.url_obj, headers=headers, content=body, extensions={"timeout": self.timeouts})
+        request = httpx.Request("POST", url or target.url_obj, headers=headers, content=body, extensions={"timeout": self.timeouts})
         return await self.transport.handle_async_request(request)
 
 
@@ -115,8 +115,8 @@ class Providers:
     def client(self, provider: str) -> httpx.Client:
         return self._providers[provider].client()
 
-    async def asend(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> httpx.Response:
-        return await self._providers[target.provider].send(target, body, extra)
+    async def asend(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = (), url: httpx.URL | None = None) -> httpx.Response:
+        return await self._providers[target.provider].send(target, body, extra, url)
 
     def close(self) -> None:
         for provider in self._providers.values():

@@ -5,11 +5,14 @@ messages, because every microsecond a framework spends per request is a microsec
 every LLM call behind the gateway. Endpoints:
 
     POST /v1/chat/completions   routed, with fallback, verification, streaming (SSE)
+    POST /v1/messages           the same, in Anthropic's Messages API (`anthropic_door.py`)
+    POST /v1/messages/count_tokens
     GET  /v1/models             "auto", the tiers and the models
     GET  /metrics               Prometheus text exposition
     GET  /healthz, /readyz      liveness; readiness (503 while every model's circuit is open)
 
-Every error is an OpenAI-shaped `{"error": {"message", "type", "param", "code"}}` with a fitting
+Every error of the chat-completions door (and of the other endpoints but the Anthropic door's,
+which answers in Anthropic's shapes) is an OpenAI-shaped `{"error": {"message", "type", "param", "code"}}` with a fitting
 status: 400 for a malformed or mistyped request (naming the field), 401 for a missing or wrong
 gateway key, 404 for an unknown model or path, 405, 408 for a body that does not arrive, 413
 for a body over the limit, 429 when a budget or rate limit says no (`refusals.py`; Retry-After
@@ -22,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ..boundary import InvalidInput
 from ..errors import LimitExceeded, RuleRouterError, UsageError
-from ..execute.result import ExecutionError, StreamInterrupted, UpstreamRejected
+from ..execute.result import ExecutionError, StreamInterrupted
 from ..observe.metrics import labels
 from ..router import Router
+from .anthropic_door import AnthropicDoor, models_body
+from .asgi import SSE_HEADERS, Receive, Scope, Send, execution_status, routing_headers, send_bytes, wait_disconnect
 from .client_keys import ClientKeys
 from .hot_reload import PolicyHolder
 from .refusals import refusal_for
@@ -38,13 +43,8 @@ from .worker_metrics import WorkerMetrics
 
 __all__ = ["Gateway"]
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-_JSON = (b"content-type", b"application/json")
+_MESSAGES, _COUNT_TOKENS = "/v1/messages", "/v1/messages/count_tokens"
 _PROMETHEUS = (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 405: "invalid_request_error",
                 408: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error", 502: "upstream_error",
                 503: "service_unavailable", 500: "server_error"}
@@ -56,12 +56,6 @@ _REFUSAL_TYPES = {"budget": ("insufficient_quota", "budget_exceeded"), "requests
 def error_body(status: int, message: str, param: str | None = None, code: str | None = None, kind: str | None = None) -> bytes:
     kind = kind or _ERROR_TYPES.get(status, "invalid_request_error")
     return json.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}}).encode()
-
-
-async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, content_type: tuple[bytes, bytes] = _JSON) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [content_type, (b"content-length", str(len(body)).encode()), *(headers or ())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def send_error(send: Send, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
@@ -79,31 +73,6 @@ async def _send_bad_request(send: Send, exc: BadRequest) -> None:
     await send_error(send, exc.status, str(exc), exc.param, exc.code)
 
 
-def _routing_headers(tier: str, model: str, rule: str | None, attempts: int, cost: float | None, request_id: str,
-                     repaired: tuple[str, ...] = ()) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (b"x-rulerouter-tier", tier.encode()),
-        (b"x-rulerouter-model", model.encode()),
-        (b"x-rulerouter-rule", (rule or "(default)").encode()),
-        (b"x-rulerouter-attempts", str(attempts).encode()),
-        (b"x-rulerouter-cost", b"unknown" if cost is None else f"{cost:.10f}".encode()),
-        (b"x-rulerouter-request-id", request_id.encode()),
-    ]
-    if repaired:  # fields whose text was not valid Unicode, repaired to U+FFFD (names are ASCII)
-        headers.append((b"x-rulerouter-repaired", ", ".join(repaired).encode("ascii", "replace")))
-    return headers
-
-
-def _execution_status(error: ExecutionError) -> tuple[int, str | None]:
-    """A client's own mistake is a 4xx; anything else upstream is a 502."""
-    if isinstance(error, UpstreamRejected) and error.status in (400, 422):
-        return 400, "upstream_rejected"
-    attempts = [a for a in error.attempts if a.outcome != "skipped"]
-    if attempts and all(a.error_kind == "context_length" for a in attempts):
-        return 400, "context_length_exceeded"
-    return 502, "upstream_failed"
-
-
 class Gateway:
     """An ASGI application serving one rule file, hot-reloaded."""
 
@@ -117,6 +86,7 @@ class Gateway:
         # `serve --workers N`: every worker's counters, whichever answers the scrape.
         self.workers = WorkerMetrics(metrics_dir, holder.metrics) if metrics_dir else None
         self._writer: asyncio.Task[None] | None = None
+        self.anthropic = AnthropicDoor(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -128,7 +98,10 @@ class Gateway:
             except Exception as exc:  # a bug of ours: a plain 500, never a traceback to the client
                 self.holder.router.observer.emit("gateway_error", {"path": scope.get("path"), "error": f"{type(exc).__name__}: {exc}"})
                 try:
-                    await send_error(send, 500, "internal error in the gateway; it has been logged")
+                    if scope.get("path", "").startswith(_MESSAGES):
+                        await self.anthropic.error(send, 500, "internal error in the gateway; it has been logged")
+                    else:
+                        await send_error(send, 500, "internal error in the gateway; it has been logged")
                 except Exception:
                     pass  # the response had already started; the connection is closed by the server
         elif kind == "lifespan":
@@ -177,6 +150,15 @@ class Gateway:
             if not self._authorised(scope):
                 return await send_error(send, 401, "missing or wrong gateway key: send 'Authorization: Bearer <key>'", code="invalid_api_key")
             return await self._chat(scope, receive, send)
+        if path.startswith(_MESSAGES):
+            door = self.anthropic
+            if path not in (_MESSAGES, _COUNT_TOKENS):
+                return await door.error(send, 404, f"no such endpoint: {path}")
+            if method != "POST":
+                return await door.error(send, 405, f"use POST for {path}")
+            if not self._authorised(scope):
+                return await door.error(send, 401, "missing or wrong gateway key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'")
+            return await (door.messages if path == _MESSAGES else door.count_tokens)(scope, receive, send)
         if method != "GET":
             return await send_error(send, 405 if path in ("/v1/models", "/metrics", "/healthz", "/readyz") else 404, f"{method} {path} is not served here")
         if path == "/healthz":
@@ -196,6 +178,8 @@ class Gateway:
         if path == "/v1/models":
             if not self._authorised(scope):
                 return await send_error(send, 401, "missing or wrong gateway key: send 'Authorization: Bearer <key>'", code="invalid_api_key")
+            if any(name == b"anthropic-version" for name, _ in scope["headers"]):  # Anthropic's SDK lists models too
+                return await send_bytes(send, 200, models_body(self.holder.router))
             return await send_bytes(send, 200, self._models())
         await send_error(send, 404, f"no such endpoint: {path}", code="not_found")
 
@@ -246,7 +230,7 @@ class Gateway:
 
     # ---- chat completions -----------------------------------------------------------------------
 
-    def _target(self, router: Router, model: str) -> dict[str, Any]:
+    def target(self, router: Router, model: str) -> dict[str, Any]:
         if model == "auto":
             return {}
         if model in router.tiers:
@@ -265,7 +249,7 @@ class Gateway:
         router = self.holder.acquire()
         try:
             try:
-                target = self._target(router, request.model)
+                target = self.target(router, request.model)
             except BadRequest as exc:
                 return await _send_bad_request(send, exc)
             target["client"] = scope.get("rulerouter.client")
@@ -278,7 +262,7 @@ class Gateway:
 
     async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:
         try:
-            result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, **request.params)
+            result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
         except InvalidInput as exc:
             return await _send_bad_request(send, bad_request(exc))
         except UsageError as exc:
@@ -286,7 +270,7 @@ class Gateway:
         except LimitExceeded as exc:
             return await send_refusal(send, exc)
         except ExecutionError as exc:
-            status, code = _execution_status(exc)
+            status, code = execution_status(exc)
             return await send_error(send, status, str(exc), code=code)
         except RuleRouterError as exc:
             return await send_error(send, 502, str(exc), code="upstream_failed")
@@ -296,12 +280,12 @@ class Gateway:
         else:
             response["model"] = result.model_used
             body = json.dumps(response, ensure_ascii=False).encode()
-        headers = _routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id, result.repaired)
+        headers = routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id, result.repaired)
         await send_bytes(send, 200, body, headers)
 
     async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
-            stream = router.astream(messages=request.messages, metadata=request.metadata, **target, **request.params)
+            stream = router.astream(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
             await stream.start()  # fallback happens here, before any byte reaches the client
         except InvalidInput as exc:
             return await _send_bad_request(send, bad_request(exc))
@@ -310,13 +294,13 @@ class Gateway:
         except LimitExceeded as exc:
             return await send_refusal(send, exc)
         except ExecutionError as exc:
-            status, code = _execution_status(exc)
+            status, code = execution_status(exc)
             return await send_error(send, status, str(exc), code=code)
         decision = stream.decision
         attempts = len(stream.attempts)
-        headers = _SSE_HEADERS + _routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id, decision.repaired)
+        headers = SSE_HEADERS + routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id, decision.repaired)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        disconnected = asyncio.get_running_loop().create_task(self._wait_disconnect(receive))
+        disconnected = asyncio.get_running_loop().create_task(wait_disconnect(receive))
         rename = stream.model_used
         try:
             async for chunk in stream:
@@ -337,8 +321,3 @@ class Gateway:
             await stream.aclose()  # the client went away while we were sending
         finally:
             disconnected.cancel()
-
-    @staticmethod
-    async def _wait_disconnect(receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass

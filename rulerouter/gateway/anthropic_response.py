@@ -1,0 +1,146 @@
+"""Answers in Anthropic's Messages API shape, from the internal (OpenAI) form.
+
+An answer from a provider that speaks Anthropic's API is passed back as it came (renamed to the
+model the policy calls it); any other answer is translated here: `message_of` turns a chat
+completion into a `message`, and `MessageEvents` turns a stream of chat-completion chunks into
+Anthropic's exact event sequence (`message_start`, `ping`, per block `content_block_start`,
+`text_delta` or `input_json_delta` deltas and `content_block_stop`, then `message_delta` with the
+stop reason and usage, and `message_stop`). Errors are `{"type": "error", "error": {"type",
+"message"}, "request_id"}` with the error type Anthropic's SDK expects for the status.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..execute.anthropic_reply import STOP_REASONS
+from ..execute.result import Usage
+
+__all__ = ["ERROR_TYPES", "MessageEvents", "error_body", "message_of", "usage_of_result"]
+
+#: HTTP status → Anthropic error type (what its SDK maps to its exception classes by status).
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
+               404: "not_found_error", 405: "invalid_request_error", 408: "timeout_error", 409: "conflict_error",
+               413: "request_too_large", 429: "rate_limit_error", 431: "invalid_request_error", 500: "api_error",
+               502: "api_error", 503: "api_error", 504: "timeout_error", 529: "overloaded_error"}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def error_body(status: int, message: str, request_id: str | None = None) -> bytes:
+    error_type = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return _dumps(body).encode()
+
+
+def usage_of_result(usage: Usage) -> dict[str, int]:
+    """Internal usage (prompt tokens include the cache's) in Anthropic's terms (they do not)."""
+    return {"input_tokens": max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
+            "output_tokens": usage.completion_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens, "cache_read_input_tokens": usage.cached_tokens}
+
+
+def _tool_input(arguments: Any) -> Any:
+    """A tool call's JSON-text arguments as Anthropic's input object."""
+    if not isinstance(arguments, str) or not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        raise ValueError(f"the model's tool arguments are not JSON: {arguments[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError("the model's tool arguments are not a JSON object, which Anthropic's tool_use input must be")
+    return value
+
+
+def message_of(completion: dict[str, Any], *, message_id: str, model: str, usage: Usage) -> dict[str, Any]:
+    """A chat completion as an Anthropic `message` (ValueError for tool arguments that are not an object)."""
+    choice = (completion.get("choices") or [{}])[0]
+    reply = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    text = reply.get("content")
+    if isinstance(text, list):
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    if text:
+        content.append({"type": "text", "text": text})
+    for call in reply.get("tool_calls") or ():
+        function = call.get("function") or {}
+        content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": _tool_input(function.get("arguments"))})
+    finish = choice.get("finish_reason")
+    return {"id": message_id, "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": STOP_REASONS.get(finish, "end_turn"), "stop_sequence": None, "usage": usage_of_result(usage)}
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return b"event: %s\ndata: %s\n\n" % (name.encode(), _dumps(data).encode())
+
+
+class MessageEvents:
+    """Chat-completion chunks in, Anthropic's stream events out, one chunk at a time."""
+
+    def __init__(self, message_id: str, model: str) -> None:
+        self.message_id, self.model = message_id, model
+        self.block = -1  # index of the open content block, -1 when none is open
+        self.kind = ""  # "text" or "tool_use": the open block's type
+        self.tools: dict[int, int] = {}  # chat-completion tool call index → content block index
+        self.finish: str | None = None
+        self.blocks = 0
+
+    def start(self) -> bytes:
+        message = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+                   "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
+        return _event("message_start", {"type": "message_start", "message": message}) + _event("ping", {"type": "ping"})
+
+    def _open(self, kind: str, block: dict[str, Any]) -> bytes:
+        out = self._close()
+        self.block, self.kind = self.blocks, kind
+        self.blocks += 1
+        return out + _event("content_block_start", {"type": "content_block_start", "index": self.block, "content_block": block})
+
+    def _close(self) -> bytes:
+        if self.block < 0:
+            return b""
+        index, self.block = self.block, -1
+        return _event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def _delta(self, index: int, delta: dict[str, Any]) -> bytes:
+        return _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+
+    def chunk(self, data: dict[str, Any]) -> bytes:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return b""
+        choice = choices[0]
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        out = b""
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            if self.kind != "text" or self.block < 0:
+                out += self._open("text", {"type": "text", "text": ""})
+            out += self._delta(self.block, {"type": "text_delta", "text": text})
+        for call in delta.get("tool_calls") or ():
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            index = call.get("index", 0)
+            if index not in self.tools:
+                out += self._open("tool_use", {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}})
+                self.tools[index] = self.block
+            arguments = function.get("arguments")
+            if isinstance(arguments, str) and arguments:
+                out += self._delta(self.tools[index], {"type": "input_json_delta", "partial_json": arguments})
+        if choice.get("finish_reason"):
+            self.finish = choice["finish_reason"]
+        return out
+
+    def end(self, usage: Usage | None) -> bytes:
+        stop = STOP_REASONS.get(self.finish or "stop", "end_turn")
+        counted = usage_of_result(usage or Usage())
+        return (self._close()
+                + _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": counted})
+                + _event("message_stop", {"type": "message_stop"}))
+
+    def error(self, message: str, status: int = 502) -> bytes:
+        return b"event: error\ndata: %s\n\n" % error_body(status, message)
