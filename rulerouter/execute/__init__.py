@@ -17,7 +17,7 @@ not, ends up on the `Result` or on the `ExecutionError` raised instead.
     anthropic_request.py  the internal (OpenAI) request as an Anthropic Messages API request
     anthropic_reply.py    Anthropic replies and stream events in the internal (OpenAI) form
     native.py          a request in its client's own API, and what cannot be translated
-    transport/         a fast HTTP/1.1 keep-alive transport under httpx's async API
+    transport/         a fast HTTP/1.1 keep-alive transport under httpx's async API; proxies; HTTP/2
     breaker.py         per-model circuit breakers and Retry-After cooldowns
     verify.py          the judge's prompt and reading its score
     cost.py            what an attempt cost, from the rule file's prices

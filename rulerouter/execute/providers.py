@@ -1,7 +1,9 @@
 """Connections to the providers a policy names: pooled httpx clients, keys, URLs, headers.
 
 One `httpx.Client` (sync) and one `FastAsyncTransport` (async; it keeps a connection pool per
-event loop) per provider, reused across calls (see `transport/pool.py` for why). Each provider
+event loop) per provider, reused across calls (see `transport/pool.py` for why), through the
+proxy that HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY name for its URL, as httpx reads
+them (from the environment the router was given). Each provider
 speaks one API (`provider_api.py`), which decides its URL path and how its key is sent. Keys are
 read from the environment variables the rule file names, once, when the router is built; they go
 into the provider's auth header (`Authorization: Bearer`, or Anthropic's `x-api-key`) and
@@ -20,7 +22,9 @@ import httpx
 from ..errors import UsageError
 from ..policy.schema import Policy, Provider
 from .provider_api import AnthropicMessages, OpenAIChat, ProviderAPI
+from .transport.http2 import Http2Transport, http2_available, http2_options
 from .transport.pool import FastAsyncTransport
+from .transport.proxy import ProxyRules
 from .upstream_reply import Redactor
 
 __all__ = ["Providers", "Target", "redactor_for"]
@@ -45,13 +49,24 @@ class Target:
 
 
 class _Provider:
-    __slots__ = ("name", "api", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport", "lock")
+    __slots__ = ("name", "api", "base_url", "headers", "raw_headers", "timeout", "timeouts", "limits", "sync_client", "transport",
+                 "lock", "proxies", "http2")
 
-    def __init__(self, name: str, spec: Provider, env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, spec: Provider, env: Mapping[str, str], proxies: ProxyRules) -> None:
         self.name = name
         self.api: ProviderAPI = AnthropicMessages(spec.anthropic_version, spec.default_max_tokens) if spec.api == "anthropic" else OpenAIChat()
         base_url = (env.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
         self.base_url = base_url.rstrip("/")
+        try:
+            proxy = proxies.for_url(httpx.URL(self.base_url))
+        except ValueError as exc:
+            raise UsageError(f"provider '{name}' ({self.base_url}): {exc}; set NO_PROXY for it or use an HTTP proxy") from None
+        self.proxies = proxies if proxy is not None else None  # its URL goes through a proxy, or never does
+        self.http2: dict[str, object] | None = None  # httpx transport options, when it speaks HTTP/2
+        if spec.http2:
+            if not http2_available():
+                raise UsageError(f"provider '{name}' has http2 = true, which needs the h2 package: pip install 'rulerouter[http2]'")
+            self.http2 = http2_options(self.base_url, proxy)
         headers = {"content-type": "application/json", "accept": "application/json", **self.api.default_headers()}
         headers.update({k.lower(): v for k, v in spec.headers.items()})  # the rule file's headers win over defaults
         key = env.get(spec.api_key_env) if spec.api_key_env else None
@@ -63,15 +78,26 @@ class _Provider:
         self.timeouts = self.timeout.as_dict()
         self.limits = spec.max_connections
         self.sync_client: httpx.Client | None = None
-        self.transport = FastAsyncTransport(max_connections=self.limits)  # keeps a pool per event loop
+        self.transport = self.new_transport()  # keeps a pool per event loop
         self.lock = threading.Lock()
+
+    def new_transport(self) -> FastAsyncTransport | Http2Transport:
+        if self.http2 is not None:
+            return Http2Transport(max_connections=self.limits, options=self.http2)
+        return FastAsyncTransport(max_connections=self.limits, proxies=self.proxies)
 
     def client(self) -> httpx.Client:
         if self.sync_client is None:
             with self.lock:
                 if self.sync_client is None:
                     limits = httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits)
-                    self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False)
+                    # trust_env=False: the proxies come from the environment the router was given
+                    if self.http2 is not None:
+                        transport = httpx.HTTPTransport(limits=limits, **self.http2)  # type: ignore[arg-type]
+                        self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, trust_env=False, transport=transport)
+                    else:
+                        mounts = self.proxies.httpx_mounts(limits=limits) if self.proxies is not None else None
+                        self.sync_client = httpx.Client(headers=self.headers, timeout=self.timeout, limits=limits, trust_env=False, mounts=mounts)
         return self.sync_client
 
     async def send(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = (), url: httpx.URL | None = None) -> httpx.Response:
@@ -91,7 +117,8 @@ class Providers:
 
     def __init__(self, policy: Policy, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
-        self._providers = {name: _Provider(name, spec, env) for name, spec in policy.providers.items()}
+        proxies = ProxyRules.from_env(env)
+        self._providers = {name: _Provider(name, spec, env, proxies) for name, spec in policy.providers.items()}
         self.redact = redactor_for(policy, env)
         self.targets: dict[str, Target] = {}
         only = next(iter(self._providers)) if len(self._providers) == 1 else None
@@ -128,5 +155,5 @@ class Providers:
         """Close pooled async connections (of every loop) and the sync ones."""
         for provider in self._providers.values():
             await provider.transport.aclose()
-            provider.transport = FastAsyncTransport(max_connections=provider.limits)  # usable again afterwards
+            provider.transport = provider.new_transport()  # usable again afterwards
         self.close()

@@ -334,7 +334,8 @@ class Provider(_Section):
     key as `Authorization: Bearer`) or "anthropic" (the Messages API at `{base_url}/messages`,
     key as `x-api-key`, with `anthropic-version` and, for requests that set none, `max_tokens =
     default_max_tokens`). Requests are translated to it; `anthropic_version` and
-    `default_max_tokens` apply only to `api = "anthropic"`.
+    `default_max_tokens` apply only to `api = "anthropic"`. `http2 = true` calls it over HTTP/2
+    (the `http2` extra): negotiated over https, with prior knowledge over plain http.
     """
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
@@ -347,6 +348,7 @@ class Provider(_Section):
     timeout_s: float = Field(default=60.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=100, ge=1)
+    http2: bool = False
 
     @model_validator(mode="after")
     def _anthropic_settings(self) -> Provider:

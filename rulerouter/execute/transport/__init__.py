@@ -1,11 +1,14 @@
 """The async HTTP transport under httpx: keep-alive HTTP/1.1 connections, pooled per host.
 
-    pool.py        FastAsyncTransport: an `httpx.AsyncBaseTransport` with per-host pools
-    connection.py  one connection's protocol: request bytes out, response head and body in
+    pool.py        FastAsyncTransport: an `httpx.AsyncBaseTransport` with per-host pools, proxies
+    connection.py  one connection's protocol: request bytes out, response parsed by httptools
+    proxy.py       which proxy a URL goes through (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY)
+    http2.py       HTTP/2 for the providers that ask for it: httpx's own transport, per event loop
 
-Standard library and httpx only; imports nothing else of rulerouter's.
+httpx, httptools and the standard library only; imports nothing else of rulerouter's.
 """
 
 from .pool import FastAsyncTransport
+from .proxy import Proxy, ProxyRules
 
-__all__ = ["FastAsyncTransport"]
+__all__ = ["FastAsyncTransport", "Proxy", "ProxyRules"]

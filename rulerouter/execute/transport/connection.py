@@ -1,9 +1,13 @@
 """HTTP/1.1 on one asyncio connection: request bytes out, response head and body in.
 
 The protocol half of `FastAsyncTransport` (see `pool.py`): `_Conn` writes a request in one
-call and parses the response in pure Python — Content-Length, chunked (as SSE uses) or
-read-until-close — handing the body to httpx as an `AsyncByteStream` (`_Body`) chunk by chunk,
-with flow control and the read timeout. Pools and connection reuse live in `pool.py`.
+call and parses the response with httptools (llhttp, Node.js's HTTP parser, in C) — status,
+headers, Content-Length, chunked (as SSE uses) or read-until-close framing, and its strict
+checks against ambiguous framing — handing the body to httpx as an `AsyncByteStream`
+(`_Body`) chunk by chunk, with flow control and the read timeout. What llhttp cannot know is
+decided here: a response to HEAD has no body, a body without a length ends when the server
+closes, and bytes after the response (or without a request) make the connection unusable.
+Pools and connection reuse live in `pool.py`.
 """
 
 from __future__ import annotations
@@ -13,18 +17,18 @@ import collections
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httptools
 import httpx
 
 __all__ = ["_Conn", "_serialise", "_wait", "_NO_TIMEOUTS", "_TIMED_OUT"]
 
-_MAX_HEAD, _MAX_LINE = 64 * 1024, 8 * 1024  # longest response head; chunk-size or trailer line
+_MAX_HEAD = 64 * 1024  # longest response head
 _HIGH_WATER, _LOW_WATER = 512 * 1024, 64 * 1024  # unread body bytes that pause/resume reading
-_HEX = b"0123456789abcdefABCDEF"
 _NO_TIMEOUTS: dict[str, float | None] = {}
 _TIMED_OUT = object()
 
-# What the parser expects next; from _CHUNK_END on, the next thing is a CRLF-terminated line.
-_IDLE, _HEAD, _FIXED, _UNTIL_CLOSE, _CHUNK_DATA, _CHUNK_END, _CHUNK_SIZE, _TRAILER = range(8)
+# Where the connection is: no request in flight, awaiting a response head, receiving its body.
+_IDLE, _HEAD, _BODY = range(3)
 
 
 class _BadResponse(Exception):
@@ -112,8 +116,14 @@ class _Conn(asyncio.Protocol):
     def __init__(self, pool: Any) -> None:  # a pool._Pool
         self.pool, self.loop = pool, pool.loop
         self.transport: asyncio.Transport | None = None
-        self.buf = b""  # received bytes the parser cannot use yet
-        self.state, self.remaining = _IDLE, 0
+        self.parser = httptools.HttpResponseParser(self)
+        self.state = _IDLE
+        self.head_size = 0  # bytes received of the response head so far
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.until_close = False  # the body has no length: it ends when the server closes
+        self.done = False  # the response ended inside the current `data_received`
+        self.extra = False  # bytes came after the response: the connection cannot be reused
         self.request: httpx.Request | None = None
         self.head_fut: asyncio.Future[Any] | None = None  # -> (status, reason, version, headers, body)
         self.body: _Body | None = None
@@ -135,12 +145,31 @@ class _Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        if self.buf:
-            data, self.buf = self.buf + data, b""
         try:
-            self._parse(data)
-        except _BadResponse as exc:
-            self._fail(httpx.RemoteProtocolError(str(exc), request=self.request))
+            if self.state == _IDLE:
+                raise _BadResponse("Server sent data while no request was in flight")
+            if self.state == _HEAD:
+                self.head_size += len(data)
+                if self.read_timeout is not None:  # bytes arrived: the read timeout restarts
+                    self.deadline = self.loop.time() + self.read_timeout
+            self.parser.feed_data(data)
+            if self.state == _HEAD and self.head_size > _MAX_HEAD:
+                raise _BadResponse("Response head too large")
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("Protocol upgrade (101) is not supported", request=self.request))
+            return
+        except (httptools.HttpParserError, _BadResponse) as exc:
+            if self.done:  # the response was whole; what came after it is not HTTP
+                self.done, self.extra = False, True
+                self._complete()
+                return
+            cause = exc.__context__ if isinstance(exc.__context__, _BadResponse) else exc
+            what = str(cause) if isinstance(cause, _BadResponse) else f"Invalid HTTP response: {cause or type(cause).__name__}"
+            self._fail(httpx.RemoteProtocolError(what, request=self.request))
+            return
+        if self.done:
+            self.done = False
+            self._complete()
 
     def eof_received(self) -> None:
         if self.state == _IDLE:  # the server closed an idle connection: out of the pool now
@@ -148,8 +177,8 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        if self.state == _UNTIL_CLOSE and exc is None:
-            self._complete(b"")  # the close is the end of a read-until-close body
+        if self.state == _BODY and self.until_close and exc is None:
+            self._complete()  # the close is the end of a read-until-close body
         elif self.head_fut is not None or self.body is not None:
             where = "before sending a complete response head" if self.head_fut else "mid-body"
             if exc is None:  # a clean close
@@ -171,6 +200,7 @@ class _Conn(asyncio.Protocol):
     def send(self, request: httpx.Request, data: bytes, read_timeout: float | None) -> asyncio.Future[Any]:
         """Write a request; the returned future resolves when the response head has arrived."""
         self.request, self.state, self.read_timeout = request, _HEAD, read_timeout
+        self.head_size, self.reason, self.headers = 0, b"", []
         fut = self.head_fut = self.loop.create_future()
         if read_timeout is not None:
             self.deadline = deadline = self.loop.time() + read_timeout
@@ -209,111 +239,49 @@ class _Conn(asyncio.Protocol):
         else:
             self._fail(httpx.ReadTimeout("Timed out waiting for the response", request=self.request))
 
-    # -- response ------------------------------------------------------------------------------
-    def _parse(self, data: bytes) -> None:
-        while data:
-            state = self.state
-            if state == _FIXED or state == _CHUNK_DATA:
-                n = self.remaining
-                self.body._feed(data if len(data) <= n else data[:n])  # type: ignore[union-attr]
-                if len(data) < n:
-                    self.remaining = n - len(data)
-                    return
-                data = data[n:]
-                if state == _FIXED:
-                    return self._complete(data)
-                self.state = _CHUNK_END
-            elif state == _HEAD:
-                i = data.find(b"\r\n\r\n")
-                if i < 0:
-                    if len(data) > _MAX_HEAD:
-                        raise _BadResponse("Response head too large")
-                    self.buf = data
-                    if self.read_timeout is not None:  # bytes arrived: the read timeout restarts
-                        self.deadline = self.loop.time() + self.read_timeout
-                    return
-                self._on_head(data[:i])
-                data = data[i + 4 :]
-                if self.state == _IDLE:  # a response without a body
-                    return self._complete(data)
-            elif state == _UNTIL_CLOSE:
-                self.body._feed(data)  # type: ignore[union-attr]
-                return
-            elif state == _IDLE:
-                raise _BadResponse("Server sent data while no request was in flight")
-            else:  # a line: the CRLF after chunk data, a chunk-size line or a trailer line
-                i = data.find(b"\r\n")
-                if i < 0:
-                    if len(data) > _MAX_LINE:
-                        raise _BadResponse("Chunk-size or trailer line too long")
-                    self.buf = data
-                    return
-                line, data = data[:i], data[i + 2 :]
-                if state == _CHUNK_END:
-                    if line:
-                        raise _BadResponse("Chunk data not followed by CRLF")
-                    self.state = _CHUNK_SIZE
-                elif state == _TRAILER:
-                    if not line:  # the blank line that ends the chunked body
-                        return self._complete(data)
-                else:
-                    size = line.split(b";", 1)[0].strip(b" \t")  # drop chunk extensions
-                    if not size or size.strip(_HEX):
-                        raise _BadResponse(f"Invalid chunk size line {line[:40]!r}")
-                    self.remaining = int(size, 16)
-                    self.state = _CHUNK_DATA if self.remaining else _TRAILER
+    # -- response: httptools' callbacks, called from inside `feed_data` -----------------------
+    def on_message_begin(self) -> None:
+        if self.state != _HEAD:
+            self.extra = True  # a second response, or one to no request: nothing may reuse this
 
-    def _on_head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if version[:7] != b"HTTP/1." or len(code) != 3 or not code.isdigit():
-            raise _BadResponse(f"Invalid status line {lines[0][:80]!r}")
-        status, length, chunked, close = int(code), -1, False, False
-        keep_alive = version == b"HTTP/1.1"
-        headers = []
-        for i in range(1, len(lines)):
-            name, sep, value = lines[i].partition(b":")
-            if not sep or not name or name[-1] in b" \t":
-                raise _BadResponse(f"Invalid header line {lines[i][:80]!r}")
-            value = value.strip(b" \t")
-            headers.append((name, value))
-            lname = name.lower()
-            if lname == b"content-length":
-                if not value.isdigit() or length not in (-1, int(value)):
-                    raise _BadResponse(f"Invalid or conflicting Content-Length {value[:40]!r}")
-                length = int(value)
-            elif lname == b"transfer-encoding":
-                chunked = value.lower().rsplit(b",", 1)[-1].strip(b" \t") == b"chunked"
-                length = length if chunked else -2  # another final coding: read until close
-            elif lname == b"connection":
-                tokens = value.lower()
-                close = close or b"close" in tokens
-                keep_alive = keep_alive or b"keep-alive" in tokens  # an HTTP/1.0 server asking
-        if status < 200:
-            if status == 101:
-                raise _BadResponse("Protocol upgrade (101) is not supported")
-            return  # informational (100, 103): skip it, the real response follows
-        head_only = self.request is not None and self.request.method == "HEAD"
-        if head_only or status in (204, 304) or (length == 0 and not chunked):
-            self.state = _IDLE
-        elif chunked:
-            self.state = _CHUNK_SIZE
-            close = close or length >= 0  # ambiguous framing (RFC 9112 6.3): chunked, then close
-        elif length > 0:
-            self.state, self.remaining = _FIXED, length
-        else:
-            self.state, close = _UNTIL_CLOSE, True
-        self.keep_alive = keep_alive and not close
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.state == _HEAD:  # later ones are trailers: read and dropped
+            self.headers.append((name, value.rstrip(b" \t")))  # llhttp keeps trailing whitespace
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        status = parser.get_status_code()
+        if status < 200:  # informational (100, 103): skip it, the real response follows
+            self.reason, self.headers = b"", []
+            return
         fut, self.head_fut = self.head_fut, None
-        if fut is None or fut.done():
+        if fut is None or fut.done() or self.state != _HEAD:
             raise _BadResponse("Server sent a response while no request was in flight")
+        self.state = _BODY
+        self.keep_alive = parser.should_keep_alive()
+        self.until_close = not self.keep_alive and not any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers)
+        version = b"HTTP/" + parser.get_http_version().encode()
         self.body = body = _Body(self, self.request, self.read_timeout)  # type: ignore[arg-type]
-        fut.set_result((status, reason, version, headers, body))
+        fut.set_result((status, self.reason, version, self.headers, body))
         if self.drain_fut is not None and not self.drain_fut.done():  # answered while still sending
             self.drain_fut.set_result(None)
+        if self.request is not None and self.request.method == "HEAD":  # a length, but no body
+            self.parser = httptools.HttpResponseParser(self)  # the old one would wait for that body
+            self.until_close, self.done = False, True
 
-    def _complete(self, rest: bytes) -> None:
+    def on_body(self, data: bytes) -> None:
+        if self.body is not None:
+            self.body._feed(data)
+
+    def on_message_complete(self) -> None:
+        if self.state == _BODY:
+            self.done = True
+
+    def _complete(self) -> None:
         """The response is fully received: the connection is free for the next request."""
         body, self.body, self.state, self.request = self.body, None, _IDLE, None
         if body is not None:
@@ -321,7 +289,7 @@ class _Conn(asyncio.Protocol):
         self.set_reading(True)
         # Reusable unless bytes came past the end, or the server answered before reading it all.
         t = self.transport
-        if self.keep_alive and not rest and not self.closed and t is not None and not t.get_write_buffer_size():
+        if self.keep_alive and not self.extra and not self.closed and t is not None and not t.get_write_buffer_size():
             self.pool.release(self)
         else:
             self.close()
@@ -351,9 +319,15 @@ class _Conn(asyncio.Protocol):
         self.pool.drop(self)
 
 
-def _serialise(request: httpx.Request, body: bytes) -> bytes:
+def _serialise(request: httpx.Request, body: bytes, absolute: bool = False, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
+    """The request's bytes; `absolute` writes the whole URL in the request line (for a proxy),
+    and `extra` headers go after the request's own."""
     raw = request.headers.raw
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    url = request.url
+    target = url.raw_scheme + b"://" + url.netloc + url.raw_path if absolute else url.raw_path
+    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+    if extra:
+        raw = [*raw, *extra]
     lines = len(raw) + 2  # request line, headers, blank line
     # httpx puts Host first; add it if it is absent
     if (not raw or raw[0][0].lower() != b"host") and not any(k.lower() == b"host" for k, _ in raw):

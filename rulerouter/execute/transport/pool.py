@@ -5,7 +5,8 @@ spends most of each request's CPU time in locks, checkpoints and trace hooks, so
 OpenAI-compatible endpoint the client process is the bottleneck. With
 ``httpx.AsyncClient(transport=FastAsyncTransport())`` the same API runs several times faster.
 
-What: HTTP/1.1 on ``asyncio.Protocol`` connections. Per origin, a pool of keep-alive connections
+What: HTTP/1.1 on ``asyncio.Protocol`` connections, responses parsed by httptools (llhttp).
+Per origin, a pool of keep-alive connections
 reused LIFO, at most ``max_connections``, later callers queued FIFO until httpx's pool timeout.
 A request is one ``write``. Responses are parsed in pure Python (``Content-Length``, ``chunked``
 as SSE uses, or read-until-close) and streamed to httpx chunk by chunk as they arrive, so
@@ -15,9 +16,14 @@ or when a response is closed before its end. httpx's timeouts and exception type
 exception carrying the request. ``https`` uses ``ssl`` with ALPN ``http/1.1`` and certifi's CA
 bundle (an httpx dependency) unless an ``ssl_context`` is given.
 
-Not supported: HTTP/2, proxies (httpx ignores proxy environment variables when a transport is
-given), ``Expect: 100-continue``, pipelining, response trailers (read and dropped), upgrades.
-Callers who need these use httpx's default transport. Nothing is retried here.
+Proxies: with ``proxies=ProxyRules.from_env(os.environ)`` (`proxy.py`: HTTPS_PROXY, HTTP_PROXY,
+ALL_PROXY and NO_PROXY as httpx reads them), an ``http://`` URL is forwarded through its proxy
+(absolute-form request line) and an ``https://`` one tunnelled (``CONNECT``, then TLS to the
+origin inside the tunnel); a proxy URL's credentials become ``Proxy-Authorization``.
+
+Not supported: HTTP/2 (a provider with ``http2 = true`` uses httpx's own transport), SOCKS
+proxies, ``Expect: 100-continue``, pipelining, response trailers (read and dropped), upgrades.
+Nothing is retried here.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import collections
 import ssl
 from typing import Any
 
+import httptools
 import httpx
 
 from .connection import _NO_TIMEOUTS, _TIMED_OUT, _Conn, _serialise, _wait
+from .proxy import Proxy, ProxyRules
 
 __all__ = ["FastAsyncTransport"]
 
@@ -37,10 +45,14 @@ __all__ = ["FastAsyncTransport"]
 class _Pool:
     """Connections to one origin: idle ones (LIFO), a slot count, FIFO waiters for a slot."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, limit: int, keep: int, expiry: float):
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, limit: int, keep: int, expiry: float,
+                 proxy: Proxy | None = None, proxy_tls: ssl.SSLContext | None = None):
         self.loop = asyncio.get_running_loop()
         self.host, self.port, self.tls = host, port, tls
         self.limit, self.keep, self.expiry = limit, keep, expiry
+        self.proxy, self.proxy_tls = proxy, proxy_tls
+        self.forward = proxy is not None and tls is None  # plain HTTP through a proxy: absolute-form requests
+        self.proxy_headers = ((b"Proxy-Authorization", proxy.authorization),) if self.forward and proxy.authorization else ()  # type: ignore[union-attr]
         self.idle: list[_Conn] = []
         self.waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.count = 0  # connections open or opening, idle or busy
@@ -86,11 +98,21 @@ class _Pool:
 
     async def _connect(self, request: httpx.Request, timeout: float | None) -> _Conn:
         conn, where = _Conn(self), f"{self.host}:{self.port}"
+        proxy = self.proxy
+        if proxy is not None:
+            where += f" through the proxy {proxy.host}:{proxy.port}"
         try:
             async with asyncio.timeout(timeout):
-                transport, _ = await self.loop.create_connection(
-                    lambda: conn, self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None
-                )
+                if proxy is None:
+                    transport, _ = await self.loop.create_connection(
+                        lambda: conn, self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None
+                    )
+                elif self.forward:
+                    transport, _ = await self.loop.create_connection(
+                        lambda: conn, proxy.host, proxy.port, ssl=self.proxy_tls, server_hostname=proxy.host if self.proxy_tls else None
+                    )
+                else:
+                    transport = await self._tunnel(conn, proxy, request)
             if conn.closed:
                 raise httpx.ConnectError("the server closed the connection at once")
             tls = transport.get_extra_info("ssl_object")
@@ -104,6 +126,31 @@ class _Pool:
                 raise httpx.ConnectError(f"Cannot connect to {where}: {exc}", request=request) from exc
             raise
         return conn
+
+    async def _tunnel(self, conn: _Conn, proxy: Proxy, request: httpx.Request) -> asyncio.Transport:
+        """Open a CONNECT tunnel to the origin through `proxy`, then TLS to the origin inside it."""
+        tunnel = _Tunnel(self.loop)
+        transport, _ = await self.loop.create_connection(
+            lambda: tunnel, proxy.host, proxy.port, ssl=self.proxy_tls, server_hostname=proxy.host if self.proxy_tls else None
+        )
+        try:
+            authority = f"{self.host}:{self.port}".encode("ascii") if ":" not in self.host else f"[{self.host}]:{self.port}".encode("ascii")
+            head = b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (authority, authority)
+            if proxy.authorization:
+                head += b"Proxy-Authorization: " + proxy.authorization + b"\r\n"
+            transport.write(head + b"\r\n")
+            status, reason = await tunnel.answer
+            if not 200 <= status < 300:
+                raise httpx.ProxyError(f"the proxy {proxy.host}:{proxy.port} refused a tunnel to {authority.decode()}: "
+                                       f"{status} {reason.decode('latin-1')}", request=request)
+            tls = await self.loop.start_tls(transport, tunnel, self.tls, server_hostname=self.host)  # type: ignore[arg-type]
+        except BaseException:
+            transport.abort()
+            raise
+        assert tls is not None
+        tls.set_protocol(conn)
+        conn.connection_made(tls)
+        return tls  # type: ignore[return-value]
 
     def release(self, conn: _Conn) -> None:
         """A connection whose response is complete: to the first waiter, the idle list, or closed."""
@@ -128,6 +175,38 @@ class _Pool:
                 return fut.set_result(None)
 
 
+class _Tunnel(asyncio.Protocol):
+    """The proxy's answer to CONNECT: its status, read by httptools; nothing may follow it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.answer: asyncio.Future[tuple[int, bytes]] = loop.create_future()
+        self.parser = httptools.HttpResponseParser(self)
+        self.reason = b""
+        self.size = 0
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_headers_complete(self) -> None:
+        if not self.answer.done():
+            self.answer.set_result((self.parser.get_status_code(), self.reason))
+
+    def data_received(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.answer.done():
+            return  # the answer's body (a refusal's), or bytes before TLS: nothing we read
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.answer.set_exception(httpx.ProxyError(f"the proxy's answer to CONNECT is not HTTP: {exc}"))
+        if not self.answer.done() and self.size > 64 * 1024:
+            self.answer.set_exception(httpx.ProxyError("the proxy's answer to CONNECT is too large"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(httpx.ProxyError(f"the proxy closed the connection before answering CONNECT ({exc or 'EOF'})"))
+
+
 class FastAsyncTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive transport: ``httpx.AsyncClient(transport=FastAsyncTransport())``.
 
@@ -140,12 +219,14 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, *, max_connections: int = 100, max_keepalive: int | None = None,
         keepalive_expiry_s: float = 5.0, ssl_context: ssl.SSLContext | None = None,
+        proxies: ProxyRules | None = None,
     ) -> None:  # fmt: skip
         if max_connections < 1 or (max_keepalive is not None and max_keepalive < 0):
             raise ValueError("max_connections must be at least 1 and max_keepalive at least 0")
         self._limit, self._expiry = max_connections, keepalive_expiry_s
         self._keep = max_connections if max_keepalive is None else max_keepalive
         self._ssl_context = ssl_context
+        self._proxies = proxies if proxies else None
         self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
         self._closed = False
 
@@ -155,16 +236,24 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
             raise RuntimeError("FastAsyncTransport is closed")
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Unsupported URL scheme {url.scheme!r}", request=request)
-        if url.scheme == "https" and self._ssl_context is None:
+        try:
+            proxy = self._proxies.for_url(url) if self._proxies is not None else None
+        except ValueError as exc:
+            raise httpx.ProxyError(str(exc), request=request) from None
+        tls = self._tls() if url.scheme == "https" else None
+        proxy_tls = self._tls() if proxy is not None and proxy.url.scheme == "https" else None
+        host, port = url.raw_host.decode("ascii"), url.port or (443 if tls else 80)
+        pool = _Pool(host, port, tls, self._limit, self._keep, self._expiry, proxy, proxy_tls)
+        self._pools[(url.raw_scheme, url.raw_host, url.port)] = pool
+        return pool
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
             import certifi  # a dependency of httpx
 
             self._ssl_context = ssl.create_default_context(cafile=certifi.where())
             self._ssl_context.set_alpn_protocols(["http/1.1"])
-        tls = self._ssl_context if url.scheme == "https" else None
-        host, port = url.raw_host.decode("ascii"), url.port or (443 if tls else 80)
-        pool = _Pool(host, port, tls, self._limit, self._keep, self._expiry)
-        self._pools[(url.raw_scheme, url.raw_host, url.port)] = pool
-        return pool
+        return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -177,7 +266,7 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
             content = await request.aread()
             request.headers.pop("Transfer-Encoding", None)
             request.headers["Content-Length"] = str(len(content))
-        data = _serialise(request, content)
+        data = _serialise(request, content, pool.forward, pool.proxy_headers)
         timeouts = request.extensions.get("timeout", _NO_TIMEOUTS)
         conn = pool.take() or await pool.acquire(request, timeouts)
         fut = conn.send(request, data, timeouts.get("read"))
