@@ -13,6 +13,12 @@ runs (a) against the upstream directly and (b) against the gateway:
 
 Reported: throughput, p50 and p99 latency, the gateway's added p50, its CPU time per request
 (from /proc/PID/stat) and its resident memory (VmRSS and peak VmHWM from /proc/PID/status).
+
+Then the cost of translation: the same request through the gateway's two front doors, both
+routed to the same OpenAI-compatible upstream — natively (chat completions) and translated
+(Anthropic's `POST /v1/messages`, its answer and stream events translated back) — at
+concurrency 1, alternating in short runs so that drift falls on both alike. Target: translation
+adds at most 0.1 ms p50.
 Targets (from Portkey's and LiteLLM's figures measured on this kind of machine): added p50 at
 concurrency 1 ≤ 0.30 ms, ≥ 3,038 req/s at concurrency 32, ≤ 0.41 ms CPU per request, ≤ 93 MiB,
 and working streams with added latency < 6.45 ms.
@@ -25,6 +31,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +60,24 @@ def load(url: str, body: dict, concurrency: int, seconds: float) -> dict:
     out = subprocess.run(pinned(1, [PY, str(ROOT / "bench" / "loadgen.py"), url, json.dumps(body), "--concurrency", str(concurrency), "--seconds", str(seconds)]),
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
+
+
+def translation_cost(gw_url: str, message: list[dict], seconds: float, rounds: int = 6) -> dict[str, dict[str, float]]:
+    """p50 of the same request natively and translated, alternating `rounds` times (median of each)."""
+    root = gw_url.removesuffix("/v1")
+    out = {}
+    for kind, stream in (("non-streaming", False), ("streaming", True)):
+        native_body = {"model": "auto", "messages": message, "max_tokens": 100, "stream": stream}
+        translated_body = {"model": "auto", "messages": message, "max_tokens": 100, "stream": stream}
+        native, translated = [], []
+        for _ in range(rounds):
+            for url, body, into in ((f"{gw_url}/chat/completions", native_body, native), (f"{root}/v1/messages", translated_body, translated)):
+                result = load(url, body, 1, seconds / rounds)
+                assert result["statuses"] == {"200": result["requests"]} and not result["errors"], result
+                into.append(result["p50_ms"])
+        native_p50, translated_p50 = statistics.median(native), statistics.median(translated)
+        out[kind] = {"native_p50_ms": native_p50, "translated_p50_ms": translated_p50, "added_p50_ms": translated_p50 - native_p50}
+    return out
 
 
 def main() -> None:
@@ -89,6 +114,7 @@ def main() -> None:
                         "added_p50_ms": through["p50_ms"] - direct["p50_ms"],
                         "cpu_ms_per_request": used * 1000 / max(through["requests"], 1),
                     })
+            translation = translation_cost(gw_url, message, args.seconds)
             rss, hwm = memory_mib(gateway.pid)
         finally:
             gateway.send_signal(signal.SIGTERM)
@@ -96,7 +122,7 @@ def main() -> None:
             upstream.terminate()
             upstream.wait(10)
     if args.json:
-        print(json.dumps({"rows": rows, "rss_mib": rss, "peak_rss_mib": hwm}, indent=2))
+        print(json.dumps({"rows": rows, "rss_mib": rss, "peak_rss_mib": hwm, "translation": translation}, indent=2))
         return
     print(f"{'scenario':<17}{'conc':>5}{'direct req/s':>13}{'gateway req/s':>14}{'direct p50':>11}{'gw p50':>9}{'gw p99':>9}{'added p50':>10}{'CPU/req':>9}")
     for r in rows:
@@ -104,6 +130,9 @@ def main() -> None:
               f"{r['gateway_p50_ms']:>7.3f}ms{r['gateway_p99_ms']:>7.3f}ms{r['added_p50_ms']:>8.3f}ms{r['cpu_ms_per_request']:>7.3f}ms")
     print(f"gateway memory: {rss:.1f} MiB resident, {hwm:.1f} MiB peak")
     print("targets: added p50 (c=1) <= 0.30 ms; >= 3038 req/s at c=32; <= 0.41 ms CPU/request; <= 93 MiB; streams added < 6.45 ms")
+    for kind, t in translation.items():
+        print(f"{kind} through the Anthropic door vs chat completions (c=1, same upstream): p50 {t['translated_p50_ms']:.3f} ms vs "
+              f"{t['native_p50_ms']:.3f} ms -> translation adds {t['added_p50_ms']:.3f} ms (target <= 0.1)")
 
 
 if __name__ == "__main__":

@@ -60,28 +60,31 @@ class _Translation:
         self.lost.append(f"{where} ({why})")
 
 
-def _require(condition: bool, where: str, message: str) -> None:
-    if not condition:
-        raise BadRequest(f"{where}: {message}", where)
+def _bad(where: str, message: str) -> BadRequest:
+    return BadRequest(f"{where}: {message}", where)
 
 
 def _text_of(block: dict[str, Any], where: str) -> str:
-    _require(isinstance(block.get("text"), str), f"{where}.text", "Field required (a string)")
+    if not isinstance(block.get("text"), str):
+        raise _bad(f"{where}.text", "Field required (a string)")
     return block["text"]
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    _require(isinstance(content, list), where, f"Input should be a string or a list of content blocks, not {type_name(content)}")
+    if not isinstance(content, list):
+        raise _bad(where, f"Input should be a string or a list of content blocks, not {type_name(content)}")
     for i, block in enumerate(content):
-        _require(isinstance(block, dict) and isinstance(block.get("type"), str), f"{where}.{i}", "Input should be a content block with a string 'type'")
+        if not (isinstance(block, dict) and isinstance(block.get("type"), str)):
+            raise _bad(f"{where}.{i}", "Input should be a content block with a string 'type'")
     return content
 
 
 def _image_part(block: dict[str, Any], where: str, t: _Translation) -> dict[str, Any] | None:
     source = block.get("source")
-    _require(isinstance(source, dict), f"{where}.source", "Field required")
+    if not isinstance(source, dict):
+        raise _bad(f"{where}.source", "Field required")
     if source.get("type") == "base64" and isinstance(source.get("data"), str) and isinstance(source.get("media_type"), str):
         return {"type": "image_url", "image_url": {"url": f"data:{source['media_type']};base64,{source['data']}"}}
     if source.get("type") == "url" and isinstance(source.get("url"), str):
@@ -91,7 +94,8 @@ def _image_part(block: dict[str, Any], where: str, t: _Translation) -> dict[str,
 
 
 def _tool_result(block: dict[str, Any], where: str, t: _Translation) -> dict[str, Any]:
-    _require(isinstance(block.get("tool_use_id"), str), f"{where}.tool_use_id", "Field required")
+    if not isinstance(block.get("tool_use_id"), str):
+        raise _bad(f"{where}.tool_use_id", "Field required")
     content = block.get("content", "")
     if isinstance(content, list):
         texts = []
@@ -102,7 +106,8 @@ def _tool_result(block: dict[str, Any], where: str, t: _Translation) -> dict[str
                 t.cannot(f"{where}.content.{j}", f"a {inner['type']} block in a tool result")
         content = "\n".join(texts)
     else:
-        _require(isinstance(content, str), f"{where}.content", "Input should be a string or a list of content blocks")
+        if not isinstance(content, str):
+            raise _bad(f"{where}.content", "Input should be a string or a list of content blocks")
     if block.get("is_error") is True:
         content = f"[tool error] {content}"
     return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": content}
@@ -110,10 +115,13 @@ def _tool_result(block: dict[str, Any], where: str, t: _Translation) -> dict[str
 
 def _turn(message: Any, where: str, t: _Translation) -> list[dict[str, Any]]:
     """One Anthropic message as internal messages (a user turn's tool results come first, as tool messages)."""
-    _require(isinstance(message, dict), where, "Input should be a message object")
+    if not isinstance(message, dict):
+        raise _bad(where, "Input should be a message object")
     role = message.get("role")
-    _require(role in _ROLES, f"{where}.role", f"Input should be 'user', 'assistant' or 'system', not {role!r}")
-    _require("content" in message, f"{where}.content", "Field required")
+    if role not in _ROLES:
+        raise _bad(f"{where}.role", f"Input should be 'user', 'assistant' or 'system', not {role!r}")
+    if "content" not in message:
+        raise _bad(f"{where}.content", "Field required")
     blocks = _blocks(message["content"], f"{where}.content")
     parts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
@@ -129,8 +137,10 @@ def _turn(message: Any, where: str, t: _Translation) -> list[dict[str, Any]]:
             if image is not None:
                 parts.append(image)
         elif kind == "tool_use" and role == "assistant":
-            _require(isinstance(block.get("id"), str) and isinstance(block.get("name"), str), here, "a tool_use block needs a string id and name")
-            _require(isinstance(block.get("input", {}), dict), f"{here}.input", "Input should be an object")
+            if not (isinstance(block.get("id"), str) and isinstance(block.get("name"), str)):
+                raise _bad(here, "a tool_use block needs a string id and name")
+            if not isinstance(block.get("input", {}), dict):
+                raise _bad(f"{here}.input", "Input should be an object")
             calls.append({"id": block["id"], "type": "function",
                           "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}), ensure_ascii=False)}})
         elif kind == "tool_result" and role == "user":
@@ -155,15 +165,18 @@ def _content(parts: list[dict[str, Any]]) -> Any:
 
 
 def _tools(tools: Any, t: _Translation) -> list[dict[str, Any]]:
-    _require(isinstance(tools, list), "tools", f"Input should be a list, not {type_name(tools)}")
+    if not isinstance(tools, list):
+        raise _bad("tools", f"Input should be a list, not {type_name(tools)}")
     out = []
     for i, tool in enumerate(tools):
         where = f"tools.{i}"
-        _require(isinstance(tool, dict) and isinstance(tool.get("name"), str), where, "a tool needs a string name")
+        if not (isinstance(tool, dict) and isinstance(tool.get("name"), str)):
+            raise _bad(where, "a tool needs a string name")
         if tool.get("type") not in (None, "custom"):
             t.cannot(where, f"the server tool {tool.get('type')!r}")
             continue
-        _require(isinstance(tool.get("input_schema"), dict), f"{where}.input_schema", "Field required (an object)")
+        if not isinstance(tool.get("input_schema"), dict):
+            raise _bad(f"{where}.input_schema", "Field required (an object)")
         function: dict[str, Any] = {"name": tool["name"], "parameters": tool["input_schema"]}
         if isinstance(tool.get("description"), str):
             function["description"] = tool["description"]
@@ -176,24 +189,28 @@ def _tools(tools: Any, t: _Translation) -> list[dict[str, Any]]:
 
 
 def _tool_choice(choice: Any, params: dict[str, Any]) -> None:
-    _require(isinstance(choice, dict) and isinstance(choice.get("type"), str), "tool_choice", "Input should be an object with a 'type'")
+    if not (isinstance(choice, dict) and isinstance(choice.get("type"), str)):
+        raise _bad("tool_choice", "Input should be an object with a 'type'")
     kind = choice["type"]
     if kind == "tool":
-        _require(isinstance(choice.get("name"), str), "tool_choice.name", "Field required")
+        if not isinstance(choice.get("name"), str):
+            raise _bad("tool_choice.name", "Field required")
         params["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
     else:
-        _require(kind in ("auto", "any", "none"), "tool_choice.type", f"Input should be 'auto', 'any', 'tool' or 'none', not {kind!r}")
+        if kind not in ("auto", "any", "none"):
+            raise _bad("tool_choice.type", f"Input should be 'auto', 'any', 'tool' or 'none', not {kind!r}")
         params["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[kind]
     if choice.get("disable_parallel_tool_use") is True:
         params["parallel_tool_calls"] = False
 
 
 def _output_config(config: Any, params: dict[str, Any], t: _Translation) -> None:
-    _require(isinstance(config, dict), "output_config", "Input should be an object")
+    if not isinstance(config, dict):
+        raise _bad("output_config", "Input should be an object")
     form = config.get("format")
     if form is not None:
-        _require(isinstance(form, dict) and form.get("type") == "json_schema" and isinstance(form.get("schema"), dict),
-                 "output_config.format", "Input should be {'type': 'json_schema', 'schema': {...}}")
+        if not (isinstance(form, dict) and form.get("type") == "json_schema" and isinstance(form.get("schema"), dict)):
+            raise _bad("output_config.format", "Input should be {'type': 'json_schema', 'schema': {...}}")
         params["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": form["schema"]}}
     effort = config.get("effort")
     if effort in _EFFORTS:
@@ -208,7 +225,8 @@ def _number(data: dict[str, Any], name: str, kind: type | tuple[type, ...], what
     value = data.get(name)
     if isinstance(value, NotJSONNumber):
         return value  # NaN, 1e999, a 5,000-digit integer: the router's boundary names it
-    _require(value is None or (isinstance(value, kind) and not isinstance(value, bool)), name, f"Input should be {what}, not {type_name(value)}")
+    if not (value is None or (isinstance(value, kind) and not isinstance(value, bool))):
+        raise _bad(name, f"Input should be {what}, not {type_name(value)}")
     return value
 
 
@@ -221,16 +239,21 @@ def parse_messages_request(body: bytes, headers: list[tuple[bytes, bytes]], meta
     data = parse_body(body)
     t = _Translation()
     model = data.get("model")
-    _require(isinstance(model, str) and bool(model), "model", "Field required (a string: 'auto', a tier or a model)")
+    if not (isinstance(model, str) and bool(model)):
+        raise _bad("model", "Field required (a string: 'auto', a tier or a model)")
     if not count_tokens:
         max_tokens = _number(data, "max_tokens", int, "an integer")
-        _require(max_tokens is not None and (isinstance(max_tokens, NotJSONNumber) or max_tokens >= 1), "max_tokens", "Field required (a positive integer)")
+        if not (max_tokens is not None and (isinstance(max_tokens, NotJSONNumber) or max_tokens >= 1)):
+            raise _bad("max_tokens", "Field required (a positive integer)")
     raw_messages = data.get("messages")
-    _require(isinstance(raw_messages, list) and bool(raw_messages), "messages", "Field required (a non-empty list of messages)")
+    if not (isinstance(raw_messages, list) and bool(raw_messages)):
+        raise _bad("messages", "Field required (a non-empty list of messages)")
     stream = data.get("stream", False)
-    _require(stream is None or isinstance(stream, bool), "stream", f"Input should be true or false, not {type_name(stream)}")
+    if not (stream is None or isinstance(stream, bool)):
+        raise _bad("stream", f"Input should be true or false, not {type_name(stream)}")
     metadata = data.get("metadata")
-    _require(metadata is None or isinstance(metadata, dict), "metadata", f"Input should be an object, not {type_name(metadata)}")
+    if not (metadata is None or isinstance(metadata, dict)):
+        raise _bad("metadata", f"Input should be an object, not {type_name(metadata)}")
     from_header = metadata_from_header(metadata_header)
     if from_header is not None:
         metadata = {**from_header, **(metadata or {})}
@@ -240,7 +263,8 @@ def parse_messages_request(body: bytes, headers: list[tuple[bytes, bytes]], meta
     if system is not None:
         parts = []
         for i, block in enumerate(_blocks(system, "system")):
-            _require(block["type"] == "text", f"system.{i}.type", "Input should be 'text'")
+            if block["type"] != "text":
+                raise _bad(f"system.{i}.type", "Input should be 'text'")
             parts.append({"type": "text", "text": _text_of(block, f"system.{i}")})
         if parts:
             messages.append({"role": "system", "content": _content(parts)})
@@ -255,7 +279,8 @@ def parse_messages_request(body: bytes, headers: list[tuple[bytes, bytes]], meta
             params[name] = data[name]
     stop = data.get("stop_sequences")
     if stop is not None:
-        _require(isinstance(stop, list) and all(isinstance(s, str) for s in stop), "stop_sequences", "Input should be a list of strings")
+        if not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+            raise _bad("stop_sequences", "Input should be a list of strings")
         if stop:
             params["stop"] = stop
     if data.get("tools") is not None:

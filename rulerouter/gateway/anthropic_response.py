@@ -77,36 +77,51 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return b"event: %s\ndata: %s\n\n" % (name.encode(), _dumps(data).encode())
 
 
+def _json_text(text: Any) -> bytes:
+    return _dumps(text).encode()
+
+
+# The frames of a translated stream, written from templates: a stream is many small events, and
+# serialising each as a dict would cost more than the rest of the translation.
+_PING = _event("ping", {"type": "ping"})
+_MESSAGE_STOP = _event("message_stop", {"type": "message_stop"})
+_BLOCK_STOP = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n'
+_TEXT_START = b'event: content_block_start\ndata: {"type":"content_block_start","index":%d,"content_block":{"type":"text","text":""}}\n\n'
+_TEXT_DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":%s}}\n\n'
+_JSON_DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"input_json_delta","partial_json":%s}}\n\n'
+_MESSAGE_START = (b'event: message_start\ndata: {"type":"message_start","message":{"id":%s,"type":"message","role":"assistant",'
+                  b'"model":%s,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}}\n\n')
+_MESSAGE_DELTA = (b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"%s","stop_sequence":null},'
+                  b'"usage":{"input_tokens":%d,"output_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d}}\n\n')
+
+
 class MessageEvents:
     """Chat-completion chunks in, Anthropic's stream events out, one chunk at a time."""
+
+    __slots__ = ("message_id", "model", "block", "tools", "finish", "blocks", "text_open")
 
     def __init__(self, message_id: str, model: str) -> None:
         self.message_id, self.model = message_id, model
         self.block = -1  # index of the open content block, -1 when none is open
-        self.kind = ""  # "text" or "tool_use": the open block's type
+        self.text_open = False  # the open block is a text block
         self.tools: dict[int, int] = {}  # chat-completion tool call index → content block index
         self.finish: str | None = None
         self.blocks = 0
 
     def start(self) -> bytes:
-        message = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-                   "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
-        return _event("message_start", {"type": "message_start", "message": message}) + _event("ping", {"type": "ping"})
+        return _MESSAGE_START % (_json_text(self.message_id), _json_text(self.model)) + _PING
 
-    def _open(self, kind: str, block: dict[str, Any]) -> bytes:
+    def _open(self) -> bytes:
         out = self._close()
-        self.block, self.kind = self.blocks, kind
+        self.block = self.blocks
         self.blocks += 1
-        return out + _event("content_block_start", {"type": "content_block_start", "index": self.block, "content_block": block})
+        return out
 
     def _close(self) -> bytes:
         if self.block < 0:
             return b""
-        index, self.block = self.block, -1
-        return _event("content_block_stop", {"type": "content_block_stop", "index": index})
-
-    def _delta(self, index: int, delta: dict[str, Any]) -> bytes:
-        return _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        index, self.block, self.text_open = self.block, -1, False
+        return _BLOCK_STOP % index
 
     def chunk(self, data: dict[str, Any]) -> bytes:
         choices = data.get("choices")
@@ -117,20 +132,24 @@ class MessageEvents:
         out = b""
         text = delta.get("content")
         if isinstance(text, str) and text:
-            if self.kind != "text" or self.block < 0:
-                out += self._open("text", {"type": "text", "text": ""})
-            out += self._delta(self.block, {"type": "text_delta", "text": text})
+            if not self.text_open:
+                out += self._open()
+                out += _TEXT_START % self.block
+                self.text_open = True
+            out += _TEXT_DELTA % (self.block, _json_text(text))
         for call in delta.get("tool_calls") or ():
             if not isinstance(call, dict):
                 continue
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
             index = call.get("index", 0)
             if index not in self.tools:
-                out += self._open("tool_use", {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}})
+                out += self._open()
+                block = {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}}
+                out += _event("content_block_start", {"type": "content_block_start", "index": self.block, "content_block": block})
                 self.tools[index] = self.block
             arguments = function.get("arguments")
             if isinstance(arguments, str) and arguments:
-                out += self._delta(self.tools[index], {"type": "input_json_delta", "partial_json": arguments})
+                out += _JSON_DELTA % (self.tools[index], _json_text(arguments))
         if choice.get("finish_reason"):
             self.finish = choice["finish_reason"]
         return out
@@ -138,9 +157,8 @@ class MessageEvents:
     def end(self, usage: Usage | None) -> bytes:
         stop = STOP_REASONS.get(self.finish or "stop", "end_turn")
         counted = usage_of_result(usage or Usage())
-        return (self._close()
-                + _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": counted})
-                + _event("message_stop", {"type": "message_stop"}))
+        return self._close() + _MESSAGE_DELTA % (stop.encode(), counted["input_tokens"], counted["output_tokens"],
+                                                 counted["cache_creation_input_tokens"], counted["cache_read_input_tokens"]) + _MESSAGE_STOP
 
     def error(self, message: str, status: int = 502) -> bytes:
         return b"event: error\ndata: %s\n\n" % error_body(status, message)
