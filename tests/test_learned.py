@@ -15,13 +15,13 @@ from rulerouter import Router
 from rulerouter.cli import main
 from rulerouter.decide.classifier import Classifier
 from rulerouter.decide.similarity import ExampleSet
-from rulerouter.decide.text_features import extract, extract_slow
+from rulerouter.decide.text_features import extract, extract_slow, key_of, name_of
 from rulerouter.policy.load import check_file
 from rulerouter.policy.model_file import ModelFile, ModelFileError, parse_model
 from rulerouter.quality.labelled_data import read_records
 from rulerouter.quality.train import TrainOptions, fit_model, train
 
-pytest.importorskip("numpy", reason="training needs numpy (the train extra); make test installs it")
+pytest.importorskip("scipy", reason="training needs numpy and scipy (the train extra); make test installs it")
 
 HARD = ["Prove that the sum of two odd numbers is even, step by step.",
         "Find the race condition in this worker pool and explain why it deadlocks.",
@@ -80,17 +80,25 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> ModelFile:
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
 def test_the_ascii_path_gives_the_features_of_the_general_path(text: str) -> None:
     fast, slow = extract(text), extract_slow(text)
-    assert fast.strings() == slow.strings() and fast.count == slow.count
+    assert fast.keys == slow.keys and fast.count == slow.count
 
 
 def test_feature_kinds() -> None:
-    features = extract("Debugging print(x) in 2024!")
-    assert features.words == ["debugging", "print", "x", "in", "0000"]
-    assert features.bigrams[:2] == [("debugging", "print"), ("print", "x")]
-    assert features.prefixes == ["debug"]  # only words longer than five characters
-    assert features.punctuation == ["()", "!"]
+    features = extract("Debugging print(x) in 2024! Print it.")
+    assert features.names() == [
+        "b:0000 print", "b:debugging print", "b:in 0000", "b:print it", "b:print x", "b:x in",
+        "p:debug",  # only words longer than five characters have a prefix
+        "s:!", "s:()", "s:.", "w:0000", "w:debugging", "w:in", "w:it", "w:print", "w:x",
+    ]  # each feature once, however often it occurs
+    assert features.count == 16
     cjk = extract("请判断情感")
-    assert cjk.words == ["请判断情感", "请判", "判断", "断情", "情感"]
+    assert cjk.names() == ["w:判断", "w:情感", "w:断情", "w:请判", "w:请判断情感"]
+
+
+@given(st.text(max_size=200))
+def test_feature_names_and_keys_convert_both_ways(text: str) -> None:
+    for key in extract(text).keys:
+        assert key_of(name_of(key)) == key
 
 
 # --- inference -------------------------------------------------------------------------------
@@ -100,7 +108,7 @@ def naive_probabilities(model: ModelFile, text: str) -> list[float]:
     """The model's formula written plainly: a float sum per class, then the softmax."""
     features = extract(text)
     logits = list(model.bias)
-    for name in features.strings():
+    for name in features.names():
         for c, q in enumerate(model.weights.get(name, [0] * len(model.classes))):
             logits[c] += q * model.scale / math.sqrt(features.count)
     top = max(logits)
@@ -158,12 +166,13 @@ def test_features_of_one_source_only_are_not_learned(tmp_path: Path) -> None:
 
 def test_model_file_problems_are_reported() -> None:
     with pytest.raises(ModelFileError) as caught:
-        parse_model({"format": "rulerouter-classifier", "version": 2, "features_version": 1})
+        parse_model({"format": "rulerouter-classifier", "version": 1, "features_version": 1})
     assert caught.value.code == "RR603"
-    with pytest.raises(ModelFileError) as caught:
-        parse_model({"format": "rulerouter-classifier", "version": 1, "features_version": 1, "classes": ["a", "b"],
-                     "bias": [0, 0], "scale": 1, "weights": {"w:x": [1.5, 0]}})
-    assert caught.value.code == "RR602" and "one integer per class" in str(caught.value)
+    for row in ([1.5, 0], [2**15, 0], [0]):
+        with pytest.raises(ModelFileError) as caught:
+            parse_model({"format": "rulerouter-classifier", "version": 2, "features_version": 2, "classes": ["a", "b"],
+                         "bias": [0, 0], "scale": 1, "weights": {"w:x": row}})
+        assert caught.value.code == "RR602" and "one integer per class" in str(caught.value)
 
 
 # --- in a policy: conditions, scores, explain, train command ---------------------------------

@@ -1,43 +1,37 @@
 """A learned text classifier, compiled from its model file for deciding in microseconds.
 
-The model is a multinomial logistic regression over the n-gram features of
+The model is a multinomial logistic regression over the distinct n-gram features of
 `rulerouter.decide.text_features`: for each class c,
 
-    logit_c = bias_c + (Σ over the text's feature occurrences of weight_c[feature]) / √n
+    logit_c = bias_c + (Σ over the text's distinct features of weight_c[feature]) / √n
 
-with n the number of feature occurrences (so long and short texts get comparable sums), and
-the class probabilities are the softmax of the logits.
+with n the number of distinct features in the text (so long and short texts get comparable
+sums: each present feature weighs 1/√n, the text's feature vector has unit length), and the
+class probabilities are the softmax of the logits.
 
-Speed. Compiling packs each feature's integer weights for every class into one Python
-integer (each class in its own bit field, offset so that every field is non-negative), in one
-dictionary per feature kind. Deciding is then one `map(dict.get, …)` and one `sum` per kind —
-C-level loops, no per-feature Python code — and the class totals are read back from the
-fields of the sum. A feature the model does not know looks up 0 and adds nothing.
+Speed. The weights live in a `FeatureTable` (`rulerouter.decide.feature_table`) that the policy
+shares between all its classifiers and example sets: one lookup per feature of the request
+serves them all, and this class only reads its class sums from the table's result. Standing
+alone (tools, tests, training), a classifier makes a table of its own.
 """
 
 from __future__ import annotations
 
 import math
-from itertools import repeat
-from typing import Any
+from typing import Iterator
 
 from ..policy.model_file import ModelFile
+from .feature_table import OFFSET, FeatureTable, Measured
 from .inputs import Inputs
-from .text_features import Features, extract, features_of
+from .text_features import Features, Key, extract, features_of, key_of, name_of
 
 __all__ = ["Classifier"]
-
-_OFFSET_BITS = 31  # every quantised weight lies in (-2**31, 2**31): see model_file
-_OFFSET = 1 << _OFFSET_BITS
-_COUNT_BITS = 24  # feature occurrences per text: far more than a sampled text can hold
-_FIELD = _OFFSET_BITS + 1 + _COUNT_BITS
 
 
 class Classifier:
     """A compiled model: `probabilities(inputs, source)` gives one probability per class."""
 
-    __slots__ = ("name", "classes", "index", "model", "_bias", "_scale", "_words", "_bigrams", "_prefixes",
-                 "_punctuation", "_mask")
+    __slots__ = ("name", "classes", "index", "model", "_bias", "_scale", "_table", "_slot", "_keys")
 
     def __init__(self, name: str, model: ModelFile) -> None:
         self.name = name
@@ -46,38 +40,25 @@ class Classifier:
         self.index = {c: i for i, c in enumerate(model.classes)}
         self._bias = model.bias
         self._scale = model.scale
-        self._mask = (1 << _FIELD) - 1
-        tables: dict[str, dict[Any, int]] = {"w:": {}, "b:": {}, "p:": {}, "s:": {}}
-        for feature, row in model.weights.items():
-            packed = 0
-            for c, q in enumerate(row):
-                packed |= (q + _OFFSET) << (c * _FIELD)
-            kind, text = feature[:2], feature[2:]
-            if kind == "b:":
-                first, _, second = text.partition(" ")
-                tables[kind][(first, second)] = packed
-            else:
-                tables[kind][text] = packed
-        self._words, self._bigrams = tables["w:"], tables["b:"]
-        self._prefixes, self._punctuation = tables["p:"], tables["s:"]
+        self._table: FeatureTable | None = None
+        self._slot = 0
 
-    def _totals(self, features: Features) -> tuple[list[int], int]:
-        """Each class's sum of quantised weights over the known features, and how many were known."""
-        hits = 0
-        total = 0
-        for table, items in ((self._words, features.words), (self._bigrams, features.bigrams),
-                             (self._prefixes, features.prefixes), (self._punctuation, features.punctuation)):
-            if items and table:
-                found = list(map(table.get, items, repeat(0)))
-                hits += len(found) - found.count(0)
-                total += sum(found)
-        mask, offset = self._mask, hits * _OFFSET
-        return [((total >> (c * _FIELD)) & mask) - offset for c in range(len(self.classes))], hits
+    def rows(self) -> Iterator[tuple[Key, tuple[int, ...]]]:
+        """(feature key, quantised weight per class) for every feature of the model."""
+        for name, row in self.model.weights.items():
+            yield key_of(name), row
 
-    def _probabilities(self, features: Features) -> tuple[float, ...]:
-        sums, _ = self._totals(features)
-        per = self._scale / math.sqrt(features.count) if features.count else 0.0
-        logits = [b + s * per for b, s in zip(self._bias, sums)]
+    def attach(self, table: FeatureTable, slot: int) -> None:
+        """Read class sums from `table`'s fields `slot`, `slot + 1`, … (one per class)."""
+        self._table, self._slot = table, slot
+
+    def _own_table(self) -> FeatureTable:
+        return self._table if self._table is not None else FeatureTable([self], [])
+
+    def _from(self, measured: Measured) -> tuple[float, ...]:
+        per = self._scale / math.sqrt(measured.count) if measured.count else 0.0
+        sums, offset, slot = measured.class_sums, measured.hits * OFFSET, self._slot
+        logits = [b + (sums[slot + c] - offset) * per for c, b in enumerate(self._bias)]
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
         norm = sum(exps)
@@ -88,24 +69,28 @@ class Classifier:
         key = (self, source)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self._probabilities(features_of(inputs, source))
+            found = cache[key] = self._from(self._own_table().measure(inputs, source))
         return found  # type: ignore[no-any-return]
 
     def probabilities_of(self, text: str) -> dict[str, float]:
         """Class → probability for a text (for tools and tests; deciding uses `probabilities`)."""
-        return dict(zip(self.classes, self._probabilities(extract(text))))
+        return dict(zip(self.classes, self.probabilities_of_features(extract(text))))
+
+    def probabilities_of_features(self, features: Features) -> tuple[float, ...]:
+        """One probability per class for features already extracted (training reuses them)."""
+        return self._from(self._own_table().measure_features(features))
 
     def top_features(self, features: Features, class_index: int, limit: int = 5) -> list[tuple[str, float]]:
         """The n-grams that weigh most for one class in this text, with their share of its logit."""
         per = self._scale / math.sqrt(features.count) if features.count else 0.0
         weights = self.model.weights
-        contributions: dict[str, float] = {}
-        for name in features.strings():
+        contributions = []
+        for name in map(name_of, features.keys):
             row = weights.get(name)
             if row is not None:
-                contributions[name] = contributions.get(name, 0.0) + row[class_index] * per
-        ranked = sorted(contributions.items(), key=lambda item: (-item[1], item[0]))
-        return [(name, value) for name, value in ranked[:limit] if value > 0]
+                contributions.append((name, row[class_index] * per))
+        contributions.sort(key=lambda item: (-item[1], item[0]))
+        return [(name, value) for name, value in contributions[:limit] if value > 0]
 
     def explain(self, inputs: Inputs, source: str) -> str:
         probabilities = self.probabilities(inputs, source)

@@ -1,7 +1,8 @@
 """Compile a validated policy into a flat list of rules, and decide requests with it.
 
 Compiling happens once, at load: every rule's condition becomes a matcher, every keyword of
-every rule joins one automaton per text source, every JSONPath and regex is compiled. Deciding
+every rule joins one automaton per text source, every JSONPath and regex is compiled, and the
+weights of every classifier and the features of every example set join one feature table. Deciding
 is then a loop over the rules in file order; the first that matches names the tier. It does no
 I/O, never raises on any input, and formats no explanation until someone asks for one.
 """
@@ -16,6 +17,7 @@ from ..policy.resources import ResourceError, Resources
 from ..policy.schema import Condition, Policy, Rule, SimilarCondition
 from .classifier import Classifier
 from .conditions import Matcher, build_matcher
+from .feature_table import FeatureTable
 from .inputs import Inputs
 from .keyword_scan import KeywordScanner
 from .learned_conditions import Learned
@@ -149,6 +151,9 @@ class CompiledPolicy:
         )
         for scanner in self._scanners.values():
             scanner.build()
+        if self.classifiers or self._example_sets:
+            # One lookup per request feature serves every classifier and example set.
+            FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))
         #: Budgets whose spend some enabled rule tests: the router reads these before deciding.
         self.spend_budgets = frozenset(name for rule in policy.rules if rule.enabled for name in _spend_budgets(rule.when))
 

@@ -5,85 +5,62 @@ prefixes, punctuation runs: `rulerouter.decide.text_features`); similarity is th
 those sets, |A ∩ B| / √(|A|·|B|), from 0 (nothing shared) to 1 (the same features). The
 request is compared with every example and the nearest one counts.
 
-Speed. Compiling numbers every feature that occurs in any example and stores each example as
-a Python integer with one bit per feature it holds. A request's features are looked up once
-(one `map(dict.get, …)` per kind, C-level), OR-ed into one integer, and each example costs
-one `&` and one `bit_count()` — no per-feature Python code.
+Speed. The shared-feature counts |A ∩ B| of every example come out of the policy's
+`FeatureTable` (`rulerouter.decide.feature_table`) in the same lookup pass that serves the
+classifiers: each example is one 16-bit field of the table's values. What is left here is one
+C-level `map` over the counts and the 1/√|B| of each example, and a `max`.
 """
 
 from __future__ import annotations
 
 import math
-from functools import reduce
-from itertools import repeat
-from operator import or_
-from typing import Any, Sequence
+from operator import mul
+from typing import Sequence
 
+from .feature_table import FeatureTable, Measured
 from .inputs import Inputs
-from .text_features import Features, extract, features_of
+from .text_features import Key, extract
 
 __all__ = ["ExampleSet"]
-
-_KINDS = ("words", "bigrams", "prefixes", "punctuation")
-
-
-def _distinct(features: Features) -> list[set[Any]]:
-    return [set(getattr(features, kind)) for kind in _KINDS]
 
 
 class ExampleSet:
     """Examples compiled for similarity; `nearest(inputs, source)` → (similarity, example index)."""
 
-    __slots__ = ("label", "examples", "_tables", "_bits", "_sizes")
+    __slots__ = ("label", "examples", "keys", "_per_size", "_table", "_slot")
 
     def __init__(self, examples: Sequence[str], label: str) -> None:
         self.label = label
         self.examples = tuple(examples)
-        tables: list[dict[Any, int]] = [{} for _ in _KINDS]
-        bits, sizes = [], []
-        for example in self.examples:
-            value = 0
-            kinds = _distinct(extract(example))
-            for table, items in zip(tables, kinds):
-                for item in items:
-                    bit = table.get(item)
-                    if bit is None:
-                        bit = table[item] = 1 << sum(len(t) for t in tables)
-                    value |= bit
-            bits.append(value)
-            sizes.append(sum(len(items) for items in kinds))
-        self._tables = tables
-        self._bits = tuple(bits)
-        self._sizes = tuple(sizes)
+        self.keys: tuple[frozenset[Key], ...] = tuple(frozenset(extract(e).keys) for e in self.examples)
+        self._per_size = tuple(1 / math.sqrt(len(k)) if k else 0.0 for k in self.keys)
+        self._table: FeatureTable | None = None
+        self._slot = 0
 
-    def _nearest(self, features: Features) -> tuple[float, int]:
-        kinds = _distinct(features)
-        size = sum(len(items) for items in kinds)
-        if not size:
+    def attach(self, table: FeatureTable, slot: int) -> None:
+        """Read shared-feature counts from `table`'s example fields `slot`, `slot + 1`, …"""
+        self._table, self._slot = table, slot
+
+    def _own_table(self) -> FeatureTable:
+        return self._table if self._table is not None else FeatureTable([], [self])
+
+    def _from(self, measured: Measured) -> tuple[float, int]:
+        if not measured.hits or not self.examples:
             return 0.0, 0
-        found = 0
-        for table, items in zip(self._tables, kinds):
-            if items:
-                found = reduce(or_, map(table.get, items, repeat(0)), found)
-        best, best_index = 0.0, 0
-        if found:
-            for index, (bits, count) in enumerate(zip(self._bits, self._sizes)):
-                shared = (found & bits).bit_count()
-                if shared:
-                    value = shared / math.sqrt(size * count)
-                    if value > best:
-                        best, best_index = value, index
-        return best, best_index
+        shared = measured.shared[self._slot:self._slot + len(self.examples)]
+        scores = list(map(mul, shared, self._per_size))
+        best = max(scores)
+        return best / math.sqrt(measured.count), scores.index(best)
 
     def nearest(self, inputs: Inputs, source: str) -> tuple[float, int]:
         cache = inputs._store()
         key = (self, source)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self._nearest(features_of(inputs, source))
+            found = cache[key] = self._from(self._own_table().measure(inputs, source))
         return found  # type: ignore[no-any-return]
 
     def nearest_to(self, text: str) -> tuple[float, str]:
         """(similarity, nearest example) for a text (for tools and tests)."""
-        value, index = self._nearest(extract(text))
+        value, index = self._from(self._own_table().measure_features(extract(text)))
         return value, self.examples[index]

@@ -1,7 +1,7 @@
 """The n-gram features of a text that learned classifiers and example similarity share.
 
-A text (lower-cased, every digit folded to `0` so that numbers match numbers) gives four
-kinds of features, one per occurrence:
+A text (lower-cased, every digit folded to `0` so that numbers match numbers) gives the *set*
+of its features, each counted once however often it occurs. Four kinds:
 
 * words — runs of letters and digits (`debugging`, `json`, `0000`), and word bigrams, each pair
   of neighbouring words;
@@ -9,27 +9,34 @@ kinds of features, one per occurrence:
   debugger, debugged…), so inflections the training data never showed still count;
 * punctuation runs — what is left of each whitespace-separated chunk once letters and digits
   are taken out (`print(x)` gives `()`, `{"a": 1}` gives `{":}`), the shape of code and formats;
-* character bigrams of CJK runs, which have no spaces between words.
+* character bigrams of CJK runs, which have no spaces between words (they count as words).
 
-`Features` keeps them apart because a model weighs each kind in its own table. Long texts are
-sampled as the structural signals are (their first 12,000 and last 4,000 characters), so the
-cost is linear in the text up to that size and flat beyond. Plain ASCII text — most prompts —
-takes a path of `bytes.translate` and `split`; other text a path of regular expressions that
-gives the same features on ASCII (a property test holds the two together). `FEATURES_VERSION`
-is written into every model file; a file made with other features is refused.
+Keys. So that one dictionary lookup per feature serves every model and example set of a
+policy (`rulerouter.decide.feature_table`), the kinds are told apart by the key's type, not by a
+prefix string built per feature: a word or a punctuation run is a `str` (words hold only letters
+and digits, punctuation runs none), a bigram a 2-tuple of words, a prefix a 1-tuple. Model
+files name features by strings (`w:`, `b:`, `p:`, `s:` kinds): `name_of` and `key_of` convert.
+
+Long texts are sampled as the structural signals are (their first 12,000 and last 4,000
+characters), so the cost is linear in the text up to that size and flat beyond. Plain ASCII
+text — most prompts — takes a path of `bytes.translate` and `split`; other text a path of
+regular expressions that gives the same features on ASCII (a property test holds the two
+together). `FEATURES_VERSION` is written into every model file; a file made with other
+features is refused.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from typing import Any
 
+from ..policy.model_file import FEATURES_VERSION
 from .inputs import Inputs
 from .text_measures import sample
 
-__all__ = ["FEATURES_VERSION", "PREFIX", "Features", "extract", "extract_slow", "features_of"]
+__all__ = ["FEATURES_VERSION", "PREFIX", "Features", "Key", "extract", "extract_slow", "features_of", "key_of", "name_of"]
 
-FEATURES_VERSION = 1
 PREFIX = 5  # characters of a word kept as its prefix feature
 
 _ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
@@ -45,22 +52,44 @@ _ALNUM_RUN = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
 
 
-class Features:
-    """The features of one text: each kind in its own list, in text order."""
+Key = Any  # str (a word or punctuation run), (word, word) a bigram, (prefix,) a prefix
 
-    __slots__ = ("words", "bigrams", "prefixes", "punctuation", "count")
+
+class Features:
+    """The distinct features of one text (`keys`) and how many there are (`count`)."""
+
+    __slots__ = ("keys", "count")
 
     def __init__(self, words: list[str], punctuation: list[str], cjk: list[str]) -> None:
-        self.words = words + cjk
-        self.bigrams = list(zip(words, words[1:]))
-        self.prefixes = [w[:PREFIX] for w in words if len(w) > PREFIX]
-        self.punctuation = punctuation
-        self.count = len(self.words) + len(self.bigrams) + len(self.prefixes) + len(punctuation)
+        keys: set[Key] = set(words)
+        keys.update(zip(words, words[1:]))
+        keys.update(zip([w[:PREFIX] for w in words if len(w) > PREFIX]))
+        keys.update(punctuation)
+        keys.update(cjk)
+        self.keys = keys
+        self.count = len(keys)
 
-    def strings(self) -> list[str]:
-        """Every feature as the string a model file names it by (`w:`, `b:`, `p:`, `s:` kinds)."""
-        return ([f"w:{w}" for w in self.words] + [f"b:{a} {b}" for a, b in self.bigrams]
-                + [f"p:{p}" for p in self.prefixes] + [f"s:{s}" for s in self.punctuation])
+    def names(self) -> list[str]:
+        """Every feature as the string a model file names it by, sorted."""
+        return sorted(map(name_of, self.keys))
+
+
+def name_of(key: Key) -> str:
+    """The model-file name of a feature key: `w:word`, `b:one two`, `p:prefi`, `s:()`."""
+    if type(key) is tuple:
+        return f"b:{key[0]} {key[1]}" if len(key) == 2 else f"p:{key[0]}"
+    return f"w:{key}" if key[0].isalnum() else f"s:{key}"
+
+
+def key_of(name: str) -> Key:
+    """The feature key a model-file name stands for (the inverse of `name_of`)."""
+    kind, text = name[:2], name[2:]
+    if kind == "b:":
+        first, _, second = text.partition(" ")
+        return (first, second)
+    if kind == "p:":
+        return (text,)
+    return text
 
 
 def extract(text: str) -> Features:

@@ -2,7 +2,7 @@
 
 A model file is JSON:
 
-    {"format": "rulerouter-classifier", "version": 1, "features_version": 1,
+    {"format": "rulerouter-classifier", "version": 2, "features_version": 2,
      "classes": ["bulk", "complex", "standard", "structured"],
      "bias": [-0.4, 0.1, 0.9, -0.2],
      "scale": 0.001,
@@ -10,7 +10,8 @@ A model file is JSON:
      "trained": {…}}
 
 `weights` maps a feature (its kind and text, see `rulerouter.decide.text_features`) to one
-integer per class; the weight is that integer × `scale` (quantised so the file stays small).
+integer per class, |integer| < 2^15; the weight is that integer × `scale` (quantised to 16 bits
+so the file stays small and deciding can pack every class's weight into one integer).
 `trained` records how the file was made (data, seed, penalty, figures); it is not read when
 deciding. This module reads and checks a file; `rulerouter.decide.classifier` compiles it.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "BUILTIN_PREFIX",
     "FEATURES_VERSION",
     "FORMAT",
+    "LIMIT",
     "VERSION",
     "ModelFile",
     "ModelFileError",
@@ -37,12 +39,12 @@ __all__ = [
 ]
 
 FORMAT = "rulerouter-classifier"
-VERSION = 1
+VERSION = 2  # 2: weights of 16 bits
 #: The feature extraction a file was trained with (`rulerouter.decide.text_features`).
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: each distinct feature of a text counts once
 BUILTIN_PREFIX = "builtin:"
 _KINDS = ("w:", "b:", "p:", "s:")
-_LIMIT = 2**31
+LIMIT = 2**15  # |quantised weight| < LIMIT
 
 
 class ModelFileError(ValueError):
@@ -120,7 +122,7 @@ def parse_model(data: Any) -> ModelFile:
         if not name.startswith(_KINDS) or len(name) < 3:
             raise _corrupt(f"feature {name[:40]!r} has no known kind (w:, b:, p:, s:)")
         if (not isinstance(row, list) or len(row) != len(classes)
-                or not all(isinstance(q, int) and not isinstance(q, bool) and -_LIMIT < q < _LIMIT for q in row)):
+                or not all(isinstance(q, int) and not isinstance(q, bool) and -LIMIT < q < LIMIT for q in row)):
             raise _corrupt(f"feature {name[:40]!r} must have one integer per class")
         checked[name] = tuple(row)
     trained = data.get("trained")

@@ -1,0 +1,109 @@
+"""One dictionary lookup per feature of a request, for every learned signal of a policy.
+
+A policy may use several classifiers and several example sets; all of them read the same
+features of the same text. Compiling merges them into one table: feature key → one Python
+integer holding, in fixed-width bit fields,
+
+* for every class of every classifier, its quantised weight q plus 2^15 (32 bits a field, so
+  the sum over every feature of a sampled text cannot overflow into the next field);
+* for every example of every example set, 1 when the example holds the feature (16 bits a
+  field: a shared-feature count).
+
+Measuring a request is then `filter(None, map(table.get, keys))` and one `sum` — C-level loops,
+no Python code per feature — and the sum's bytes, read through a memoryview, give every
+classifier's class sums and every example's shared-feature count at once. A feature no member
+knows looks up nothing and costs nothing more.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Iterable, Protocol, Sequence
+
+from ..policy.model_file import LIMIT
+from .inputs import Inputs
+from .text_features import Features, Key, features_of
+
+__all__ = ["ExampleMember", "FeatureTable", "Measured", "WeightMember"]
+
+
+class WeightMember(Protocol):
+    """A classifier, as the table sees it (`rulerouter.decide.classifier.Classifier`)."""
+
+    @property
+    def classes(self) -> Sequence[str]: ...
+    def rows(self) -> Iterable[tuple[Key, Sequence[int]]]: ...
+    def attach(self, table: FeatureTable, slot: int) -> None: ...
+
+
+class ExampleMember(Protocol):
+    """An example set, as the table sees it (`rulerouter.decide.similarity.ExampleSet`)."""
+
+    @property
+    def examples(self) -> Sequence[str]: ...
+    @property
+    def keys(self) -> Sequence[frozenset[Key]]: ...
+    def attach(self, table: FeatureTable, slot: int) -> None: ...
+
+OFFSET = LIMIT  # added to every weight so that each field stays non-negative
+_CLASS_BITS, _EXAMPLE_BITS = 32, 16
+
+
+class Measured:
+    """What one table found in one text: its feature count, and the fields of the sum."""
+
+    __slots__ = ("count", "hits", "class_sums", "shared")
+
+    def __init__(self, count: int, hits: int, class_sums: memoryview, shared: memoryview) -> None:
+        self.count = count  # distinct features of the text, known or not
+        self.hits = hits  # of which some member of the table knows
+        self.class_sums = class_sums  # per class field: Σ (q + OFFSET) over the hits
+        self.shared = shared  # per example field: features the example shares with the text
+
+
+class FeatureTable:
+    """The merged table of some classifiers and example sets; each member gets its fields."""
+
+    __slots__ = ("_table", "_classes", "_length")
+
+    def __init__(self, classifiers: Sequence[WeightMember], example_sets: Sequence[ExampleMember]) -> None:
+        classes = sum(len(c.classes) for c in classifiers)
+        examples = sum(len(e.examples) for e in example_sets)
+        base = sum(OFFSET << (_CLASS_BITS * i) for i in range(classes))
+        table: dict[Key, int] = {}
+        slot = 0
+        for classifier in classifiers:
+            classifier.attach(self, slot)
+            for key, row in classifier.rows():
+                value = table.get(key, base)
+                for c, q in enumerate(row, slot):
+                    value += q << (_CLASS_BITS * c)
+                table[key] = value
+            slot += len(classifier.classes)
+        first = _CLASS_BITS * classes
+        slot = 0
+        for example_set in example_sets:
+            example_set.attach(self, slot)
+            for i, keys in enumerate(example_set.keys, slot):
+                bit = 1 << (first + _EXAMPLE_BITS * i)
+                for key in keys:
+                    table[key] = table.get(key, base) + bit
+            slot += len(example_set.examples)
+        self._table = table
+        self._classes = classes
+        self._length = (first + _EXAMPLE_BITS * examples) // 8
+
+    def measure_features(self, features: Features) -> Measured:
+        found = list(filter(None, map(self._table.get, features.keys)))
+        data = memoryview(sum(found).to_bytes(self._length, sys.byteorder))
+        split = 4 * self._classes
+        return Measured(features.count, len(found), data[:split].cast("I"), data[split:].cast("H"))
+
+    def measure(self, inputs: Inputs, source: str) -> Measured:
+        """The (cached) measurement of one text source of a request."""
+        cache = inputs._store()
+        key = (self, source)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = self.measure_features(features_of(inputs, source))
+        return found  # type: ignore[no-any-return]
