@@ -158,6 +158,21 @@ def test_symptoms_and_edit_cues() -> None:
     assert value("Rename these variables to snake_case, one per line.", "edit_cues") == 4  # rename, these, snake_case, one per line
 
 
+def test_code_requests_without_code() -> None:
+    assert value("Write a Python function to reverse a linked list.", "code_request") == 3  # function to, python, linked list
+    assert value("Implement binary search in C++.", "code_request") == 3  # implement, binary search, c++
+    assert value("Write a poem about the sea.", "code_request") == 0
+    assert value("How do I remove rust from a bike chain?", "code_request") == 0  # a language's name only where it is no English word
+
+
+def test_puzzles_and_translations_and_layouts_have_cues() -> None:
+    assert value("A always tells the truth and B always lies. Deduce who took the key.", "reasoning") == 3
+    assert value("How would you say this in German? Good morning.", "edit_cues") == 2  # how would you say this, say this in
+    assert value("Output format: one line per field, as key: value.", "schema_given") == 4  # output format, format:, one line per, key: value
+    assert value("CREATE TABLE t (id INT); list every id.", "schema_given") == 1
+    assert value("Is this review positive or negative? What is the topic of it?", "labels") == 4  # is this review, positive or negative, topic of, what is the topic
+
+
 def test_list_items_count_bullets_and_numbers_at_line_starts() -> None:
     assert value("- a\n- b\n* c\n1. d\n2) e\n10. f", "list_items") == 6
     assert value("Items: 1. a 2. b", "list_items") == 0

@@ -1,7 +1,7 @@
 """Cue phrases behind the text signals, and one automaton that finds them all in one scan.
 
 The signals in `rulerouter.decide.signals` that count words and phrases (reasoning cues, constraints,
-symptoms of a bug, mechanical-edit cues, maths vocabulary, requested output formats, stack
+symptoms of a bug, mechanical-edit cues, requests for code, maths vocabulary, requested output formats, stack
 frames, diff markers, list items) share a single Aho-Corasick automaton over the lower-cased
 text, so the text is scanned once for all of them, whatever the number of phrases.
 
@@ -36,6 +36,28 @@ REASONING = [
     "rigorous*", "counterexample*", "root cause", "think through", "carefully", "thorough*",
     "review", "is it correct", "is this correct", "is it safe", "is this safe", "what would you",
     "what's going on", "what is going on", "what could go wrong", "explain how", "show your work",
+    # Logic puzzles: a conclusion reached through several facts.
+    "puzzle*", "riddle*", "brain teaser*", "deduce", "deduction", "logically", "infer",
+    "true, false, or uncertain", "true or false or uncertain", "must be true", "cannot be true",
+    "knights and knaves", "who is lying", "who is telling the truth", "tells the truth",
+    "tell the truth", "always lies", "always lie",
+]
+
+# Writing or fixing code: the request asks for a program, or names the language it is written in.
+CODE_REQUEST = [
+    "write a function", "write a program", "write a script", "write a class", "write a method",
+    "write code", "write the code", "write some code", "write a query", "write an sql",
+    "implement", "implements", "implementation", "implementing", "function that", "function to",
+    "function which", "program that", "program to", "program which", "script that", "script to",
+    "method that", "code that", "code to", "code for",
+    "refactor*", "debug*", "fix the bug", "fix this bug", "fix the code", "fix my code",
+    "compile*", "unit-test*", "source code", "pseudocode", "recursion", "recursive*",
+    "dynamic programming", "linked list*", "binary tree*", "binary search", "hash map*",
+    "hashmap*", "data structure*", "time complexity", "space complexity", "o(n", "o(log",
+    "python", "javascript", "typescript", "java", "c++", "c#", "golang", "kotlin", "php",
+    "scala", "haskell", "bash script", "shell script", "sql query", "regex",
+    "regular expression*", "api endpoint*", "class solution", "def ", "given an array",
+    "given an integer", "given a string", "given the root",
 ]
 
 # Constraints on the answer. Counted per occurrence: "must … must … at most" is three.
@@ -65,13 +87,16 @@ SYMPTOMS = [
 # A mechanical edit repeated over given items: the answer needs no judgement.
 EDIT = [
     "rename", "renaming", "convert", "conversion", "translate", "translation", "reformat",
+    "how would you say this", "how do you say", "say this in", "into english", "into french",
+    "into german", "into spanish", "into italian", "into portuguese", "into chinese",
+    "into japanese", "into russian",
     "typo*", "spelling", "capitali*", "lowercase", "uppercase",
     "title case", "camelcase", "snake_case", "snake case", "kebab-case", "sort", "alphabeti*",
     "docstring*", "add comments", "add a comment", "type hints", "type annotations", "fill in",
     "replace", "normali*", "standardi*", "clean up", "deduplicate",
-    "indent*", "one per line", "every",
+    "indent*", "one per line",
     "boilerplate", "stub", "stubs", "template", "placeholder*", "unit test*", "rephrase",
-    "proofread", "grammar", "in bulk", "batch", "each", "these", "the following", "strip",
+    "proofread", "grammar", "in bulk", "batch", "each", "these", "strip",
     "remove", "expand", "shorten", "getters", "setters", "scaffold*", "crud",
 ]
 
@@ -89,6 +114,9 @@ LABELS = [
     "one of these", "yes or no", "true or false", "positive or negative", "allowed outputs",
     "allowed values", "respond with", "reply with",
     "answer with", "you can answer", "output 1", "sentiment", "intent",
+    # The classic labelling tasks by name: sentiment, rating, topic, paraphrase, entailment.
+    "rate this", "rating", "star rating", "stars", "topic of", "what is the topic",
+    "paraphrase*", "same meaning", "mean the same", "entail*", "spam or", "is this review",
 ]
 
 # Maths vocabulary.
@@ -100,6 +128,13 @@ MATHS = [
     "combinatori*", "permutation*", "combinations", "vector*", "gradient*", "integer*",
     "rational", "irrational", "infinitely", "bijection", "solve for", "simplify",
     "asymptotic*", "big-o", "big o",
+    "remainder", "divided by", "divisor*", "number of ways", "how many ways", "digit*",
+    "square root", "cube root", "exponent*", "quadratic", "coefficient*", "parabola*",
+    "triangle*", "circle*", "circumference", "radius", "diameter", "perimeter", "area of",
+    "volume of", "vertices", "vertex", "polygon*", "hexagon*", "rectangle*", "angle*",
+    "slope", "sequence*", "series", "sum of", "product of", "real number*", "positive integer*",
+    "greatest common", "least common", "lcm", "gcd", "ratio", "fraction*", "decimal*",
+    "mean of", "median", "average of", "percent*", "interest rate", "compound interest",
 ]
 
 # A question about a quantity: with numbers in the text, a word problem.
@@ -116,7 +151,12 @@ SCHEMA = [
     "with the columns", "following fields", "following keys", "following columns",
     "fields:", "keys:", "columns:", '"type":', '"properties":', '": "string"', '": "number"',
     '": "integer"', '": "boolean"', '": "array"', '": "object"', "in the format", "in this format",
-    "following format", "exact format", "this format:",
+    "following format", "exact format", "this format:", "create table",
+    # A layout for the answer given in words, and extraction into given fields.
+    "output format", "of the form", "in the form of", "formatted as", "format:", "one line per",
+    "as lines", "key: value", "fill in the form", "this template", "exact template", "json format",
+    "extract the following", "extract all", "extract every", "extract each", "extract these",
+    "extract from", "extract the names", "extract the dates", "extract the fields",
 ]
 
 # Stack frames and headers of stack traces and crash reports.
@@ -138,6 +178,7 @@ LIST = ["\n- ", "\n* ", "\n• "]
 FORMAT_NAMES = {
     "json": "json", "jsonl": "json", "ndjson": "json", "csv": "csv", "tsv": "csv", "xml": "xml",
     "yaml": "yaml", "yml": "yaml", "toml": "toml", "ical": "ical", "icalendar": "ical",
+    "markdown": "markdown", "latex": "latex",
 }
 FORMAT_BEFORE = frozenset({
     "as", "in", "into", "to", "return", "returns", "output", "emit", "produce", "respond",
@@ -172,6 +213,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "edit_cues": EDIT,
     "security": SECURITY,
     "labels": LABELS,
+    "code_request": CODE_REQUEST,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -180,7 +222,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "list": LIST,
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
-DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "math_terms", "quantity"})
+DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)

@@ -38,7 +38,7 @@ from .language_guess import guess_language
 __all__ = ["EVERYTHING", "INDEX", "Plan", "Signals", "plan_for", "signals_of"]
 
 _CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
-              "security": "security", "labels": "labels", "math_terms": "math_terms", "quantity": "_quantity",
+              "security": "security", "labels": "labels", "code_request": "code_request", "math_terms": "math_terms", "quantity": "_quantity",
               "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
 _CUE_ORDER = [_CUE_NAMES[group] for group in GROUP_NAMES]
 #: Signal name → its slot in `Signals.values`. The cue scan's counts come first, in the

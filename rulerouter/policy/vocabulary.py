@@ -51,6 +51,7 @@ SIGNALS: dict[str, SignalInfo] = {
     "tools": SignalInfo("count", 1, "tools (and functions) offered in the request"),
     "reasoning": SignalInfo("count", 3, "distinct multi-step reasoning cues (step by step, prove, trade-offs, why does, walk me through…)"),
     "constraints": SignalInfo("count", 5, "constraint phrases, each occurrence (must, at most, without, only, do not…)"),
+    "code_request": SignalInfo("count", 2, "distinct cues that code is to be written or fixed (write a function, implement, refactor, a language's name, given an array…)"),
     "symptoms": SignalInfo("count", 3, "distinct symptoms of a fault (hangs, leak, intermittent, crash, wrong result…)"),
     "edit_cues": SignalInfo("count", 3, "distinct cues of a mechanical edit over given items (rename, convert, fix typos, docstrings, each, these…)"),
     "security": SignalInfo("count", 2, "distinct security cues (attack, exploit, injection, vulnerability, auth…)"),
