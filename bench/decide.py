@@ -14,7 +14,8 @@ same prompts. Compared:
 
 Targets: 75 words ≤ 1.0× the hand-written classifier; 56,000 words ≤ 0.5×; 10,000 keywords
 ≤ 1.5× the time of 31 keywords. Figures vary from machine to machine; the ratios are what to
-compare.
+compare. Times are CPU time of this process (`time.process_time`), so that other load on a
+shared machine distorts the ratios less; still run it when the machine is quiet (`uptime`).
 
 Signals (issue 7), on the same no-signal prompts, against the default policy's decide():
 
@@ -38,6 +39,7 @@ import random
 import re
 import statistics
 import sys
+import time
 import timeit
 from pathlib import Path
 from typing import Callable
@@ -87,15 +89,19 @@ def grown_policy(total_keywords: int) -> tuple[str, list[str], list[str], list[s
 
 
 def per_call(fn: Callable[[], object], budget_s: float) -> float:
-    """Median seconds per call over several timed batches of about budget_s / 5 each."""
+    """Median CPU seconds per call over several timed batches of about budget_s / 5 each.
+
+    CPU time of this process, not wall time: on a shared machine the other processes'
+    load then stretches a measurement far less (time spent waiting for a core is not counted).
+    """
     number = 1
     while True:
-        elapsed = timeit.timeit(fn, number=number)
+        elapsed = timeit.timeit(fn, number=number, timer=time.process_time)
         if elapsed > budget_s / 25 or number > 1_000_000:
             break
         number *= 4
     batch = max(1, int(number * (budget_s / 5) / max(elapsed, 1e-9)))
-    return statistics.median(timeit.repeat(fn, number=batch, repeat=5)) / batch
+    return statistics.median(timeit.repeat(fn, number=batch, repeat=5, timer=time.process_time)) / batch
 
 
 def signal_costs(prompts: dict[str, str], default: Router, budget: float) -> dict[str, dict[str, float]]:

@@ -29,7 +29,8 @@ def _lambdas(value: str) -> tuple[float, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(lambdas=args.lambdas, by=args.by, min_df=args.min_df, min_groups=args.min_groups,
-                           max_features=args.max_features, iterations=args.iterations, text=args.text, seed=args.seed)
+                           max_features=args.max_features, iterations=args.iterations, prune=args.prune, text=args.text,
+                           seed=args.seed)
     route_fold, tiers, which = None, None, "the classifier's top class"
     if args.classifier is not None:
         router = load_router(args)
@@ -80,7 +81,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("--min-df", type=int, default=3, help="requests a feature must occur in (default 3)")
     fit.add_argument("--min-groups", type=int, default=2, help="with --by: groups a feature must occur in (default 2)")
     fit.add_argument("--max-features", type=int, default=20_000, help="features kept at most (default 20,000)")
-    fit.add_argument("--iterations", type=int, default=300, help="optimiser steps (default 300)")
+    fit.add_argument("--iterations", type=int, default=300, help="optimiser steps at most (default 300)")
+    fit.add_argument("--prune", type=float, default=0.02, metavar="W",
+                     help="drop features whose largest weight is below W (default 0.02): a smaller, faster file")
     fit.add_argument("--text", choices=("last_user", "all_user", "system", "all"), default="last_user",
                      help="which text of each request to learn from (default last_user)")
     fit.add_argument("--seed", type=int, default=0, help="recorded in the file (the fit has no randomness)")

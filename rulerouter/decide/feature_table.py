@@ -4,10 +4,11 @@ A policy may use several classifiers and several example sets; all of them read 
 features of the same text. Compiling merges them into one table: feature key → one Python
 integer holding, in fixed-width bit fields,
 
+* a count, 1 in every entry: the sum says how many of the text's features the table knows;
 * for every class of every classifier, its quantised weight q plus 2^15 (32 bits a field, so
   the sum over every feature of a sampled text cannot overflow into the next field);
-* for every example of every example set, 1 when the example holds the feature (16 bits a
-  field: a shared-feature count).
+* for every example of every example set, 1 when the example holds the feature (8 or 16 bits
+  a field: a shared-feature count).
 
 Measuring a request is then `filter(None, map(table.get, keys))` and one `sum` — C-level loops,
 no Python code per feature — and the sum's bytes, read through a memoryview, give every
@@ -62,42 +63,50 @@ class Measured:
 
 
 class FeatureTable:
-    """The merged table of some classifiers and example sets; each member gets its fields."""
+    """The merged table of some classifiers and example sets; each member gets its fields.
 
-    __slots__ = ("_table", "_classes", "_length")
+    Layout of a value, from the lowest bits: a 32-bit count (1 in every entry, so the sum says
+    how many features were found), a 32-bit field per class, then a field per example — 8 bits
+    when every example has fewer than 256 features (the narrower the integers, the cheaper the
+    sum), else 16.
+    """
+
+    __slots__ = ("_table", "_split", "_length", "_example_format")
 
     def __init__(self, classifiers: Sequence[WeightMember], example_sets: Sequence[ExampleMember]) -> None:
         classes = sum(len(c.classes) for c in classifiers)
         examples = sum(len(e.examples) for e in example_sets)
-        base = sum(OFFSET << (_CLASS_BITS * i) for i in range(classes))
+        largest = max((len(keys) for e in example_sets for keys in e.keys), default=0)
+        example_bits = 8 if largest < 256 else _EXAMPLE_BITS
+        base = 1 + sum(OFFSET << (_CLASS_BITS * (1 + i)) for i in range(classes))
         table: dict[Key, int] = {}
         slot = 0
         for classifier in classifiers:
             classifier.attach(self, slot)
             for key, row in classifier.rows():
                 value = table.get(key, base)
-                for c, q in enumerate(row, slot):
+                for c, q in enumerate(row, 1 + slot):
                     value += q << (_CLASS_BITS * c)
                 table[key] = value
             slot += len(classifier.classes)
-        first = _CLASS_BITS * classes
+        first = _CLASS_BITS * (1 + classes)
         slot = 0
         for example_set in example_sets:
             example_set.attach(self, slot)
             for i, keys in enumerate(example_set.keys, slot):
-                bit = 1 << (first + _EXAMPLE_BITS * i)
+                bit = 1 << (first + example_bits * i)
                 for key in keys:
                     table[key] = table.get(key, base) + bit
             slot += len(example_set.examples)
         self._table = table
-        self._classes = classes
-        self._length = (first + _EXAMPLE_BITS * examples) // 8
+        self._split = first // 8
+        self._length = (first + example_bits * examples) // 8
+        self._example_format = "B" if example_bits == 8 else "H"
 
     def measure_features(self, features: Features) -> Measured:
-        found = list(filter(None, map(self._table.get, features.keys)))
-        data = memoryview(sum(found).to_bytes(self._length, sys.byteorder))
-        split = 4 * self._classes
-        return Measured(features.count, len(found), data[:split].cast("I"), data[split:].cast("H"))
+        data = memoryview(sum(filter(None, map(self._table.get, features.keys))).to_bytes(self._length, sys.byteorder))
+        counts = data[:self._split].cast("I")
+        return Measured(features.count, counts[0], counts[1:], data[self._split:].cast(self._example_format))
 
     def measure(self, inputs: Inputs, source: str) -> Measured:
         """The (cached) measurement of one text source of a request."""

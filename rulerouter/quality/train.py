@@ -223,6 +223,8 @@ def train(records: Sequence[Record], options: TrainOptions,
         raise UsageError(f"every record expects tier {classes[0]!r}; a classifier needs two or more")
     if not options.lambdas or any(lam < 0 for lam in options.lambdas):
         raise UsageError("give one or more penalties λ ≥ 0")
+    if not options.prune >= 0:
+        raise UsageError(f"--prune must be a weight ≥ 0, not {options.prune:g}")
     np, _, _ = _libraries()
     corpus = Corpus(labelled, classes, options)
     shown_tiers = list(tiers) if tiers is not None else classes

@@ -365,6 +365,15 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def _tier_lines(policy: Policy) -> list[str]:
+    """What each tier is for (its `description`), so the figures below read against the definitions."""
+    described = [(name, tier.description) for name, tier in policy.tiers.items() if tier.description]
+    if not described:
+        return []
+    width = max(len(name) for name, _ in described)
+    return ["Tiers:", *(f"  {name:<{width}}  {text}" for name, text in described)]
+
+
 def render(raw: dict[str, Any], result: TuneResult, options: TuneOptions, source: str, labelled: str) -> str:
     """The tuned rule file: a comment header with the held-out figures, then the TOML."""
     lams = ", ".join(f"{lam:g}" for lam in options.lambdas)
@@ -376,6 +385,7 @@ def render(raw: dict[str, Any], result: TuneResult, options: TuneOptions, source
         f"Seed {options.seed}, {validation}, {options.penalty.upper()} penalty, "
         f"λ = {result.lam:g} (chosen from {lams}), thresholds {'fitted' if options.thresholds else 'kept'}, "
         f"features {options.features}.",
+        *_tier_lines(result.policy),
         "Scores fitted (rule → tier: requests reaching the rule in training):",
         *(f"  {t.score}: rule '{t.rule}' → {'not ' if t.below else ''}{t.tier}: {result.train_sizes.get(t.score, 0)} requests"
           for t in result.targets),
