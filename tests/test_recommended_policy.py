@@ -1,43 +1,69 @@
-"""rules/recommended.toml: reproducible from its header's tune command, and sane on its own set."""
+"""rules/recommended.toml: its header's held-out figures are the shipped model's, and it beats the
+article on requests it was not fitted to.
+
+The figures themselves come from the training corpus, which is built from fetched snapshots
+and not committed (bench/data/corpus/SOURCES.md), so the suite cannot recompute them; it checks
+that the header, the shipped model's `trained` record and the docs say the same thing.
+"""
 
 from __future__ import annotations
 
-import pytest
+import re
+from pathlib import Path
 
 from rulerouter import Router
 from rulerouter.decide.compile import CompiledPolicy
+from rulerouter.policy.model_file import read_model, resolve_model_path
 from rulerouter.quality.evaluate import label_report, route_all
-from rulerouter.quality.labelled_data import read_records, split_holdout
-from rulerouter.quality.tune import TuneOptions, tune
+from rulerouter.quality.groups import groups_of
+from rulerouter.quality.labelled_data import read_records
 
 from .conftest import ROOT
 
 SOURCE = ROOT / "rules" / "recommended.toml"
 DEVSET = ROOT / "bench" / "data" / "devset.jsonl"
+TIERS = ("complex", "standard", "structured", "bulk")
 
 
-def shipped():
-    return Router.from_file(SOURCE, env={"RULEROUTER_API_KEY": "x"}).policy
+def header_rows() -> dict[str, dict[str, float | None]]:
+    """Each held-out source's row of the header's table: recall per tier in % (None: —) and macro."""
+    rows = {}
+    for line in SOURCE.read_text().splitlines():
+        match = re.fullmatch(r"#   ([a-z0-9-]+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([01]\.\d{3})", line)
+        if match:
+            cells = [None if c == "—" else float(c.rstrip("%")) for c in match.groups()[2:6]]  # percent
+            rows[match.group(1)] = {**dict(zip(TIERS, cells)), "macro": float(match.group(7)), "requests": int(match.group(2))}
+    return rows
 
 
-def test_recommended_weights_are_reproduced_by_the_command_in_its_header() -> None:
-    assert "--holdout 0.3 --seed 2026 --thresholds" in SOURCE.read_text()
-    policy = shipped()
-    result = tune(policy, read_records(DEVSET), TuneOptions(seed=2026, holdout=0.3, thresholds=True))
-    for name, score in policy.scores.items():
-        assert result.policy.scores[name].weights == pytest.approx(score.weights, rel=1e-3), name
-        assert result.policy.scores[name].bias == pytest.approx(score.bias, rel=1e-3), name
-    assert [r.when for r in result.policy.rules] == [r.when for r in policy.rules]  # same thresholds
-    assert round(100 * result.cv_accuracy[result.lam][0], 1) == 79.6  # the figure docs/quality.md reports
-    assert result.holdout_report is not None
-    assert round(100 * result.holdout_report.accuracy, 1) == 74.3
+def test_the_header_shows_the_held_out_figures_recorded_in_the_shipped_model() -> None:
+    trained = read_model(resolve_model_path("builtin:task", Path("."))).trained
+    assert trained["by"] == "source" and trained["prune"] == 0.1 and trained["lambda"] == 0.001
+    rows = header_rows()
+    assert set(rows) == set(trained["held_out"]) and len(rows) >= 6
+    for source, held in trained["held_out"].items():
+        row = rows[source]
+        assert row["requests"] == held["requests"], source
+        assert row["macro"] == round(held["macro_recall"], 3), source
+        for tier in TIERS:
+            expected = held["recall"].get(tier)
+            assert row[tier] == (None if expected is None else round(100 * expected, 1)), (source, tier)
+    mean = round(trained["mean_macro_recall"], 3)
+    assert f"mean over sources" in SOURCE.read_text() and f"{mean:.3f}" in SOURCE.read_text()
+    quality_page = (ROOT / "docs" / "quality.md").read_text()
+    assert f"mean macro recall {mean:.3f}" in quality_page  # the docs carry the same figure
+    assert "--prune 0.1" in SOURCE.read_text() and "-c rules/recommended.toml --classifier task" in SOURCE.read_text()
 
 
-def test_recommended_beats_the_article_on_the_held_out_requests() -> None:
-    _, held = split_holdout(read_records(DEVSET), 0.3, seed=2026)
-    figures = {}
-    for name in ("default", "recommended"):
-        policy = Router.from_file(ROOT / "rules" / f"{name}.toml", env={"RULEROUTER_API_KEY": "x"}).policy
-        figures[name] = label_report(policy, route_all(CompiledPolicy(policy), held))
-    assert figures["recommended"].accuracy > figures["default"].accuracy + 0.3
-    assert figures["recommended"].figures["complex"].recall > 0.6 > figures["default"].figures["complex"].recall
+def test_recommended_beats_the_article_on_every_source_of_the_development_set() -> None:
+    """The development set was never trained on (its prompts are dropped from the corpus)."""
+    records = read_records(DEVSET)
+    for name, members in groups_of(records, "source").items():
+        figures = {}
+        for policy_name in ("default", "recommended"):
+            policy = Router.from_file(ROOT / "rules" / f"{policy_name}.toml", env={"RULEROUTER_API_KEY": "x"}).policy
+            figures[policy_name] = label_report(policy, route_all(CompiledPolicy(policy), members)).macro_recall
+        assert figures["recommended"] >= figures["default"], (name, figures)
+    policy = Router.from_file(SOURCE, env={"RULEROUTER_API_KEY": "x"}).policy
+    report = label_report(policy, route_all(CompiledPolicy(policy), records))
+    assert report.figures["complex"].recall > 0.75  # the article's keywords reach 0.064 on these

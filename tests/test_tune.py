@@ -137,6 +137,16 @@ def test_tune_is_deterministic_and_the_file_lints_clean(tmp_path: Path) -> None:
     assert 0.05 <= tuned["rules"][1]["when"]["score"]["gte"] <= 0.95
 
 
+def test_the_tuned_header_names_what_each_described_tier_is_for(tmp_path: Path) -> None:
+    text = POLICY.replace('complex = "big"', 'complex = { model = "big", description = "code, maths, proofs" }')
+    records = read_records(dataset(tmp_path))
+    options = TuneOptions(folds=3, seed=4, lambdas=(0.1,))
+    header = render(tomllib.loads(text), tune(policy(text), records, options), options, "p.toml", "data.jsonl")
+    assert "# Tiers:\n#   complex  code, maths, proofs\n# Scores fitted" in header  # only tiers with a description
+    plain = render(tomllib.loads(POLICY), tune(policy(), records, options), options, "p.toml", "data.jsonl")
+    assert "# Tiers:" not in plain
+
+
 def test_a_plain_sum_with_a_threshold_outside_0_1_becomes_a_probability(tmp_path: Path) -> None:
     text = POLICY.replace('when.score = { name = "difficulty", gte = 0.5 }', 'when.score = { name = "difficulty", gte = 2.0 }')
     text = text.replace("weights = { reasoning = 0.0, questions = 0.0, edit_cues = 0.0 }", "weights = { reasoning = 3.0, questions = 0.0, edit_cues = 0.0 }")

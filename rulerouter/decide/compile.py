@@ -151,9 +151,10 @@ class CompiledPolicy:
         )
         for scanner in self._scanners.values():
             scanner.build()
-        if self.classifiers or self._example_sets:
-            # One lookup per request feature serves every classifier and example set.
-            FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))
+        #: One lookup per request feature serves every classifier and example set (each is
+        #: attached to its fields of this table); None when the policy has neither.
+        self.feature_table = (FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))
+                              if self.classifiers or self._example_sets else None)
         #: Budgets whose spend some enabled rule tests: the router reads these before deciding.
         self.spend_budgets = frozenset(name for rule in policy.rules if rule.enabled for name in _spend_budgets(rule.when))
 

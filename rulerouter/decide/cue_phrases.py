@@ -117,6 +117,7 @@ LABELS = [
     # The classic labelling tasks by name: sentiment, rating, topic, paraphrase, entailment.
     "rate this", "rating", "star rating", "stars", "topic of", "what is the topic",
     "paraphrase*", "same meaning", "mean the same", "entail*", "spam or", "is this review",
+    "belong to",
 ]
 
 # Maths vocabulary.
