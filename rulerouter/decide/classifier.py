@@ -103,5 +103,5 @@ class Classifier:
 
 def _shown_feature(name: str) -> str:
     kind, text = name[:2], name[2:]
-    label = {"w:": "", "b:": "", "p:": "prefix ", "s:": "punctuation "}[kind]
+    label = {"w:": "", "p:": "prefix ", "s:": "punctuation "}[kind]
     return f"{label}'{text}'"

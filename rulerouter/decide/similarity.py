@@ -1,7 +1,7 @@
 """Similarity of a request to example prompts (`when.similar`), on the classifiers' features.
 
-Each example and the request become the *set* of their n-gram features (words, bigrams,
-prefixes, punctuation runs: `rulerouter.decide.text_features`); similarity is the cosine of
+Each example and the request become the *set* of their features (words, prefixes,
+punctuation runs: `rulerouter.decide.text_features`); similarity is the cosine of
 those sets, |A ∩ B| / √(|A|·|B|), from 0 (nothing shared) to 1 (the same features). The
 request is compared with every example and the nearest one counts.
 

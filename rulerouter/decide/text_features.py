@@ -1,21 +1,23 @@
 """The n-gram features of a text that learned classifiers and example similarity share.
 
 A text (lower-cased, every digit folded to `0` so that numbers match numbers) gives the *set*
-of its features, each counted once however often it occurs. Four kinds:
+of its features, each counted once however often it occurs. Three kinds:
 
-* words — runs of letters and digits (`debugging`, `json`, `0000`), and word bigrams, each pair
-  of neighbouring words;
+* words — runs of letters and digits (`debugging`, `json`, `0000`);
 * prefixes — the first five characters of each word longer than that (`debug` for debugging,
   debugger, debugged…), so inflections the training data never showed still count;
 * punctuation runs — what is left of each whitespace-separated chunk once letters and digits
   are taken out (`print(x)` gives `()`, `{"a": 1}` gives `{":}`), the shape of code and formats;
-* character bigrams of CJK runs, which have no spaces between words (they count as words).
+* and, counted as words, character bigrams of CJK runs, which have no spaces between words.
+
+No word bigrams: held out by source, the shipped policy routes as well without them (its cue
+phrases carry the phrases that matter), and they were about half the lookups of a request.
 
 Keys. So that one dictionary lookup per feature serves every model and example set of a
 policy (`rulerouter.decide.feature_table`), the kinds are told apart by the key's type, not by a
 prefix string built per feature: a word or a punctuation run is a `str` (words hold only letters
-and digits, punctuation runs none), a bigram a 2-tuple of words, a prefix a 1-tuple. Model
-files name features by strings (`w:`, `b:`, `p:`, `s:` kinds): `name_of` and `key_of` convert.
+and digits, punctuation runs none), a prefix a 1-tuple. Model files name features by strings
+(`w:`, `p:`, `s:` kinds): `name_of` and `key_of` convert.
 
 Long texts are sampled as the structural signals are (their first 12,000 and last 4,000
 characters), so the cost is linear in the text up to that size and flat beyond. Plain ASCII
@@ -52,7 +54,7 @@ _ALNUM_RUN = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
 
 
-Key = Any  # str (a word or punctuation run), (word, word) a bigram, (prefix,) a prefix
+Key = Any  # str (a word or punctuation run), or (prefix,) a prefix
 
 
 class Features:
@@ -62,7 +64,6 @@ class Features:
 
     def __init__(self, words: list[str], punctuation: list[str], cjk: list[str]) -> None:
         keys: set[Key] = set(words)
-        keys.update(zip(words, words[1:]))
         keys.update(zip([w[:PREFIX] for w in words if len(w) > PREFIX]))
         keys.update(punctuation)
         keys.update(cjk)
@@ -75,21 +76,15 @@ class Features:
 
 
 def name_of(key: Key) -> str:
-    """The model-file name of a feature key: `w:word`, `b:one two`, `p:prefi`, `s:()`."""
+    """The model-file name of a feature key: `w:word`, `p:prefi`, `s:()`."""
     if type(key) is tuple:
-        return f"b:{key[0]} {key[1]}" if len(key) == 2 else f"p:{key[0]}"
+        return f"p:{key[0]}"
     return f"w:{key}" if key[0].isalnum() else f"s:{key}"
 
 
 def key_of(name: str) -> Key:
     """The feature key a model-file name stands for (the inverse of `name_of`)."""
-    kind, text = name[:2], name[2:]
-    if kind == "b:":
-        first, _, second = text.partition(" ")
-        return (first, second)
-    if kind == "p:":
-        return (text,)
-    return text
+    return (name[2:],) if name.startswith("p:") else name[2:]
 
 
 def extract(text: str) -> Features:

@@ -2,11 +2,11 @@
 
 A model file is JSON:
 
-    {"format": "rulerouter-classifier", "version": 2, "features_version": 2,
+    {"format": "rulerouter-classifier", "version": 2, "features_version": 3,
      "classes": ["bulk", "complex", "standard", "structured"],
      "bias": [-0.4, 0.1, 0.9, -0.2],
      "scale": 0.001,
-     "weights": {"w:prove": [-120, 1450, -300, -900], "b:step by": […], "p:debug": […], "s:{}": […]},
+     "weights": {"w:prove": [-120, 1450, -300, -900], "p:debug": […], "s:{}": […]},
      "trained": {…}}
 
 `weights` maps a feature (its kind and text, see `rulerouter.decide.text_features`) to one
@@ -41,9 +41,9 @@ __all__ = [
 FORMAT = "rulerouter-classifier"
 VERSION = 2  # 2: weights of 16 bits
 #: The feature extraction a file was trained with (`rulerouter.decide.text_features`).
-FEATURES_VERSION = 2  # 2: each distinct feature of a text counts once
+FEATURES_VERSION = 3  # 2: each distinct feature of a text counts once; 3: no word bigrams
 BUILTIN_PREFIX = "builtin:"
-_KINDS = ("w:", "b:", "p:", "s:")
+_KINDS = ("w:", "p:", "s:")
 LIMIT = 2**15  # |quantised weight| < LIMIT
 
 
@@ -120,7 +120,7 @@ def parse_model(data: Any) -> ModelFile:
     checked: dict[str, tuple[int, ...]] = {}
     for name, row in weights.items():
         if not name.startswith(_KINDS) or len(name) < 3:
-            raise _corrupt(f"feature {name[:40]!r} has no known kind (w:, b:, p:, s:)")
+            raise _corrupt(f"feature {name[:40]!r} has no known kind (w:, p:, s:)")
         if (not isinstance(row, list) or len(row) != len(classes)
                 or not all(isinstance(q, int) and not isinstance(q, bool) and -LIMIT < q < LIMIT for q in row)):
             raise _corrupt(f"feature {name[:40]!r} must have one integer per class")
