@@ -122,6 +122,31 @@ def test_packed_sums_give_the_formula(model: ModelFile, text: str) -> None:
     assert sum(got.values()) == pytest.approx(1.0)
 
 
+def naive_similarity(examples: list[str], text: str) -> float:
+    """The cosine of feature sets, written plainly."""
+    mine = extract(text).keys
+    if not mine:
+        return 0.0
+    return max(len(mine & extract(e).keys) / math.sqrt(len(mine) * len(extract(e).keys)) for e in examples)
+
+
+@pytest.mark.parametrize("long_example", [False, True])  # 8-bit example fields, and 16-bit ones
+def test_one_shared_table_gives_each_classifier_and_example_set_its_own_figures(model: ModelFile, long_example: bool) -> None:
+    from rulerouter.decide.feature_table import FeatureTable
+
+    other = ModelFile(("a", "b"), (0.1, -0.1), 0.001, {"w:prove": (3000, -3000), "p:induc": (-500, 500)})
+    first, second = Classifier("task", model), Classifier("other", other)
+    hard = ExampleSet(HARD + ([" ".join(f"word{i} w{i}x" for i in range(400))] if long_example else []), "hard")
+    easy = ExampleSet(EASY, "easy")
+    FeatureTable([first, second], [hard, easy])  # as a compiled policy does: one lookup pass for all four
+    for text in HARD + EASY + EDITS + ["", "word3 w3x word7 prove"]:
+        alone = Classifier("task", model).probabilities_of(text)
+        assert first.probabilities_of(text) == pytest.approx(alone, abs=1e-12)
+        assert list(second.probabilities_of(text).values()) == pytest.approx(naive_probabilities(other, text), abs=1e-9)
+        for examples in (hard, easy):
+            assert examples.nearest_to(text)[0] == pytest.approx(naive_similarity(list(examples.examples), text), abs=1e-12)
+
+
 def test_the_classifier_learns_the_tiers(model: ModelFile) -> None:
     classifier = Classifier("task", model)
     for text, tier in (("Prove the recurrence by induction, step by step.", "complex"),

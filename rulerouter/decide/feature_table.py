@@ -46,6 +46,7 @@ class ExampleMember(Protocol):
     def keys(self) -> Sequence[frozenset[Key]]: ...
     def attach(self, table: FeatureTable, slot: int) -> None: ...
 
+
 OFFSET = LIMIT  # added to every weight so that each field stays non-negative
 _CLASS_BITS, _EXAMPLE_BITS = 32, 16
 
