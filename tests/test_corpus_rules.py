@@ -236,7 +236,7 @@ def test_mirror_reads_a_pinned_commit_and_names_the_fetch_for_a_missing_one(tmp_
     (mirrors / "own+repo").mkdir(parents=True)
     (work / ".git").rename(mirrors / "own+repo" / "repo")
     with Mirror("own/repo", commit, mirrors) as m:
-        assert m.ls("d/") == [("d/a.json", 8)]
+        assert m.ls("d/") == [("d/a.json", 8)] == m.ls()  # no prefix: the whole tree
         assert json.loads(m.text("d/a.json")) == {"x": 1}
         with pytest.raises(MirrorMissing, match="d/b.json is not in the snapshot"):
             m.read("d/b.json")

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import csv
+import io
 import gzip
 import hashlib
 import json
@@ -33,10 +35,12 @@ from typing import Callable, Iterable, Iterator
 
 try:
     from . import corpus_rules as rules
+    from . import corpus_rules_code as code_rules
     from .corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from .corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
 except ImportError:
     import corpus_rules as rules
+    import corpus_rules_code as code_rules
     from corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
 
@@ -122,6 +126,40 @@ def load_clinc(m: Mirror) -> Iterable[Candidate]:
     return rules.clinc_candidates([*data["train"], *data["oos_train"]], json.loads(m.text("data/domains.json")))
 
 
+def load_nlbse(m: Mirror) -> Iterable[Candidate]:
+    csv.field_size_limit(1 << 24)  # a few issue bodies are longer than csv's default field limit
+    return code_rules.nlbse_candidates(csv.DictReader(io.StringIO(m.text("data/issues_train.csv"))))
+
+
+def load_rosetta(m: Mirror) -> Iterable[Candidate]:
+    pages = ((path, m.text(path)) for path, size in m.ls("content/tasks/")
+             if size >= 0 and (path.count("/") == 2 and path.endswith(".md") or path.endswith("/index.md")))
+    return code_rules.rosetta_candidates(pages)
+
+
+def load_codeforces(m: Mirror) -> Iterator[Candidate]:
+    paths = {path for path, size in m.ls() if size >= 0}
+    for path in sorted(paths):
+        folder, _, name = path.rpartition("/")
+        if name == "problem.yaml" and f"{folder}/problem.md" in paths:
+            yield from code_rules.codeforces_candidates([(folder, m.text(path), m.text(f"{folder}/problem.md"))])
+
+
+def load_exercism(m: Mirror) -> Iterable[Candidate]:
+    exercises = json.loads(m.text("config.json"))["exercises"]["practice"]
+    files = {path for path, size in m.ls("exercises/practice/") if size >= 0}
+    docs: dict[str, dict] = {}
+    for ex in exercises:
+        base = f"exercises/practice/{ex['slug']}"
+        doc = {kind: m.text(f"{base}/.docs/{kind}.md") for kind in ("introduction", "instructions")
+               if f"{base}/.docs/{kind}.md" in files}
+        stub = f"{ex['slug'].replace('-', '_')}.py"
+        if f"{base}/{stub}" in files:
+            doc["stub"] = (stub, m.text(f"{base}/{stub}"))
+        docs[ex["slug"]] = doc
+    return code_rules.exercism_candidates(exercises, docs)
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -137,6 +175,12 @@ SOURCES: tuple[Source, ...] = (
            stratum=lambda c: c.category.rsplit("/", 1)[0] if c.category.startswith("query/") else c.category),
     Source("codexglue-translation", "microsoft/CodeXGLUE", "ac74a62802a0dd159b3258c78a2df8ad36cdf2b9", load_codexglue,
            cap=1200),
+    Source("nlbse-issues", "nlbse2024/issue-report-classification", "2927bc67eb42db8affd16eaf3e5a6d74f3063961",
+           load_nlbse),
+    Source("rosetta-code", "ad-si/RosettaGit", "d640eb3ecb38e92bf55068942b84d446d90d073c", load_rosetta, cap=1200),
+    Source("codeforces", "zjx-kimi/CodeForces-Problems", "f896fd44f81dd88ff5a85904fb13620ad4dfcf39", load_codeforces,
+           cap=1500),
+    Source("exercism-python", "exercism/python", "9eb657d4507d91efef99f484e7f2a1f4074911b5", load_exercism),
 )
 
 

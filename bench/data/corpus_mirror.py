@@ -54,7 +54,7 @@ class Mirror:
 
         ``size`` is -1 for a blob the snapshot does not hold (files of 4 MiB and more).
         """
-        out = self._git("ls-tree", "-r", "-l", "-z", self.commit, "--", prefix).stdout.decode()
+        out = self._git("ls-tree", "-r", "-l", "-z", self.commit, *(("--", prefix) if prefix else ())).stdout.decode()
         rows = []
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
