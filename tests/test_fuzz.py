@@ -511,3 +511,75 @@ def test_request_heads_get_exactly_the_limits_answer(wire_gateway: Any, path: in
         assert status == 431, (status, len(head), len(fields))
     else:
         assert status == 200, (status, reply[:300])
+
+
+# --- clients that leave --------------------------------------------------------------------------
+
+def leaving_gateway() -> tuple[Gateway, list[dict[str, Any]], dict[str, float]]:
+    """A gateway whose upstream takes `timing["upstream"]` seconds and streams with `timing["gap"]` between events."""
+    checked = load_check(tomli_w.dumps({k: v for k, v in BASE.items() if k not in ("rate_limits", "verification")}), "leave.toml", env={})
+    holder = PolicyHolder(__import__("pathlib").Path("leave.toml"), checked, env={}, log=None)
+    seen: list[dict[str, Any]] = []
+    holder.router.observer.add_sink(lambda e: seen.append(e) if e["event"] == "request" else None)
+    timing = {"upstream": 0.0, "gap": 0.0}
+
+    class Slow(httpx.AsyncByteStream):
+        def __init__(self, parts: list[bytes]) -> None:
+            self.parts = parts
+
+        async def __aiter__(self):  # type: ignore[override]
+            for part in self.parts:
+                await asyncio.sleep(timing["gap"])
+                yield part
+
+    async def send(target: Any, body: bytes, extra: Any = ()) -> httpx.Response:
+        await asyncio.sleep(timing["upstream"])
+        if json.loads(body).get("stream"):
+            chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m1", "choices": [{"index": 0, "delta": {"content": "ok "}, "finish_reason": None}]}
+            done = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            parts = [b"data: " + json.dumps(c).encode() + b"\n\n" for c in (chunk, chunk, chunk, done)] + [b"data: [DONE]\n\n"]
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Slow(parts))
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
+
+    holder.router.executor.providers.asend = send  # type: ignore[method-assign]
+    return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0, client_keys=ClientKeys.none("fuzz")), seen, timing
+
+
+LEAVING = leaving_gateway()
+
+
+@examples(60, 600)
+@given(stream=st.booleans(), upstream=st.floats(0, 0.05), gap=st.floats(0, 0.01), leave=st.floats(0, 0.08))
+def test_a_client_leaving_at_any_point_is_recorded_once_as_what_happened(stream: bool, upstream: float, gap: float, leave: float) -> None:
+    app, seen, timing = LEAVING
+    timing.update(upstream=upstream, gap=gap)
+    seen.clear()
+    sent: list[dict[str, Any]] = []
+    body = json.dumps({**VALID, "stream": stream}).encode()
+    delivered = [False]
+
+    async def receive() -> dict[str, Any]:
+        if not delivered[0]:
+            delivered[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(leave)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def go() -> None:
+        await app({"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}, receive, send)
+        await asyncio.sleep(0)  # the disconnect watcher, cancelled on the way out, ends on the next turn of the loop
+        assert {t for t in asyncio.all_tasks() if t is not asyncio.current_task()} == set()  # nothing left running
+
+    asyncio.run(go())
+    complete = bool(sent) and sent[-1].get("type") == "http.response.body" and not sent[-1].get("more_body", False)
+    assert len(seen) == 1, seen  # recorded exactly once
+    outcome = seen[0]["outcome"]
+    assert outcome in ("ok", "cancelled"), seen[0]
+    assert (outcome == "ok") == complete, (outcome, sent[-1:] if sent else None)
+    if outcome == "cancelled":
+        assert seen[0]["error"]["type"] == "Cancelled" and seen[0]["attempts"]
+    if leave + 0.01 < upstream:  # gone well before the upstream answered: noticed, and the call cut off
+        assert outcome == "cancelled" and seen[0]["attempts"][-1]["outcome"] == "cancelled"

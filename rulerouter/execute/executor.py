@@ -25,7 +25,7 @@ from .flow import Call, FlowContext, FlowEnd, adrive, drive, request_flow
 from .limits import Admission, Ledger, Limits, output_tokens_of
 from .native import NativeRequest, Untranslatable
 from .providers import Providers, Target
-from .result import Attempt, ExecutionError, Result, Usage
+from .result import Attempt, Cancelled, ExecutionError, Result, Usage
 from .upstream_reply import Outcome, outcome_from_exception
 
 __all__ = ["Executor", "Prepared", "Recorder"]
@@ -55,6 +55,7 @@ class Prepared:
     admission: Admission | None = None  # what the request reserved of its budgets and rate limits
     attempts: list[Attempt] = field(default_factory=list)  # filled by the flow as it goes
     budgets: list[dict[str, str]] = field(default_factory=list)  # the budgets that count it
+    in_flight: tuple[Call, float] | None = None  # the call being waited on, and since when (perf_counter)
 
 
 def _check_messages(messages: list[Any]) -> None:
@@ -267,12 +268,14 @@ class Executor:
             return untranslatable(exc, call, redact)
         client = self.providers.client(target.provider)
         started = time.perf_counter()
+        prepared.in_flight = (call, started)
         try:
             response = client.post(target.url, content=body, headers=extra or None)
         except Exception as exc:  # every transport failure becomes a classified outcome
             outcome = outcome_from_exception(exc, redact)
         else:
             outcome = target.api.read_reply(response.status_code, response.headers, response.content, redact)
+        prepared.in_flight = None
         outcome.latency_s = time.perf_counter() - started
         return outcome
 
@@ -283,6 +286,7 @@ class Executor:
         except Untranslatable as exc:
             return untranslatable(exc, call, redact)
         started = time.perf_counter()
+        prepared.in_flight = (call, started)  # left set if the caller goes away during the call
         try:
             response = await self.providers.asend(target, body, extra)
             if "content-encoding" in response.headers:
@@ -296,6 +300,7 @@ class Executor:
             outcome = outcome_from_exception(exc, redact)
         else:
             outcome = target.api.read_reply(response.status_code, response.headers, content, redact)
+        prepared.in_flight = None
         outcome.latency_s = time.perf_counter() - started
         return outcome
 
@@ -323,12 +328,31 @@ class Executor:
         )
         return error
 
+    def abandoned(self, prepared: Prepared, how: str, *, stream: bool = False, delivered_chunks: int = 0) -> Cancelled:
+        """The caller went away (`how` says when): record the request as cancelled, with the
+        attempts made so far — the one cut off in flight included, its cost unknown because the
+        upstream may still charge for it — and settle its budgets with what is known."""
+        attempts = prepared.attempts
+        if prepared.in_flight is not None:
+            call, since = prepared.in_flight
+            prepared.in_flight = None
+            attempts.append(Attempt(model=call.model, purpose=call.purpose, outcome="cancelled", error_kind="cancelled",
+                                    message="cut off: the caller went away while this call was in flight; the upstream may still charge for it",
+                                    latency_s=time.perf_counter() - since, cost=None, waited_s=call.delay_s))
+        spent = sum(a.cost for a in attempts if a.cost is not None)
+        error = Cancelled(f"the caller went away {how}, after {len(attempts)} attempt(s) costing ${spent:.6f} so far (known part)",
+                          attempts, delivered_chunks=delivered_chunks, tier=prepared.decision.tier)
+        return self.failed(prepared, error, stream=stream)
+
     def run(self, prepared: Prepared, verify: bool | None) -> Result:
         try:
             end = drive(self.flow(prepared, verify), lambda call: self.call(call, prepared), self._sleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
-        except BaseException:  # interrupted: charge the attempts made, release the rest
+        except (KeyboardInterrupt, SystemExit):  # the caller is leaving: record what was spent
+            self.abandoned(prepared, "before the answer")
+            raise
+        except BaseException:  # a bug: charge the attempts made, release the rest
             self.settle(prepared, prepared.attempts)
             raise
         return self.answered(prepared, self.result(prepared, end))
@@ -338,7 +362,10 @@ class Executor:
             end = await adrive(self.flow(prepared, verify), lambda call: self.acall(call, prepared), self._asleep)
         except ExecutionError as exc:
             raise self.failed(prepared, exc) from None
-        except BaseException:  # cancelled: charge the attempts made, release the rest
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):  # the caller went away: cut off, recorded
+            self.abandoned(prepared, "before the answer")
+            raise
+        except BaseException:  # a bug: charge the attempts made, release the rest
             self.settle(prepared, prepared.attempts)
             raise
         return self.answered(prepared, self.result(prepared, end))

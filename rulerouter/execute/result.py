@@ -5,8 +5,11 @@
         ├── AllAttemptsFailed     every model tried failed (or was skipped); each attempt says why
         ├── UpstreamRejected      the upstream refused the request itself (400/401/403/404): no
         │                         other model would do better, so no fallback was tried
-        └── StreamInterrupted     a stream broke after its first chunk reached the caller; says
-                                  how much was delivered
+        ├── StreamInterrupted     a stream broke after its first chunk reached the caller; says
+        │                         how much was delivered
+        └── Cancelled             the caller went away (task cancelled, stream closed early, gateway
+                                  client disconnected); recorded with the attempts made so far, never
+                                  raised to the caller that left
 
 Every attempt — answer, judge or escalation; failed, skipped or successful — is an `Attempt`
 with its model, outcome, error kind, latency, tokens and cost.
@@ -22,6 +25,7 @@ from ..errors import RuleRouterError
 __all__ = [
     "AllAttemptsFailed",
     "Attempt",
+    "Cancelled",
     "ExecutionError",
     "Result",
     "StreamInterrupted",
@@ -41,6 +45,7 @@ ERROR_KINDS = (
     "circuit_open",    # skipped: the model's circuit breaker is open, or it asked us to wait
     "deadline",        # the request's time budget ran out
     "untranslatable",  # skipped: the model's provider speaks an API that cannot carry the request
+    "cancelled",       # the caller went away while this call was in flight: the call was cut off
 )
 
 
@@ -208,6 +213,15 @@ class UpstreamRejected(ExecutionError):
     def __init__(self, message: str, attempts: Sequence[Attempt], *, status: int | None, **kwargs: Any) -> None:
         super().__init__(message, attempts, **kwargs)
         self.status = status
+
+
+class Cancelled(ExecutionError):
+    """The caller went away before the answer was complete. Recorded (outcome `cancelled`, the
+    attempts so far, what they are known to have cost), never raised: the caller has left."""
+
+    def __init__(self, message: str, attempts: Sequence[Attempt], *, delivered_chunks: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, attempts, **kwargs)
+        self.delivered_chunks = delivered_chunks
 
 
 class StreamInterrupted(ExecutionError):

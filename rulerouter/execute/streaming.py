@@ -17,6 +17,7 @@ the provider's own API (for a client that asked in that API).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -192,10 +193,11 @@ class _StreamBase:
         return list(end.attempts) if end is not None else []
 
     def _abandoned(self) -> None:
-        """The caller stopped reading before the end: record it, once, as an interrupted stream."""
+        """The caller stopped reading before the end: record it, once, as cancelled."""
         tracker = self._tracker
         if tracker.end is not None and tracker.result is None and not tracker.reported:
-            tracker.interrupted("the caller closed the stream before its end")
+            tracker.reported = True
+            self._executor.abandoned(self.prepared, f"after {tracker.chunks} chunk(s) of the stream", stream=True, delivered_chunks=tracker.chunks)
 
     def _flow(self) -> Any:
         return self._executor.flow(self.prepared, verify=False, allow_verify=False)
@@ -229,6 +231,9 @@ class CompletionStream(_StreamBase):
                 end = drive(self._flow(), self._attempt, self._executor._sleep)
             except ExecutionError as exc:
                 raise self._executor.failed(self.prepared, exc, stream=True) from None
+            except (KeyboardInterrupt, SystemExit):  # the caller is leaving: record what was spent
+                self._executor.abandoned(self.prepared, "before the stream's first chunk", stream=True)
+                raise
             except BaseException:
                 self._executor.settle(self.prepared, self.prepared.attempts)
                 raise
@@ -242,6 +247,7 @@ class CompletionStream(_StreamBase):
         target, body, extra = opened
         client = self._executor.providers.client(target.provider)
         started = time.perf_counter()
+        self.prepared.in_flight = (call, started)  # left set if the caller goes away during the call
         tracker = self._tracker
         response = None
         try:
@@ -270,6 +276,7 @@ class CompletionStream(_StreamBase):
                 response.close()
         if not outcome.ok:
             tracker.pending.clear()
+        self.prepared.in_flight = None
         outcome.latency_s = time.perf_counter() - started
         return outcome
 
@@ -325,6 +332,9 @@ class AsyncCompletionStream(_StreamBase):
                 end = await adrive(self._flow(), self._attempt, self._executor._asleep)
             except ExecutionError as exc:
                 raise self._executor.failed(self.prepared, exc, stream=True) from None
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):  # the caller went away: cut off, recorded
+                self._executor.abandoned(self.prepared, "before the stream's first chunk", stream=True)
+                raise
             except BaseException:
                 self._executor.settle(self.prepared, self.prepared.attempts)
                 raise
@@ -337,6 +347,7 @@ class AsyncCompletionStream(_StreamBase):
             return opened
         target, body, extra = opened
         started = time.perf_counter()
+        self.prepared.in_flight = (call, started)  # left set if the caller goes away during the call
         tracker = self._tracker
         response = None
         try:
@@ -365,6 +376,7 @@ class AsyncCompletionStream(_StreamBase):
                 await response.aclose()
         if not outcome.ok:
             tracker.pending.clear()
+        self.prepared.in_flight = None
         outcome.latency_s = time.perf_counter() - started
         return outcome
 

@@ -19,7 +19,6 @@ Anthropic's API, for the model the rules choose; for any other model it is a 404
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Protocol
 
@@ -31,9 +30,9 @@ from ..execute.result import ExecutionError, StreamInterrupted
 from ..router import Router
 from .anthropic_request import MessagesRequest, parse_messages_request
 from .anthropic_response import MessageEvents, error_body, message_of
-from .asgi import SSE_HEADERS, Receive, Scope, Send, execution_status, routing_headers, send_bytes, wait_disconnect
+from .asgi import SSE_HEADERS, Receive, Scope, Send, execution_status, routing_headers, send_bytes
 from .refusals import refusal_for
-from .request_boundary import BadRequest, bad_request, read_body
+from .request_boundary import BadRequest, bad_request, read_body, while_connected
 
 __all__ = ["AnthropicDoor", "models_body"]
 
@@ -100,7 +99,7 @@ class AnthropicDoor:
             if request.stream:
                 await self._stream(router, request, target, receive, send)
             else:
-                await self._complete(router, request, target, send)
+                await self._complete(router, request, target, receive, send)
         finally:
             await self.gateway.holder.release(router)
 
@@ -117,10 +116,11 @@ class AnthropicDoor:
             return await self.error(send, status, str(exc), exc.request_id)
         await self.error(send, 502, str(exc))
 
-    async def _complete(self, router: Router, request: MessagesRequest, target: dict[str, Any], send: Send) -> None:
+    async def _complete(self, router: Router, request: MessagesRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
-            result = await router.acomplete(messages=request.messages, metadata=request.metadata, native=request.native,
-                                            parameters=request.params, **target)
+            async with while_connected(receive):  # the client leaves: the upstream call is cut off and recorded
+                result = await router.acomplete(messages=request.messages, metadata=request.metadata, native=request.native,
+                                                parameters=request.params, **target)
         except RuleRouterError as exc:
             return await self._failed(send, exc)
         if result.provider_api == "anthropic" and result.raw_response is not None:
@@ -139,6 +139,10 @@ class AnthropicDoor:
         await send_bytes(send, 200, body, [*headers, (b"request-id", result.request_id.encode())])
 
     async def _stream(self, router: Router, request: MessagesRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
+        async with while_connected(receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
+            await self._stream_connected(router, request, target, send)
+
+    async def _stream_connected(self, router: Router, request: MessagesRequest, target: dict[str, Any], send: Send) -> None:
         try:
             stream = router.astream(messages=request.messages, metadata=request.metadata, native=request.native,
                                     parameters=request.params, **target)
@@ -148,11 +152,11 @@ class AnthropicDoor:
         decision, model = stream.decision, stream.model_used
         headers = SSE_HEADERS + routing_headers(decision.tier, model, decision.rule, len(stream.attempts), None, stream.request_id, decision.repaired)
         await send({"type": "http.response.start", "status": 200, "headers": [*headers, (b"request-id", stream.request_id.encode())]})
-        disconnected = asyncio.get_running_loop().create_task(wait_disconnect(receive))
         events = MessageEvents(f"msg_{stream.request_id}", model)
         native = None  # decided by the first chunk: the provider's own events, or a translation
+        chunks = stream.native_events()
         try:
-            async for chunk in stream.native_events():
+            async for chunk in chunks:
                 if native is None:
                     native = chunk.native is not None
                     if not native:
@@ -167,17 +171,14 @@ class AnthropicDoor:
                     continue
                 if frame:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
-                if disconnected.done():
-                    await stream.aclose()
-                    return
             tail = b"" if native else events.end(stream.result.usage if stream.result is not None else None)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except StreamInterrupted as exc:
             await send({"type": "http.response.body", "body": events.error(exc.summary), "more_body": False})
         except OSError:
-            await stream.aclose()  # the client went away while we were sending
+            pass  # the client went away while we were sending: closing the stream below records it
         finally:
-            disconnected.cancel()
+            await chunks.aclose()  # a stream left before its end is closed upstream and recorded as cancelled
 
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await self._read(scope, receive, send, count_tokens=True)

@@ -33,12 +33,12 @@ from ..execute.result import ExecutionError, StreamInterrupted
 from ..observe.metrics import labels
 from ..router import Router
 from .anthropic_door import AnthropicDoor, models_body
-from .asgi import SSE_HEADERS, Receive, Scope, Send, execution_status, routing_headers, send_bytes, wait_disconnect
+from .asgi import SSE_HEADERS, Receive, Scope, Send, execution_status, routing_headers, send_bytes
 from .client_keys import ClientKeys
 from .hot_reload import PolicyHolder
 from .refusals import refusal_for
 from .request_body import ChatRequest, parse_chat_request
-from .request_boundary import BadRequest, BodyLimits, ClientGone, bad_request, read_body
+from .request_boundary import BadRequest, BodyLimits, ClientGone, bad_request, read_body, while_connected
 from .worker_metrics import WorkerMetrics
 
 __all__ = ["Gateway"]
@@ -256,13 +256,14 @@ class Gateway:
             if request.stream:
                 await self._stream(router, request, target, receive, send)
             else:
-                await self._complete(router, request, target, send)
+                await self._complete(router, request, target, receive, send)
         finally:
             await self.holder.release(router)
 
-    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:
+    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
         try:
-            result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
+            async with while_connected(receive):  # the client leaves: the upstream call is cut off and recorded
+                result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
         except InvalidInput as exc:
             return await _send_bad_request(send, bad_request(exc))
         except UsageError as exc:
@@ -284,6 +285,10 @@ class Gateway:
         await send_bytes(send, 200, body, headers)
 
     async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
+        async with while_connected(receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
+            await self._stream_connected(router, request, target, send)
+
+    async def _stream_connected(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:
         try:
             stream = router.astream(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
             await stream.start()  # fallback happens here, before any byte reaches the client
@@ -300,24 +305,21 @@ class Gateway:
         attempts = len(stream.attempts)
         headers = SSE_HEADERS + routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id, decision.repaired)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        disconnected = asyncio.get_running_loop().create_task(wait_disconnect(receive))
         rename = stream.model_used
+        chunks = stream.__aiter__()
         try:
-            async for chunk in stream:
+            async for chunk in chunks:
                 if chunk.usage_only and not request.include_usage:
                     continue
                 raw = chunk.raw
                 if chunk.data.get("model") not in (None, rename):
                     raw = json.dumps({**chunk.data, "model": rename}, ensure_ascii=False).encode()
                 await send({"type": "http.response.body", "body": b"data: " + raw + b"\n\n", "more_body": True})
-                if disconnected.done():
-                    await stream.aclose()
-                    return
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
         except StreamInterrupted as exc:
             event = error_body(502, exc.summary, code="stream_interrupted")
             await send({"type": "http.response.body", "body": b"data: " + event + b"\n\n", "more_body": False})
         except OSError:
-            await stream.aclose()  # the client went away while we were sending
+            pass  # the client went away while we were sending: closing the stream below records it
         finally:
-            disconnected.cancel()
+            await chunks.aclose()  # a stream left before its end is closed upstream and recorded as cancelled

@@ -1,5 +1,6 @@
-"""What both front doors share: ASGI types, sending a response, the routing headers, what an
-execution error means for the client, and noticing that the client went away."""
+"""What both front doors share: ASGI types, sending a response, the routing headers, and what an
+execution error means for the client. (Reading a request, and noticing that the client went
+away, are the request boundary's: `request_boundary.py`.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Awaitable, Callable
 
 from ..execute.result import ExecutionError, UpstreamRejected
 
-__all__ = ["SSE_HEADERS", "Receive", "Scope", "Send", "execution_status", "routing_headers", "send_bytes", "wait_disconnect"]
+__all__ = ["SSE_HEADERS", "Receive", "Scope", "Send", "execution_status", "routing_headers", "send_bytes"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -49,7 +50,3 @@ def execution_status(error: ExecutionError) -> tuple[int, str | None]:
         return 400, "untranslatable"  # no model on the chain could be sent the request as it was asked
     return 502, "upstream_failed"
 
-
-async def wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

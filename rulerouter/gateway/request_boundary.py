@@ -25,12 +25,13 @@ machine-readable `code`; each front door renders it in its own API's error shape
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+import contextlib
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from ..boundary import InvalidInput, check, read_json
 from .limits import BodyLimits
 
-__all__ = ["BadRequest", "BodyLimits", "ClientGone", "bad_request", "metadata_from_header", "parse_body", "read_body"]
+__all__ = ["BadRequest", "BodyLimits", "ClientGone", "bad_request", "metadata_from_header", "parse_body", "read_body", "while_connected"]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -87,6 +88,42 @@ async def read_body(scope: dict[str, Any], receive: Receive, limits: BodyLimits)
     except TimeoutError:
         raise BadRequest(f"the request body did not arrive within {limits.timeout_s:g}s", status=408, code="request_timeout") from None
     return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), metadata_header
+
+
+@contextlib.asynccontextmanager
+async def while_connected(receive: Receive) -> AsyncIterator[None]:
+    """Run the block while the client stays: when it disconnects, at any await of the block, the
+    block is cancelled — so an upstream call in flight is cut off, and the router records the
+    request as `cancelled` with what it spent — and `ClientGone` is raised instead.
+
+    One watcher task per request: it waits on the ASGI `receive()` for `http.disconnect` (the
+    body has been read by then) and cancels the request's own task, which the block leaves as it
+    does for any cancellation.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    inside = True
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    def gone(watcher: asyncio.Task[None]) -> None:
+        if inside and not watcher.cancelled() and watcher.exception() is None:
+            task.cancel("the client disconnected")
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    watcher.add_done_callback(gone)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled() and watcher.exception() is None:
+            task.uncancel()  # the cancellation was ours: the request ends as ClientGone, not cancelled
+            raise ClientGone() from None
+        raise
+    finally:
+        inside = False
+        watcher.cancel()
 
 
 def parse_body(body: bytes) -> dict[str, Any]:

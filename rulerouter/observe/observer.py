@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import BudgetExceeded, LimitExceeded, RateLimited
-from ..execute.result import Attempt, ExecutionError, Result
+from ..execute.result import Attempt, Cancelled, ExecutionError, Result
 from ..execute.upstream_reply import Redactor
 from ..policy.schema import Log
 from .events import EventLog
@@ -89,6 +89,9 @@ def request_event(
         event["repaired"] = list(repaired)  # field names only: the text itself is never logged unless asked
     if error is not None:
         event["error"] = {"type": type(error).__name__, "message": error.summary}
+        if isinstance(error, Cancelled):  # the caller left: say so, and what is known to have been spent
+            event["outcome"] = "cancelled"
+            event["cost_so_far"] = round(sum(c for c in costs if c is not None), 10)
     if include_text:
         event["prompt"] = prompt
         event["answer"] = result.content if result is not None else None
@@ -152,7 +155,8 @@ class Observer:
 
     def failed(self, error: ExecutionError, *, tier: str, rule: str | None, latency_s: float, stream: bool = False, prompt: str | None = None) -> None:
         last_model = error.attempts[-1].model if error.attempts else "(none)"
-        kind = {"AllAttemptsFailed": "all_failed", "UpstreamRejected": "rejected", "StreamInterrupted": "stream_interrupted"}.get(type(error).__name__, "error")
+        kind = {"AllAttemptsFailed": "all_failed", "UpstreamRejected": "rejected", "StreamInterrupted": "stream_interrupted",
+                "Cancelled": "cancelled"}.get(type(error).__name__, "error")
         self.metrics.record(tier=tier, model=last_model, rule=rule, outcome=kind, attempts=error.attempts, latency_s=latency_s, stream=stream)
         if self.wants_events:
             self.emit("request", request_event(

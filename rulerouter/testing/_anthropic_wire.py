@@ -88,7 +88,7 @@ def _reply(b: Reply, ex: Exchange) -> Awaitable[None] | None:
     return _reply_now(b, ex)
 
 
-def _reply_now(b: Reply, ex: Exchange) -> None:
+def _reply_now(b: Reply, ex: Exchange) -> Awaitable[None] | None:
     input_tokens = ex.prompt_tokens() if b.prompt_tokens is None else b.prompt_tokens
     output_tokens = estimate_tokens(b.content) if b.completion_tokens is None else b.completion_tokens
     mid, stop = ex.next_id("msg"), _STOP.get(b.finish, b.finish)
@@ -118,8 +118,7 @@ def _reply_now(b: Reply, ex: Exchange) -> None:
     events.append(_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                            "usage": {"output_tokens": output_tokens}}))
     events.append(_event("message_stop", {"type": "message_stop"}))
-    ex.send_stream(events)
-    return None
+    return ex.send_stream(events, spacing=b.chunk_delay)
 
 
 def _status(b: Status, ex: Exchange) -> None:

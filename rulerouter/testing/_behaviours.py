@@ -81,12 +81,15 @@ class Reply(Behaviour):
     `tool_calls` are answered after `content` (as parallel calls when there are several).
     `finish_reason` uses OpenAI's names (Anthropic's own are accepted too, and each API gets
     its equivalent); by default it is "tool_calls" when there are tool calls, else "stop".
+    `delay` waits before answering; `chunk_delay` spaces a streamed answer's events (the first
+    is sent at once), so a test can leave in the middle of a slow stream.
     """
 
     content: str = "ok"
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     delay: float = 0.0
+    chunk_delay: float = 0.0
     finish_reason: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     kind: ClassVar[str] = "reply"
@@ -213,6 +216,7 @@ class RecordedRequest:
     connection: int = 0  # sequence number of the TCP connection: equal numbers = keep-alive reuse
     behaviour: Behaviour | None = None  # set once decided; None for /healthz and /v1/models
     injected: bool = False  # True when `Faults` chose this behaviour as a fault
+    abandoned: bool = False  # True when the client closed the connection before the answer was complete
     api: str = "openai"
 
     @property

@@ -93,8 +93,10 @@ class Exchange:
     def send_json(self, status: int, obj: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.conn.write(_http.response(status, dumps(obj).encode(), headers=headers, keep_alive=self.keep_alive))
 
-    def send_stream(self, events: list[bytes], *, end: bytes = _http.LAST_CHUNK, close: bool = False) -> None:
-        """A whole SSE response in one write: each event already framed (`data:` lines and all).
+    def send_stream(self, events: list[bytes], *, end: bytes = _http.LAST_CHUNK, close: bool = False,
+                    spacing: float = 0.0) -> Awaitable[None] | None:
+        """A whole SSE response, each event already framed (`data:` lines and all): in one write,
+        or — with `spacing` — the first event at once and each next one `spacing` seconds later.
 
         `close=True` ends it with a FIN instead of the last chunk: the stream breaks there.
         """
@@ -102,14 +104,36 @@ class Exchange:
         parts.extend(_http.chunk(event) for event in events)
         if not close:
             parts.append(end)
+        if spacing > 0:
+            return self._trickle(parts, spacing, close)
         self.conn.write(b"".join(parts))
+        if close:
+            self.conn.close()
+        return None
+
+    async def _trickle(self, parts: list[bytes], spacing: float, close: bool) -> None:
+        self.conn.write(parts[0] + parts[1])
+        try:
+            for part in parts[2:]:
+                await asyncio.sleep(spacing)
+                if self.conn.closed:
+                    self.record.abandoned = True
+                    return
+                self.conn.write(part)
+        except asyncio.CancelledError:  # the connection was lost mid-stream
+            self.record.abandoned = True
+            raise
         if close:
             self.conn.close()
 
 
 async def after(seconds: float, behaviour: Behaviour, ex: Exchange, renderer: Renderer) -> None:
     """Render `behaviour` with `renderer` after `seconds`, without blocking other connections."""
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:  # the client closed the connection while waiting for the answer
+        ex.record.abandoned = True
+        raise
     pending = renderer(behaviour, ex)
     if pending is not None:
         await pending

@@ -46,8 +46,8 @@ def _event(obj: Any) -> bytes:
     return b"data: %s\n\n" % (obj if isinstance(obj, bytes) else dumps(obj).encode())
 
 
-def _send_events(ex: Exchange, events: list[Any], *, done: bool = True, close: bool = False) -> None:
-    ex.send_stream([_event(e) for e in events], end=_DONE if done else _http.LAST_CHUNK, close=close)
+def _send_events(ex: Exchange, events: list[Any], *, done: bool = True, close: bool = False, spacing: float = 0.0) -> Awaitable[None] | None:
+    return ex.send_stream([_event(e) for e in events], end=_DONE if done else _http.LAST_CHUNK, close=close, spacing=spacing)
 
 
 def _chunk(ex: Exchange, cid: str, created: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _reply(b: Reply, ex: Exchange) -> Awaitable[None] | None:
     return _reply_now(b, ex)
 
 
-def _reply_now(b: Reply, ex: Exchange) -> None:
+def _reply_now(b: Reply, ex: Exchange) -> Awaitable[None] | None:
     prompt_tokens = ex.prompt_tokens() if b.prompt_tokens is None else b.prompt_tokens
     completion_tokens = estimate_tokens(b.content) if b.completion_tokens is None else b.completion_tokens
     usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -102,8 +102,7 @@ def _reply_now(b: Reply, ex: Exchange) -> None:
     if isinstance(options, dict) and options.get("include_usage") is True:
         events.append({"id": cid, "object": "chat.completion.chunk", "created": created, "model": ex.model,
                        "choices": [], "usage": usage})
-    _send_events(ex, events)
-    return None
+    return _send_events(ex, events, spacing=b.chunk_delay)
 
 
 def _status(b: Status, ex: Exchange) -> None:
