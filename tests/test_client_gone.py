@@ -42,11 +42,11 @@ def events(log: Path, outcome: str, more_than: int = -1, wait: float = 3.0) -> l
         time.sleep(0.05)
 
 
-def leave_after(gateway: Served, body: dict[str, Any], seconds: float, read_first: bool = False) -> bytes:
+def leave_after(gateway: Served, body: dict[str, Any], seconds: float, read_first: bool = False, path: bytes = b"/v1/chat/completions") -> bytes:
     host, port = gateway.root.removeprefix("http://").rsplit(":", 1)
     raw = json.dumps(body).encode()
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: "
+        sock.sendall(b"POST " + path + b" HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: "
                      + str(len(raw)).encode() + b"\r\n\r\n" + raw)
         got = sock.recv(65536) if read_first else b""
         time.sleep(seconds)
@@ -78,6 +78,18 @@ def test_a_client_that_leaves_before_the_first_byte_cuts_the_upstream_call_off(u
     assert up.requests[-1].abandoned  # the gateway closed its upstream connection: the call was cut off
     assert cancelled_count(gateway) == counted + 1
     assert all(e["request_id"] != event["request_id"] for e in events(gateway.log, "ok", wait=0))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_anthropic_front_door_notices_too(up: LoopbackUpstream, gateway: Served, stream: bool) -> None:
+    before = len(events(gateway.log, "cancelled", wait=0))
+    up.script("small", Reply("too late", delay=4))
+    started = time.monotonic()
+    leave_after(gateway, {"model": "auto", "max_tokens": 50, "stream": stream, "messages": [{"role": "user", "content": "slow please"}]}, 0.3,
+                path=b"/v1/messages")
+    found = events(gateway.log, "cancelled", before)
+    assert len(found) == before + 1 and time.monotonic() - started < 3
+    assert found[-1]["attempts"][-1]["outcome"] == "cancelled"
 
 
 def test_a_client_that_leaves_mid_stream_cuts_the_upstream_stream_off(up: LoopbackUpstream, gateway: Served) -> None:
