@@ -311,3 +311,41 @@ def test_the_openai_front_door_serves_an_anthropic_provider(up: LoopbackUpstream
         chunks = list(stream)
         assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ok"
         assert {c.model for c in chunks} == {"claude"}
+
+
+def test_a_soak_under_faults_across_both_kinds(up: LoopbackUpstream) -> None:
+    """~30 % of upstream replies broken, in both APIs: every request ends in its answer or in one
+    error naming its attempts, and a stream is whole or says how much it delivered."""
+    from rulerouter.execute.result import ExecutionError
+    from rulerouter.testing import Faults
+
+    up.default(Faults(rate=0.3, seed=11, otherwise=Reply("fine answer")))
+    router = make(up)
+
+    async def one(i: int) -> str:
+        prompt = "prove it" if i % 2 else "hello"  # claude first, or gpt-small first
+        try:
+            if i % 3:
+                result = await router.acomplete(prompt)
+                assert result.content == "fine answer" and len([a for a in result.attempts if a.outcome != "skipped"]) <= 4
+                return "answered"
+            stream = router.astream(prompt)
+            text = "".join([chunk.text async for chunk in stream])
+            assert text == "fine answer" and stream.result is not None
+            return "streamed"
+        except StreamInterrupted as exc:
+            assert exc.delivered_chunks >= 1 and "broke after" in str(exc)
+            return "interrupted"
+        except ExecutionError as exc:
+            assert exc.attempts and all(a.error_kind for a in exc.attempts)
+            return "failed"
+
+    async def go() -> list[str]:
+        try:
+            return await asyncio.gather(*(one(i) for i in range(150)))
+        finally:
+            await router.aclose()
+
+    outcomes = asyncio.run(go())
+    assert len(outcomes) == 150 and outcomes.count("answered") + outcomes.count("streamed") > 100
+    assert {r.api for r in up.requests} == {"openai", "anthropic"} and sum(up.injected.values()) > 20
