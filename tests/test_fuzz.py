@@ -407,7 +407,7 @@ def message_bodies(draw: st.DrawFn) -> bytes:
 @given(body=message_bodies(), path=st.sampled_from(["/v1/messages", "/v1/messages/count_tokens"]))
 def test_no_client_mistake_at_the_anthropic_door_gets_a_5xx(body: bytes, path: str) -> None:
     status, payload = asyncio.run(call(body, [(b"content-type", b"application/json")], path))
-    assert status in (200, 400, 404, 408, 413), (status, payload)
+    assert status in (200, 400, 404, 408, 413, 429), (status, payload)  # 429: the policy's rate limit, a refusal in Anthropic's shape
     if status != 200:
         error = json.loads(payload)
         assert error["type"] == "error" and isinstance(error["error"]["message"], str) and error["error"]["type"]
@@ -583,3 +583,82 @@ def test_a_client_leaving_at_any_point_is_recorded_once_as_what_happened(stream:
         assert seen[0]["error"]["type"] == "Cancelled" and seen[0]["attempts"]
     if leave + 0.01 < upstream:  # gone well before the upstream answered: noticed, and the call cut off
         assert outcome == "cancelled" and seen[0]["attempts"][-1]["outcome"] == "cancelled"
+
+
+# --- the Anthropic translation, both ways ----------------------------------------------------------
+
+_PARTS = st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "input_audio", "refusal", "x"])},
+                               optional={"text": json_values, "image_url": json_values, "cache_control": json_values})
+_MESSAGES = st.lists(st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "x"])},
+    optional={"content": st.one_of(odd_text, st.lists(_PARTS, max_size=3), json_values), "tool_calls": json_values,
+              "tool_call_id": json_values, "name": json_values, "refusal": json_values}), max_size=4)
+_PARAMS = st.dictionaries(st.sampled_from(["max_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "n", "logprobs",
+                                           "response_format", "reasoning_effort", "temperature", "top_p", "seed", "top_k", "service_tier"]),
+                          json_values, max_size=4)
+_EVENT_TYPES = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+                "ping", "error", "x"]
+_DELTAS = st.one_of(json_values, st.fixed_dictionaries({"type": st.sampled_from(["text_delta", "input_json_delta", "thinking_delta", "x"])},
+                                                       optional={"text": json_values, "partial_json": json_values}))
+_BLOCK_STARTS = st.one_of(json_values, st.fixed_dictionaries({"type": st.sampled_from(["text", "tool_use", "thinking", "x"])},
+                                                             optional={"text": json_values, "id": json_values, "name": json_values}))
+_EVENTS = st.one_of(json_values, st.fixed_dictionaries({"type": st.sampled_from(_EVENT_TYPES)},
+                                                       optional={"index": st.one_of(st.integers(0, 3), json_values), "delta": _DELTAS,
+                                                                 "content_block": _BLOCK_STARTS, "message": json_values,
+                                                                 "usage": json_values, "error": json_values}))
+
+
+@examples(200, 3000)
+@given(messages=_MESSAGES, params=_PARAMS, version=st.sampled_from(["2023-06-01", "2026-10-21"]))
+def test_the_request_translation_to_anthropic_never_fails_but_by_naming_a_field(messages: Any, params: Any, version: str) -> None:
+    from rulerouter.execute.anthropic_request import anthropic_body
+    from rulerouter.execute.native import Untranslatable
+
+    try:
+        body = anthropic_body(messages, params, model="m", stream=False, version=version)
+    except Untranslatable as exc:
+        assert exc.where and exc.why
+    else:
+        json.dumps(body)  # whatever is sent is JSON
+        assert body["messages"] and body["model"] == "m"
+
+
+@examples(200, 3000)
+@given(events=st.lists(_EVENTS, max_size=8))
+def test_anthropic_stream_events_never_crash_the_reader(events: list[Any]) -> None:
+    from rulerouter.execute.anthropic_reply import AnthropicStream
+    from rulerouter.execute.upstream_reply import Outcome
+
+    stream = AnthropicStream()
+    for event in events:
+        read = stream.read(event)
+        if isinstance(read, Outcome):
+            assert read.kind in ("malformed", "server_error") and read.message
+            break
+        for chunk in read:
+            json.dumps(chunk)
+
+
+_CHUNK_DELTAS = st.fixed_dictionaries({}, optional={"role": json_values, "content": json_values, "tool_calls": st.one_of(
+    json_values, st.lists(st.fixed_dictionaries({}, optional={"index": st.one_of(st.integers(0, 2), json_values), "id": json_values,
+                                                             "function": json_values}), max_size=2))})
+_CHUNKS = st.one_of(json_values, st.fixed_dictionaries({"choices": st.one_of(json_values, st.lists(st.fixed_dictionaries(
+    {}, optional={"delta": st.one_of(_CHUNK_DELTAS, json_values), "finish_reason": json_values}), max_size=2))}))
+
+
+@examples(200, 3000)
+@given(chunks=st.lists(_CHUNKS, max_size=6))
+def test_chat_chunks_become_anthropic_events_or_a_value_error(chunks: list[Any]) -> None:
+    from rulerouter.execute.result import Usage
+    from rulerouter.gateway.anthropic_response import MessageEvents
+
+    events = MessageEvents("msg_1", "m")
+    out = events.start()
+    try:
+        for chunk in chunks:
+            out += events.chunk(chunk if isinstance(chunk, dict) else {"choices": chunk})
+    except ValueError:
+        return  # the door ends the stream with an error event that says why
+    out += events.end(Usage())
+    for frame in out.decode().split("\n\n")[:-1]:
+        json.loads(frame.split("\ndata: ", 1)[1])  # every event's data is JSON

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 from .result import Usage
 from .upstream_reply import Outcome, Redactor, error_in_200, error_outcome, parse_body
 
-__all__ = ["FINISH_REASONS", "STOP_REASONS", "AnthropicStream", "completion_of", "read_anthropic_reply", "usage_from_anthropic"]
+__all__ = ["FINISH_REASONS", "STOP_REASONS", "AnthropicStream", "completion_of", "finish_reason_of", "read_anthropic_reply",
+           "stop_reason_of", "usage_from_anthropic"]
 
 #: Anthropic stop reason → OpenAI finish reason.
 FINISH_REASONS = {
@@ -36,6 +37,18 @@ FINISH_REASONS = {
 #: OpenAI finish reason → Anthropic stop reason.
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                 "content_filter": "refusal"}
+
+
+def finish_reason_of(stop: Any) -> str:
+    """An Anthropic stop reason (whatever the upstream put there) as a finish reason."""
+    if not isinstance(stop, str) or not stop:
+        return "stop"
+    return FINISH_REASONS.get(stop, stop)
+
+
+def stop_reason_of(finish: Any) -> str:
+    """A finish reason (whatever the upstream put there) as an Anthropic stop reason."""
+    return STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
 
 
 def _tokens(value: Any) -> int:
@@ -84,7 +97,7 @@ def completion_of(message: Mapping[str, Any], usage: Usage | None) -> dict[str, 
     stop = message.get("stop_reason")
     out: dict[str, Any] = {
         "id": message.get("id"), "object": "chat.completion", "created": int(time.time()), "model": message.get("model"),
-        "choices": [{"index": 0, "message": reply, "finish_reason": FINISH_REASONS.get(stop, stop or "stop")}],
+        "choices": [{"index": 0, "message": reply, "finish_reason": finish_reason_of(stop)}],
     }
     if usage is not None:
         out["usage"] = _usage_dict(usage)
@@ -148,7 +161,8 @@ class AnthropicStream:
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 return [self._chunk({"content": delta["text"]})]
             if delta.get("type") == "input_json_delta" and isinstance(delta.get("partial_json"), str):
-                tool = self._tools.get(data.get("index"))  # type: ignore[arg-type]
+                index = data.get("index")
+                tool = self._tools.get(index) if isinstance(index, int) else None
                 if tool is None:
                     return Outcome("malformed", 200, "input_json_delta for a block that is not a tool_use")
                 if not delta["partial_json"]:
@@ -160,7 +174,10 @@ class AnthropicStream:
             if not isinstance(block, dict):
                 return Outcome("malformed", 200, "content_block_start without a content block")
             if block.get("type") == "tool_use":
-                tool = self._tools[data.get("index")] = len(self._tools)  # type: ignore[index]
+                index = data.get("index")
+                if not isinstance(index, int):
+                    return Outcome("malformed", 200, "content_block_start without an integer index")
+                tool = self._tools[index] = len(self._tools)
                 call = {"index": tool, "id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": ""}}
                 return [self._chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text"):
@@ -178,7 +195,7 @@ class AnthropicStream:
             self.usage = usage_from_anthropic(data.get("usage"), self.usage)
             stop = delta.get("stop_reason")
             self.finished = self.finished or stop is not None
-            chunks = [self._chunk({}, FINISH_REASONS.get(stop, stop or "stop"))]
+            chunks = [self._chunk({}, finish_reason_of(stop))]
             if self.usage is not None:
                 chunks.append({"id": self.id, "object": "chat.completion.chunk", "created": self._created, "model": self.model,
                                "choices": [], "usage": _usage_dict(self.usage)})

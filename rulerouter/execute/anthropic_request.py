@@ -136,7 +136,10 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
             if message.get("refusal"):
                 raise Untranslatable(f"{where}.refusal", "has no Anthropic equivalent")
             blocks = _text_blocks(message.get("content"), where, allow_images=False)
-            blocks += [_tool_use(call, f"{where}.tool_calls[{j}]") for j, call in enumerate(message.get("tool_calls") or ())]
+            calls = message.get("tool_calls") or ()
+            if not isinstance(calls, (list, tuple)):
+                raise Untranslatable(f"{where}.tool_calls", "is not a list of tool calls")
+            blocks += [_tool_use(call, f"{where}.tool_calls[{j}]") for j, call in enumerate(calls)]
             if not blocks:
                 raise Untranslatable(where, "an assistant message with no content and no tool calls")
         elif role == "tool":
@@ -204,7 +207,7 @@ def _output_config(response_format: Any, effort: Any) -> dict[str, Any] | None:
         elif kind != "text":
             raise Untranslatable("response_format", f"{kind!r} has no Anthropic equivalent (only a json_schema with a schema does)")
     if effort is not None:
-        if effort not in _EFFORTS:
+        if not isinstance(effort, str) or effort not in _EFFORTS:
             raise Untranslatable("reasoning_effort", f"{effort!r} is not one of Anthropic's efforts ({', '.join(sorted(_EFFORTS))})")
         config["effort"] = effort
     return config or None
@@ -229,7 +232,10 @@ def anthropic_body(messages: list[Any], params: Mapping[str, Any], *, model: str
             body[name] = params[name]
     stop = params.get("stop")
     if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(item, str) for item in stops):
+            raise Untranslatable("stop", "is neither a string nor a list of strings")
+        body["stop_sequences"] = stops
     if params.get("tools"):
         body["tools"] = _tools(params["tools"])
     choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))

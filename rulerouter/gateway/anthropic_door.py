@@ -124,9 +124,9 @@ class AnthropicDoor:
         except RuleRouterError as exc:
             return await self._failed(send, exc)
         if result.provider_api == "anthropic" and result.raw_response is not None:
-            body = result.raw_response
-            message = json.loads(body)
-            if message.get("model") != result.model_used:
+            body = result.raw_response  # the provider's own message, as it came
+            if result.response.get("model") != result.model_used:  # its translation names the same model
+                message = json.loads(body)
                 message["model"] = result.model_used
                 body = _dumps(message).encode()
         else:
@@ -175,6 +175,10 @@ class AnthropicDoor:
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except StreamInterrupted as exc:
             await send({"type": "http.response.body", "body": events.error(exc.summary), "more_body": False})
+        except ValueError as exc:  # a chunk the translation cannot read: the stream ends here, saying why
+            await stream.aclose()
+            await send({"type": "http.response.body", "body": events.error(f"{model} sent what Anthropic's events cannot carry: {exc}"),
+                        "more_body": False})
         except OSError:
             pass  # the client went away while we were sending: closing the stream below records it
         finally:

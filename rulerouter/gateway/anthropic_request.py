@@ -118,7 +118,7 @@ def _turn(message: Any, where: str, t: _Translation) -> list[dict[str, Any]]:
     if not isinstance(message, dict):
         raise _bad(where, "Input should be a message object")
     role = message.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
         raise _bad(f"{where}.role", f"Input should be 'user', 'assistant' or 'system', not {role!r}")
     if "content" not in message:
         raise _bad(f"{where}.content", "Field required")
@@ -213,7 +213,7 @@ def _output_config(config: Any, params: dict[str, Any], t: _Translation) -> None
             raise _bad("output_config.format", "Input should be {'type': 'json_schema', 'schema': {...}}")
         params["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": form["schema"]}}
     effort = config.get("effort")
-    if effort in _EFFORTS:
+    if isinstance(effort, str) and effort in _EFFORTS:
         params["reasoning_effort"] = effort
     elif effort is not None:
         t.cannot("output_config.effort", f"the effort {effort!r}")

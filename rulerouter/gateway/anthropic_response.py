@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..execute.anthropic_reply import STOP_REASONS
+from ..execute.anthropic_reply import stop_reason_of
 from ..execute.result import Usage
 
 __all__ = ["ERROR_TYPES", "MessageEvents", "error_body", "message_of", "usage_of_result"]
@@ -55,22 +55,36 @@ def _tool_input(arguments: Any) -> Any:
     return value
 
 
+def _calls(value: Any) -> list[dict[str, Any]]:
+    """The tool calls of a reply or a delta, as far as they are tool calls (ValueError when not)."""
+    if not value:
+        return []
+    if not isinstance(value, list) or not all(isinstance(call, dict) for call in value):
+        raise ValueError("tool calls that are not a list of objects")
+    return value
+
+
+def _function(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function")
+    return function if isinstance(function, dict) else {}
+
+
 def message_of(completion: dict[str, Any], *, message_id: str, model: str, usage: Usage) -> dict[str, Any]:
-    """A chat completion as an Anthropic `message` (ValueError for tool arguments that are not an object)."""
-    choice = (completion.get("choices") or [{}])[0]
+    """A chat completion as an Anthropic `message` (ValueError for tool calls Anthropic's form cannot hold)."""
+    choice = completion["choices"][0]  # a completion the executor accepted has one
     reply = choice.get("message") or {}
     content: list[dict[str, Any]] = []
     text = reply.get("content")
     if isinstance(text, list):
-        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
-    if text:
+        text = "".join(p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
-    for call in reply.get("tool_calls") or ():
-        function = call.get("function") or {}
+    for call in _calls(reply.get("tool_calls")):
+        function = _function(call)
         content.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": _tool_input(function.get("arguments"))})
     finish = choice.get("finish_reason")
     return {"id": message_id, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": STOP_REASONS.get(finish, "end_turn"), "stop_sequence": None, "usage": usage_of_result(usage)}
+            "stop_reason": stop_reason_of(finish), "stop_sequence": None, "usage": usage_of_result(usage)}
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -124,6 +138,7 @@ class MessageEvents:
         return _BLOCK_STOP % index
 
     def chunk(self, data: dict[str, Any]) -> bytes:
+        """The events one chunk means (ValueError for a chunk whose tool calls cannot be read)."""
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return b""
@@ -137,11 +152,11 @@ class MessageEvents:
                 out += _TEXT_START % self.block
                 self.text_open = True
             out += _TEXT_DELTA % (self.block, _json_text(text))
-        for call in delta.get("tool_calls") or ():
-            if not isinstance(call, dict):
-                continue
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        for call in _calls(delta.get("tool_calls")):
+            function = _function(call)
             index = call.get("index", 0)
+            if not isinstance(index, int):
+                raise ValueError("a tool call delta without an integer index")
             if index not in self.tools:
                 out += self._open()
                 block = {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}}
@@ -155,7 +170,7 @@ class MessageEvents:
         return out
 
     def end(self, usage: Usage | None) -> bytes:
-        stop = STOP_REASONS.get(self.finish or "stop", "end_turn")
+        stop = stop_reason_of(self.finish)
         counted = usage_of_result(usage or Usage())
         return self._close() + _MESSAGE_DELTA % (stop.encode(), counted["input_tokens"], counted["output_tokens"],
                                                  counted["cache_creation_input_tokens"], counted["cache_read_input_tokens"]) + _MESSAGE_STOP
