@@ -38,7 +38,7 @@ def header_rows() -> dict[str, dict[str, float | None]]:
 
 def test_the_header_shows_the_held_out_figures_recorded_in_the_shipped_model() -> None:
     trained = read_model(resolve_model_path("builtin:task", Path("."))).trained
-    assert trained["by"] == "source" and trained["prune"] == 0.1 and trained["lambda"] == 0.001
+    assert trained["by"] == "source" and trained["prune"] == 0.1 and trained["lambda"] == 0.001 and trained["min_groups"] == 3
     rows = header_rows()
     assert set(rows) == set(trained["held_out"]) and len(rows) >= 6
     for source, held in trained["held_out"].items():
@@ -52,7 +52,7 @@ def test_the_header_shows_the_held_out_figures_recorded_in_the_shipped_model() -
     assert f"mean over sources" in SOURCE.read_text() and f"{mean:.3f}" in SOURCE.read_text()
     quality_page = (ROOT / "docs" / "quality.md").read_text()
     assert f"mean macro recall {mean:.3f}" in quality_page  # the docs carry the same figure
-    assert "--prune 0.1" in SOURCE.read_text() and "-c rules/recommended.toml --classifier task" in SOURCE.read_text()
+    assert "--min-groups 3 --lambda 0.001,0.003 --prune 0.1" in SOURCE.read_text() and "-c rules/recommended.toml --classifier task" in SOURCE.read_text()
 
 
 def test_recommended_beats_the_article_on_every_source_of_the_development_set() -> None:
