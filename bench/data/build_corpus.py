@@ -137,12 +137,11 @@ def load_rosetta(m: Mirror) -> Iterable[Candidate]:
     return code_rules.rosetta_candidates(pages)
 
 
-def load_codeforces(m: Mirror) -> Iterator[Candidate]:
+def load_codeforces(m: Mirror) -> Iterable[Candidate]:
     paths = {path for path, size in m.ls() if size >= 0}
-    for path in sorted(paths):
-        folder, _, name = path.rpartition("/")
-        if name == "problem.yaml" and f"{folder}/problem.md" in paths:
-            yield from code_rules.codeforces_candidates([(folder, m.text(path), m.text(f"{folder}/problem.md"))])
+    folders = sorted(p.rpartition("/")[0] for p in paths if p.endswith("/problem.yaml"))
+    return code_rules.codeforces_candidates((f, m.text(f"{f}/problem.yaml"), m.text(f"{f}/problem.md"))
+                                            for f in folders if f"{f}/problem.md" in paths)
 
 
 def load_exercism(m: Mirror) -> Iterable[Candidate]:
