@@ -31,6 +31,9 @@ Two entry points:
   JSON, nested past the parser's own limit); numbers JSON forbids are kept as `NotJSONNumber`
   placeholders and invalid text as lone surrogates, so that `check()` — which every value passes
   through next — can name the field that holds them.
+- `read_json_lines(data, name)` does the same for each line of a JSON Lines file (batch input,
+  prompts to simulate, labelled requests, decision logs), so no file can hold a line that one
+  command takes and another crashes on.
 - `check(value, field)` applies the rules above to a value and returns it, repaired where
   needed (a copy: the caller's objects are never modified), with the repaired fields. The
   common case — nothing to repair, nothing to refuse — is one pass that builds nothing.
@@ -44,11 +47,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Iterator, NamedTuple
 
 from .errors import UsageError
 
-__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "InvalidInput", "NotJSONNumber", "check", "decode_text", "read_json", "read_reply_json", "repair_note"]
+__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "InvalidInput", "JSONLine", "NotJSONNumber", "check", "decode_text", "read_json",
+           "read_json_lines", "read_reply_json", "repair_note"]
 
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 4300  # Python's own limit for int <-> str; beyond it json.dumps cannot write the number
@@ -114,6 +118,47 @@ def read_json(data: bytes | str, what: str) -> Any:
         if text is not data and _SURROGATE.search(text):  # bytes that were not UTF-8 (see decode_text)
             detail += " (and it is not UTF-8 text)"
         raise InvalidInput(f"{what} is not valid JSON: {detail}") from None
+
+
+class JSONLine(NamedTuple):
+    """One non-blank line of a JSON Lines file: its number (from 1), its value, and `problem` —
+    the `InvalidInput` that says why it has no value — or None. `not_utf8`: the line held bytes
+    that are not UTF-8 (kept as lone surrogates, for `check` to repair and report)."""
+
+    number: int
+    value: Any
+    problem: InvalidInput | None
+    not_utf8: bool
+
+
+_BOMS = ((b"\xef\xbb\xbf", None), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"), (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"))
+
+
+def read_json_lines(data: bytes, name: str) -> Iterator[JSONLine]:
+    """Every non-blank line of a JSON Lines file's bytes, parsed by the rules of `read_json`.
+
+    A line that cannot be parsed gets a `problem` naming `name:line` and why; the others are
+    left to `check`, as every value is. A UTF-8 byte-order mark is skipped; a file whose mark says
+    UTF-16 or UTF-32 is refused whole (`InvalidInput`), since every line of it would be garbage.
+    """
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
+            if encoding is not None:
+                raise InvalidInput(f"{name} is {encoding} text (its byte-order mark says so); JSON Lines files must be UTF-8")
+            data = data[len(mark):]
+            break
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            text, not_utf8 = raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, not_utf8 = decode_text(raw), True
+        try:
+            yield JSONLine(number, read_json(text, "the line"), None, not_utf8)
+        except InvalidInput as exc:
+            note = " (and it is not UTF-8 text)" if not_utf8 else ""
+            yield JSONLine(number, None, InvalidInput(f"{name}:{number}: {exc}{note}"), not_utf8)
 
 
 def _refuse_number(literal: str) -> Any:

@@ -127,7 +127,7 @@ def test_batch_cli_writes_every_result_and_resumes(up: LoopbackUpstream, tmp_pat
         assert by_id[f"r{i}"]["ok"] and by_id[f"r{i}"]["content"] == f"echo: item {i}"
     assert not by_id["r3"]["ok"] and by_id["r3"]["error"]["type"] == "AllAttemptsFailed"
     assert len(by_id["r3"]["error"]["attempts"]) == 3
-    assert by_id["line-3"]["error"]["type"] == "InputError" and "not JSON" in by_id["line-3"]["error"]["message"]
+    assert by_id["line-3"]["error"]["type"] == "InputError" and "the line is not valid JSON" in by_id["line-3"]["error"]["message"]
     assert "duplicate id 'r1'" in by_id["r1#line-10"]["error"]["message"]
     err = capsys.readouterr().err
     assert "resuming: 1 item(s)" in err and "6 succeeded, 3 failed, 1 skipped" in err

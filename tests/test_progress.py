@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from rulerouter.cli.run import Progress
+from rulerouter.cli.batch import Progress
 
 
 class Terminal(io.StringIO):

@@ -246,7 +246,7 @@ def test_tune_command_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     source.write_text(POLICY)
     data = str(dataset(tmp_path))
     assert main(["tune", "-c", str(source), data, "-o", str(source)]) == 2
-    assert "--output is the input policy" in capsys.readouterr().err
+    assert "is the same file as -c" in capsys.readouterr().err
     assert main(["tune", "-c", str(source), data, "-o", str(tmp_path / "t.toml"), "--score", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:

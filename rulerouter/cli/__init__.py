@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import RuleRouterError, UsageError
-from . import learn, policy, quality, reports, run, serve
+from . import batch, learn, policy, quality, reports, run, serve
 from ._common import EXIT_FAILED, EXIT_USAGE, Exit
 
 __all__ = ["main"]
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality.register(commands)
     learn.register(commands)
     run.register(commands)
+    batch.register(commands)
     reports.register(commands)
     serve.register(commands)
     return parser

@@ -7,12 +7,12 @@ the held-out figures, and writes the model (exit 2 on bad arguments or a bad lab
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import UsageError
 from ..quality.labelled_data import read_records
 from ..quality.train import TrainOptions, policy_folds, train
 from ._common import EXIT_OK, load_router, print_json, usage_error
+from .files import output_target, write_atomically
 
 __all__ = ["register"]
 
@@ -28,6 +28,7 @@ def _lambdas(value: str) -> tuple[float, ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    output = output_target(args.output, "--output", {"LABELLED.jsonl": args.labelled, "-c": args.config}, parents=True)
     options = TrainOptions(lambdas=args.lambdas, by=args.by, min_df=args.min_df, min_groups=args.min_groups,
                            max_features=args.max_features, iterations=args.iterations, prune=args.prune, text=args.text,
                            seed=args.seed)
@@ -43,15 +44,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(records, options, route_fold, tiers)
     except UsageError as exc:
         usage_error(str(exc))
-    output = Path(args.output)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(result.model.to_json(), encoding="utf-8")
+        write_atomically(output, [result.model.to_json()], parents=True)
     except OSError as exc:
-        usage_error(f"cannot write {output}: {exc.strerror or exc}")
+        usage_error(f"cannot write {args.output}: {exc.strerror or exc}")
     size = output.stat().st_size
     if args.format == "json":
-        print_json({"output": str(output), "bytes": size, "features": len(result.model.weights),
+        print_json({"output": args.output, "bytes": size, "features": len(result.model.weights),
                     "classes": list(result.model.classes), "lambda": result.lam,
                     "mean_macro_recall": {f"{k:g}": v for k, v in result.mean_macro_recall.items()},
                     "by": result.by_group.to_dict() if result.by_group else None})
@@ -62,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         means = ", ".join(f"λ {lam:g}: {value:.3f}" for lam, value in result.mean_macro_recall.items())
         print(f"leave-one-{args.by}-out, routed by {which} (mean macro recall {means}):")
         print("\n".join(result.by_group.table(tiers or list(result.model.classes))))
-    print(f"wrote {output} ({size:,} bytes), fitted on all {result.model.trained.get('records')} labelled records")
+    print(f"wrote {args.output} ({size:,} bytes), fitted on all {result.model.trained.get('records')} labelled records")
     return EXIT_OK
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import math
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from ..decide.inputs import Inputs
@@ -42,6 +41,7 @@ from ._common import (
     read_prompt,
     usage_error,
 )
+from .files import output_target, write_atomically
 
 __all__ = ["register"]
 
@@ -190,9 +190,7 @@ def _lambdas(value: str) -> tuple[float, ...]:
 def cmd_tune(args: argparse.Namespace) -> int:
     source = config_path(args)
     router = load_router(args)
-    output = Path(args.output)
-    if output.resolve() == source.resolve():
-        usage_error("--output is the input policy; write the tuned file elsewhere and review the difference")
+    output = output_target(args.output, "--output", {"-c": source, "LABELLED.jsonl": args.labelled}, parents=True)
     options = TuneOptions(folds=args.folds, seed=args.seed, lambdas=args.lambdas, penalty=args.penalty,
                           thresholds=args.thresholds, holdout=args.holdout, features=args.features, by=args.by)
     try:
@@ -202,17 +200,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
         usage_error(str(exc))
     raw = tomllib.loads(source.read_text(encoding="utf-8"))
     text = render(raw, result, options, str(source), args.labelled)
-    checked = check_text(text, str(output))
+    checked = check_text(text, args.output)
     if not checked.ok:  # a bug of ours: never write a file that does not load
         raise Exit(EXIT_FAILED, "rulerouter: the tuned policy does not lint clean:\n" + format_text(checked.diagnostics))
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_atomically(output, [text], parents=True)
     except OSError as exc:
-        usage_error(f"cannot write {output}: {exc.strerror or exc}")
+        usage_error(f"cannot write {args.output}: {exc.strerror or exc}")
     if args.format == "json":
         print_json({
-            "policy": str(source), "labelled": args.labelled, "output": str(output), "lambda": result.lam,
+            "policy": str(source), "labelled": args.labelled, "output": args.output, "lambda": result.lam,
             "cv_accuracy": {f"{lam:g}": {"mean": m, "sd": sd} for lam, (m, sd) in result.cv_accuracy.items()},
             "cross_validated": result.cv_report.to_dict(),
             "holdout": result.holdout_report.to_dict() if result.holdout_report else None,
@@ -224,7 +221,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         })
     else:
         print("\n".join(line[2:] for line in text.split("\n\n", 1)[0].splitlines()))
-        print(f"\nwrote {output}; review it, then check it with: rulerouter eval -c {output} {args.labelled}")
+        print(f"\nwrote {args.output}; review it, then check it with: rulerouter eval -c {args.output} {args.labelled}")
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from ._common import (
     load_router,
     usage_error,
 )
+from .files import output_target, write_atomically
 
 
 def _baseline(router: Router | None, name: str | None) -> tuple[str | None, Price | None]:
@@ -44,12 +45,12 @@ def _problems(problems: list[str], limit: int = 20) -> None:
         print(f"… and {len(problems) - limit} more problem line(s)", file=sys.stderr)
 
 
-def _write(text: str, output: str | None) -> None:
-    if output is None:
+def _write(text: str, output: str | None, target: Path | None = None) -> None:
+    if output is None or target is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        write_atomically(target, [text])
     except OSError as exc:
         raise Exit(2, f"rulerouter: cannot write {output}: {exc.strerror or exc}") from None
     print(f"wrote {output}", file=sys.stderr)
@@ -99,6 +100,7 @@ def _report_text(report: dict[str, Any]) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    target = output_target(args.output, "--output", {"LOG.jsonl": args.log, "-c": args.config}) if args.output else None
     router = load_router(args) if args.baseline or args.config else None
     baseline, price = _baseline(router, args.baseline)
     try:
@@ -117,11 +119,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if budgets:
         report["budgets"] = budgets
     if args.format == "json":
-        _write(json.dumps(report, indent=2), args.output)
+        _write(json.dumps(report, indent=2), args.output, target)
     elif args.format == "html":
-        _write(render_html(report, title=f"rulerouter report — {Path(args.log).name}"), args.output)
+        _write(render_html(report, title=f"rulerouter report — {Path(args.log).name}"), args.output, target)
     else:
-        _write(_report_text(report), args.output)
+        _write(_report_text(report), args.output, target)
     return EXIT_OK
 
 
