@@ -114,7 +114,11 @@ def read_json(data: bytes | str, what: str) -> Any:
     except RecursionError:
         raise InvalidInput(f"{what} nests arrays and objects more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:
-        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        if isinstance(exc, json.JSONDecodeError):
+            where = f"line {exc.lineno} column {exc.colno}" if "\n" in text.rstrip() else f"column {exc.colno}"
+            detail = f"{exc.msg.removesuffix(' at')} at {where}"
+        else:
+            detail = str(exc)
         if text is not data and _SURROGATE.search(text):  # bytes that were not UTF-8 (see decode_text)
             detail += " (and it is not UTF-8 text)"
         raise InvalidInput(f"{what} is not valid JSON: {detail}") from None

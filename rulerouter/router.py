@@ -117,7 +117,9 @@ class Router:
         request: Mapping[str, Any] | None = None,
         spend: Mapping[str, float] | None = None,
     ) -> Decision:
-        """Which tier and model this request goes to, and why. Pure: no I/O, never raises.
+        """Which tier and model this request goes to, and why. Pure: no I/O. Raises only the
+        request boundary's `InvalidInput`, naming the field: for a prompt or system prompt that is
+        not text, messages that are not a list, or a value nested too deep.
 
         `spend` gives `when.spend` conditions their figures: budget name → fraction used
         (a budget not given counts as 0). `complete()` reads them from the state backend.

@@ -112,7 +112,7 @@ def test_bad_lines_are_named_with_their_line_and_why(policy: Path, tmp_path: Pat
     records = {r["id"]: r for r in read_jsonl(out)}
     assert records["r0"]["ok"] and records["r0"]["line"] == 1
     expected = {"line-2": (2, "not valid JSON"), "line-3": (3, "more than 64 levels deep"), "deep": (4, "more than 64 levels deep"),
-                "nan": (5, "'temperature' is NaN"), "number": (6, "prompt must be a string"), "big": (7, "an integer of 5001 digits"),
+                "nan": (5, "'temperature' is NaN"), "number": (6, "'prompt' must be a string, not int"), "big": (7, "an integer of 5001 digits"),
                 "line-8": (8, "prompt string or an object"), "r0#line-9": (9, "duplicate id 'r0' (first on line 1)")}
     for item_id, (line, why) in expected.items():
         record = records[item_id]

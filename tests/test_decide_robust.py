@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rulerouter import Router
+from rulerouter.boundary import InvalidInput
 
 from .conftest import ROOT
 
@@ -95,8 +97,16 @@ messages = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(prompt=st.one_of(st.none(), st.text(), odd), messages=st.one_of(st.none(), messages),
        system=st.one_of(st.none(), st.text(max_size=30), odd), metadata=odd, request=st.one_of(st.none(), odd))
-def test_decide_never_raises(prompt: Any, messages: Any, system: Any, metadata: Any, request: Any) -> None:
+def test_decide_never_raises_but_for_text_that_is_not_text(prompt: Any, messages: Any, system: Any, metadata: Any, request: Any) -> None:
+    not_text = [field for field, value in (("prompt", prompt), ("system_prompt", system)) if value is not None and not isinstance(value, str)]
+    if messages is not None and not isinstance(messages, (list, tuple)):
+        not_text.append("messages")
     for router in ROUTERS:
+        if not_text:  # a number is not an empty prompt: refused, naming the field, never routed as if absent
+            with pytest.raises(InvalidInput) as refused:
+                router.decide(prompt, messages=messages, system_prompt=system, metadata=metadata, request=request)
+            assert refused.value.field in not_text
+            continue
         decision = router.decide(prompt, messages=messages, system_prompt=system, metadata=metadata, request=request)
         assert decision.tier in router.tiers
         assert isinstance(decision.explanation, str)

@@ -184,7 +184,7 @@ def test_reading_labelled_files(tmp_path: Path) -> None:
         ('{"expected_tier": "a"}', "give `prompt` or `messages`"),
         ('{"prompt": 3, "expected_tier": "a"}', "`prompt` must be a string"),
         ('{"prompt": "x", "quality": {"strong": "high", "weak": 0}}', "`quality` must be"),
-        ('{"prompt": "x", "quality": {"strong": 1, "weak": NaN}}', "`quality` must be"),
+        ('{"prompt": "x", "quality": {"strong": 1, "weak": NaN}}', "'quality.weak' is NaN"),
         ('{"prompt": "x", "expected_tier": "a", "output_tokens": -1}', "`output_tokens`"),
         ("[1]", "JSON object"),
     ]
@@ -258,7 +258,7 @@ def test_eval_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["eval", "-c", policy, str(data), "--fail-under", "0.0"]) == 0
     (tmp_path / "bad.jsonl").write_text("{oops\n")
     assert main(["eval", "-c", policy, str(tmp_path / "bad.jsonl")]) == 2
-    assert "bad.jsonl:1: not valid JSON" in capsys.readouterr().err
+    assert "bad.jsonl:1: the line is not valid JSON" in capsys.readouterr().err
     assert main(["eval", "-c", policy, str(data), "--strong", "nope"]) == 2
     (tmp_path / "broken.toml").write_text("schema_version = 2\n")
     assert main(["eval", "-c", str(tmp_path / "broken.toml"), str(data)]) == 1

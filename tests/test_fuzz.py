@@ -207,10 +207,14 @@ def top_field(field: str | None) -> str:
 
 
 @examples(150, 3000)
-@given(prompt=st.one_of(st.none(), st.text(), broken_text), messages=st.one_of(st.none(), json_values, hostile_values),
+@given(prompt=st.one_of(st.none(), st.text(), broken_text, scalars, not_json), messages=st.one_of(st.none(), json_values, hostile_values),
        metadata=st.one_of(json_values, hostile_values), request=st.one_of(st.none(), json_values, hostile_values))
 def test_decide_raises_only_the_boundary_refusal(prompt: Any, messages: Any, metadata: Any, request: Any) -> None:
     refused = [f for f, v in (("messages", messages), ("metadata", metadata), ("request", request)) if v is not None and expected_refusal(v, f, False)]
+    if prompt is not None and not isinstance(prompt, str):
+        refused.append("prompt")  # a number is not an empty prompt
+    if messages is not None and not isinstance(messages, (list, tuple)):
+        refused.append("messages")
     try:
         decision = ROUTER.decide(prompt, messages=messages, metadata=metadata, request=request)
     except InvalidInput as exc:

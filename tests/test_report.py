@@ -88,7 +88,7 @@ def test_bad_lines_are_reported_one_by_one_and_the_rest_counted(tmp_path: Path, 
     assert json.loads(captured.out)["requests"] == 2
     problems = captured.err.splitlines()
     assert [p.split(":")[1] for p in problems] == ["3", "4", "5", "6"]
-    assert "not JSON (a truncated line?)" in problems[0] and "'tier' is missing" in problems[2] and "not an ISO timestamp" in problems[3]
+    assert "not valid JSON: Unterminated string starting at column 30 (a truncated line?)" in problems[0] and "'tier' is missing" in problems[2] and "not an ISO timestamp" in problems[3]
 
 
 def test_empty_log_is_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,19 +185,48 @@ def test_simulate_and_compare_cli(tmp_path: Path, capsys: pytest.CaptureFixture[
         "not json",
         json.dumps({"prompt": "x", "count": 0}),
     ]))
-    assert main(["simulate", str(prompts), "--baseline", "claude-sonnet-4-6", "--format", "json"]) == 0
+    assert main(["simulate", str(prompts), "--baseline", "claude-sonnet-4-6", "--format", "json"]) == 1  # the figures leave out two bad lines, and the exit code says so
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["requests"] == 5 and report["tiers"]["standard"]["requests"] == 3
-    assert "p.jsonl:4: not JSON" in captured.err and "p.jsonl:5: 'count' must be a positive integer" in captured.err
+    assert "p.jsonl:4: the line is not valid JSON" in captured.err and "p.jsonl:5: 'count' must be a positive integer" in captured.err
     edited = tmp_path / "edited.toml"
     edited.write_text((ROOT / "rules" / "default.toml").read_text().replace('"stub",', '"stub", "docstrings",').replace('name = "bulk-signals"', 'name = "bulk-edits"'))
-    assert main(["simulate", str(prompts), "--compare", str(edited)]) == 0
+    assert main(["simulate", str(prompts), "--compare", str(edited)]) == 1
     out = capsys.readouterr().out
     assert "0 of 5 requests (0.0%) change tier" in out
     edited.write_text((ROOT / "rules" / "default.toml").read_text().replace('tier = "bulk"', 'tier = "standard"'))
-    assert main(["simulate", str(prompts), "--compare", str(edited), "--format", "json"]) == 0
+    assert main(["simulate", str(prompts), "--compare", str(edited), "--format", "json"]) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["changed"] == 1 and result["changes"][0]["from"] == "bulk" and result["changes"][0]["to"] == "standard"
     assert result["changes"][0]["because"] == {"bulk-signals -> bulk-signals": 1}
     assert result["cost_difference"] > 0
+
+
+def test_simulate_names_every_line_it_cannot_decide_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_bytes(b"\n".join([
+        json.dumps("fine").encode(),
+        json.dumps({"prompt": 5}).encode(),  # not an empty prompt: a prompt that is not text
+        json.dumps({"messages": "hi"}).encode(),
+        b"[" * 3000 + b"]" * 3000,
+        b'{"prompt": "x", "metadata": {"n": NaN}}',
+        b'{"prompt": "caf\xe9"}',  # not UTF-8: repaired, like everywhere, and decided
+    ]))
+    assert main(["simulate", str(prompts), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["requests"] == 2
+    for line, why in ((2, "'prompt' must be a string, not int"), (3, "'messages' must be a list"), (4, "more than 64 levels deep"), (5, "NaN")):
+        assert f"p.jsonl:{line}: " in captured.err and why in captured.err, (line, captured.err)
+    assert "4 line(s) of" in captured.err and "Traceback" not in captured.err and "internal error" not in captured.err
+
+
+def test_every_jsonl_reader_takes_a_deep_line_as_a_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 5000 + "]" * 5000 + "\n")
+    for argv, code in ((["report", str(deep)], 1), (["simulate", str(deep)], 1), (["eval", str(deep)], 2), (["train", str(deep), "-o", str(tmp_path / "m.json")], 2)):
+        assert main(argv) == code, argv
+        err = capsys.readouterr().err
+        assert "deep.jsonl:1: the line nests arrays and objects more than 64 levels deep" in err and "internal error" not in err, err

@@ -150,8 +150,6 @@ def _compare_text(result: dict[str, Any], first: str, second: str) -> str:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    if args.output_tokens < 0:
-        usage_error("--output-tokens must not be negative")
     router = load_router(args)
     try:
         prompts = read_prompts(args.prompts)
@@ -167,11 +165,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise Exit(EXIT_FAILED, format_text(exc.diagnostics)) from None
         result = compare(router.compiled, other.compiled, prompts.items, output_tokens=args.output_tokens)
         text = json.dumps(result, indent=2) if args.format == "json" else _compare_text(result, router.path, other.path)
-        _write(text, None)
-        return EXIT_OK
-    baseline, price = _baseline(router, args.baseline)
-    report = simulate(router.compiled, prompts.items, output_tokens=args.output_tokens, baseline=baseline, baseline_price=price)
-    _write(json.dumps(report, indent=2) if args.format == "json" else _simulate_text(report), None)
+    else:
+        baseline, price = _baseline(router, args.baseline)
+        report = simulate(router.compiled, prompts.items, output_tokens=args.output_tokens, baseline=baseline, baseline_price=price)
+        text = json.dumps(report, indent=2) if args.format == "json" else _simulate_text(report)
+    _write(text, None)
+    if prompts.problems:  # the figures leave those lines out: not a result to take as the whole file's
+        print(f"rulerouter: {len(prompts.problems)} line(s) of {args.prompts} could not be decided and are left out of the figures",
+              file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

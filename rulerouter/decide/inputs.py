@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Protocol
 
-from ..boundary import check
+from ..boundary import InvalidInput, check
 
 __all__ = ["Inputs", "Scanner", "count_words_upto", "estimate_tokens"]
 
@@ -64,6 +64,13 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+def _text(value: Any, field: str) -> str:
+    """A prompt or system prompt: text, or refused naming the field (a number is not an empty prompt)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string, not {type(value).__name__}", field)
+    return value
+
+
 def _checked(value: Any, field: str, repaired: list[str], sent: bool) -> Any:
     value, fields = check(value, field, sent=sent)
     repaired.extend(fields)
@@ -105,10 +112,12 @@ class Inputs:
         be JSON (see `rulerouter.boundary`); for `decide()` alone they need not."""
         repaired: list[str] = []
         if prompt is not None and not (type(prompt) is str and prompt.isascii()):
-            prompt = _checked(prompt, "prompt", repaired, sent)
+            prompt = _checked(_text(prompt, "prompt"), "prompt", repaired, sent)
         if system_prompt is not None and not (type(system_prompt) is str and system_prompt.isascii()):
-            system_prompt = _checked(system_prompt, "system_prompt", repaired, sent)
+            system_prompt = _checked(_text(system_prompt, "system_prompt"), "system_prompt", repaired, sent)
         if messages is not None:
+            if not isinstance(messages, (list, tuple)):
+                raise InvalidInput(f"'messages' must be a list of message objects, not {type(messages).__name__}", "messages")
             messages = _checked(messages, "messages", repaired, sent)
         if metadata is not None:
             metadata = _checked(metadata, "metadata", repaired, False)

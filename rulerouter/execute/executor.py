@@ -142,10 +142,6 @@ class Executor:
         and rate limits that count `per = "key"`. Raises `UsageError` or `LimitExceeded`.
         """
         started = time.perf_counter()
-        if prompt is not None and not isinstance(prompt, str):
-            raise UsageError(f"prompt must be a string, not {type(prompt).__name__}")
-        if messages is not None and not isinstance(messages, list):
-            raise UsageError(f"messages must be a list of message objects, not {type(messages).__name__}")
         if params:
             if "stream" in params:
                 raise UsageError("for a streamed answer call stream() or astream(), not stream=True")

@@ -13,13 +13,13 @@ every attempt included (failed ones, judge calls, escalations). Requests whose c
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..boundary import InvalidInput, check, read_json_lines
 from ..policy.schema import Price
 
 __all__ = ["LogRequest", "ReadLog", "build_report", "read_log", "spend_by_budget"]
@@ -111,30 +111,31 @@ def _request(event: dict[str, Any]) -> LogRequest:
 def read_log(path: str | Path) -> ReadLog:
     """Every request event of a log, and a `path:line: problem` for every line that is not one."""
     out = ReadLog()
-    with Path(path).open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            out.lines += 1
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                shown = line.strip()[:60]
-                out.problems.append(f"{path}:{number}: not JSON (a truncated line?): {shown!r}")
-                continue
-            if not isinstance(event, dict):
-                out.problems.append(f"{path}:{number}: not a JSON object")
-                continue
-            if event.get("event") == "request_refused" and isinstance(event.get("limit"), str):
-                key = (event["limit"], str(event.get("reason")))
-                out.refused[key] = out.refused.get(key, 0) + 1
-            if event.get("event") != "request":
-                out.other_events += 1
-                continue
-            try:
-                out.requests.append(_request(event))
-            except ValueError as exc:
-                out.problems.append(f"{path}:{number}: {exc}")
+    data = Path(path).read_bytes()
+    out.lines = data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
+    for line in read_json_lines(data, str(path)):
+        number = line.number
+        if line.problem is not None:
+            out.problems.append(f"{line.problem} (a truncated line?)")
+            continue
+        try:
+            event = check(line.value, "", sent=False)[0]  # text repaired; NaN, 1e999, a 5,000-digit figure refused
+        except InvalidInput as exc:
+            out.problems.append(f"{path}:{number}: {exc}")
+            continue
+        if not isinstance(event, dict):
+            out.problems.append(f"{path}:{number}: not a JSON object")
+            continue
+        if event.get("event") == "request_refused" and isinstance(event.get("limit"), str):
+            key = (event["limit"], str(event.get("reason")))
+            out.refused[key] = out.refused.get(key, 0) + 1
+        if event.get("event") != "request":
+            out.other_events += 1
+            continue
+        try:
+            out.requests.append(_request(event))
+        except ValueError as exc:
+            out.problems.append(f"{path}:{number}: {exc}")
     return out
 
 

@@ -10,12 +10,12 @@ difference — what a rule edit does to cost, before it is deployed.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..boundary import InvalidInput, read_json_lines
 from ..decide.compile import CompiledPolicy, Decision
 from ..decide.inputs import Inputs, estimate_tokens
 from ..policy.schema import Price
@@ -43,33 +43,41 @@ _FIELDS = ("prompt", "messages", "system_prompt", "metadata", "request")
 
 def read_prompts(path: str | Path) -> ReadPrompts:
     """Prompts from JSON lines: a string, or an object with prompt/messages (+ system_prompt,
-    metadata, request), optional `output_tokens` and `count` (how many such requests)."""
+    metadata, request), optional `output_tokens` and `count` (how many such requests).
+
+    Every line that is not one — not JSON (read as every JSONL file is, `boundary.read_json_lines`),
+    a prompt that is not text, a value the request boundary refuses — is a `path:line: why`
+    problem, never an empty prompt. Raises `OSError`, or `InvalidInput` for a file that is not UTF-8.
+    """
     out = ReadPrompts()
-    with Path(path).open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                out.problems.append(f"{path}:{number}: not JSON")
-                continue
-            if isinstance(record, str):
-                record = {"prompt": record}
-            if not isinstance(record, dict) or not any(k in record for k in ("prompt", "messages", "request")):
-                out.problems.append(f"{path}:{number}: needs a prompt, messages or request")
-                continue
-            count = record.get("count", 1)
-            output = record.get("output_tokens")
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                out.problems.append(f"{path}:{number}: 'count' must be a positive integer")
-                continue
-            if output is not None and (not isinstance(output, int) or isinstance(output, bool) or output < 0):
-                out.problems.append(f"{path}:{number}: 'output_tokens' must be a non-negative integer")
-                continue
-            kwargs = {k: record[k] for k in _FIELDS if k in record}
-            inputs = Inputs(kwargs.get("prompt"), kwargs.get("messages"), kwargs.get("system_prompt"), None, kwargs.get("request"))
-            out.items.append(SimItem(number, kwargs, estimate_tokens(inputs.text("all")), output, count))
+    for line in read_json_lines(Path(path).read_bytes(), str(path)):
+        number, record = line.number, line.value
+        if line.problem is not None:
+            out.problems.append(str(line.problem))
+            continue
+        if isinstance(record, str):
+            record = {"prompt": record}
+        if not isinstance(record, dict) or not any(k in record for k in ("prompt", "messages", "request")):
+            out.problems.append(f"{path}:{number}: needs a prompt, messages or request")
+            continue
+        count = record.get("count", 1)
+        output = record.get("output_tokens")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            out.problems.append(f"{path}:{number}: 'count' must be a positive integer")
+            continue
+        if output is not None and (not isinstance(output, int) or isinstance(output, bool) or output < 0):
+            out.problems.append(f"{path}:{number}: 'output_tokens' must be a non-negative integer")
+            continue
+        if "request" in record and not isinstance(record["request"], dict):
+            out.problems.append(f"{path}:{number}: 'request' must be an object (a chat-completions request body)")
+            continue
+        kwargs = {k: record[k] for k in _FIELDS if k in record}
+        try:
+            inputs = Inputs(kwargs.get("prompt"), kwargs.get("messages"), kwargs.get("system_prompt"), kwargs.get("metadata"), kwargs.get("request"))
+        except InvalidInput as exc:
+            out.problems.append(f"{path}:{number}: {exc}")
+            continue
+        out.items.append(SimItem(number, kwargs, estimate_tokens(inputs.text("all")), output, count))
     return out
 
 

@@ -20,12 +20,12 @@ so the same seed gives the same split after records are added, removed or reorde
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..boundary import InvalidInput, check, read_json_lines
 from ..decide.inputs import Inputs
 from ..errors import UsageError
 
@@ -107,20 +107,21 @@ def read_records(path: str | Path) -> list[Record]:
     """Every record of a JSONL file; raises `UsageError` naming the line of the first problem."""
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data_bytes = Path(path).read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{shown}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{shown}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     records: list[Record] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for line in read_json_lines(data_bytes, shown):  # raises InvalidInput (a UsageError) for a UTF-16 file
+        number = line.number
+        if line.problem is not None:
+            raise line.problem
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _problem(shown, number, f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+            data = check(line.value, "", sent=False)[0]  # text repaired; NaN, 1e999, too deep refused
+        except InvalidInput as exc:
+            raise _problem(shown, number, str(exc)) from None
         record = _record(data, shown, number)
         if record.id in seen:
             raise _problem(shown, number, f"id {record.id!r} is already used on line {seen[record.id]}")
