@@ -158,6 +158,18 @@ def test_symptoms_and_edit_cues() -> None:
     assert value("Rename these variables to snake_case, one per line.", "edit_cues") == 4  # rename, these, snake_case, one per line
 
 
+def test_an_edit_request_is_told_by_its_opening_verb() -> None:
+    assert value("Translate this Java method to C#: ```java int f() {return 1;}```", "edit_request") == 1
+    assert value("Please classify each review as positive or negative.", "edit_request") == 1
+    assert value("Can you sort these names alphabetically?", "edit_request") == 1
+    assert value("## Convert\n\nconvert the temperatures below to Celsius", "edit_request") == 1
+    # The same verb later in a problem, or a word that only starts like one, is no request to edit.
+    assert value("Write a program that can translate Roman numerals to integers.", "edit_request") == 0
+    assert value("Translated novels sell less than originals: why?", "edit_request") == 0
+    assert value("", "edit_request") == 0
+    assert measure.opens_with_edit("  > please   rename the column") == 1
+
+
 def test_code_requests_without_code() -> None:
     assert value("Write a Python function to reverse a linked list.", "code_request") == 3  # function to, python, linked list
     assert value("Implement binary search in C++.", "code_request") == 3  # implement, binary search, c++

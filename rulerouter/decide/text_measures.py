@@ -15,6 +15,7 @@ from .inputs import count_words_upto
 __all__ = [
     "EQUATIONS_LIMIT",
     "count_equations",
+    "opens_with_edit",
     "count_words",
     "count_latex",
     "count_numbered_items",
@@ -51,6 +52,33 @@ _CODE_BYTES = b"{}[]();=<>_|&\\#$@^~*`"
 _SPACE_BYTES = b" \t\n\r\x0b\x0c"
 # Digits → "1", "." and "," → "2", every other byte → "0": a number starts wherever "01" occurs.
 _DIGIT_RUNS = bytes(49 if 48 <= b <= 57 else 50 if b in (44, 46) else 48 for b in range(256))
+
+
+# The imperative verbs that open a mechanical edit or a labelling of given items (the bulk tier's
+# definition, docs/tiers.md): "Translate this method to C#: …", "Classify the sentiment of …".
+EDIT_VERBS = frozenset((
+    "translate", "convert", "transliterate", "reformat", "rename", "classify", "categorize",
+    "categorise", "label", "tag", "sort", "alphabetize", "alphabetise", "capitalize", "capitalise",
+    "lowercase", "uppercase", "proofread", "normalize", "normalise", "deduplicate",
+))
+# Openings that only soften the imperative: "Please translate…", "Can you convert…".
+_SOFTENERS = ("please ", "kindly ", "can you ", "could you ", "would you ", "will you ", "now ")
+_OPENING = re.compile(r"[a-z]+")
+
+
+def opens_with_edit(prose: str) -> int:
+    """1 when the request opens with an imperative mechanical-edit or labelling verb, else 0.
+
+    Only the opening counts: "translate" in the middle of a problem statement is no request to
+    translate. Headings and blank lines before the first words are skipped.
+    """
+    head = prose[:200].lstrip(" \t\r\n#*>-").lower()
+    for softener in _SOFTENERS:
+        if head.startswith(softener):
+            head = head[len(softener):].lstrip()
+            break
+    word = _OPENING.match(head)
+    return 1 if word is not None and word.group() in EDIT_VERBS else 0
 
 
 def sample(text: str) -> str:

@@ -54,6 +54,7 @@ SIGNALS: dict[str, SignalInfo] = {
     "code_request": SignalInfo("count", 2, "distinct cues that code is to be written or fixed (write a function, implement, refactor, a language's name, given an array…)"),
     "symptoms": SignalInfo("count", 3, "distinct symptoms of a fault (hangs, leak, intermittent, crash, wrong result…)"),
     "edit_cues": SignalInfo("count", 3, "distinct cues of a mechanical edit over given items (rename, convert, fix typos, docstrings, each, these…)"),
+    "edit_request": SignalInfo("flag", 1, "1 when the request opens with an imperative edit or labelling verb (translate, convert, rename, classify, sort…)"),
     "security": SignalInfo("count", 2, "distinct security cues (attack, exploit, injection, vulnerability, auth…)"),
     "labels": SignalInfo("count", 2, "distinct cues that the answer is a label from a given set (classify, one of the following, yes or no…)"),
     "comma_items": SignalInfo("count", 8, "short items in the longest comma-separated list of the prose (Spain, France, Norway…)"),
