@@ -9,7 +9,11 @@ of any command, however wrong, gets anything but exit 2 with a usage message fro
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -19,7 +23,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rulerouter.cli import main
+from rulerouter.boundary import check
+from rulerouter.cli import build_parser, main
 from rulerouter.testing import LoopbackUpstream, Reply
 
 from .test_execute import KEY, POLICY
@@ -96,3 +101,92 @@ def test_batch_never_damages_a_file(batch_policy: Path, upstream: LoopbackUpstre
         assert sorted(r["line"] for r in written) == sorted({r["line"] for r in written})
         assert code == (0 if all(r["ok"] for r in written) else 1)
         assert all(isinstance(request.body, dict) for request in upstream.requests)  # what went upstream was JSON
+
+
+# --- every argument of every command -------------------------------------------------------------
+
+def commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def valued_options() -> list[tuple[str, argparse.Action]]:
+    """(command, action) for every option and positional that takes a value."""
+    return [(name, action) for name, sub in commands().items() for action in sub._actions
+            if action.nargs != 0 and not isinstance(action, argparse._HelpAction)]
+
+
+def minimal_argv(command: str, sub: argparse.ArgumentParser, skip: argparse.Action) -> list[str]:
+    """What `command` needs to parse at all: its required positionals and options, as "x"."""
+    argv = [command]
+    for action in sub._actions:
+        if action is skip:
+            continue
+        if action.option_strings and action.required:
+            argv += [action.option_strings[0], "x"]
+        elif not action.option_strings and action.nargs is None:
+            argv.append("x")
+    return argv
+
+
+def test_every_typed_argument_says_what_it_accepts() -> None:
+    """No bare int or float: every number has its range, every JSON value meets the boundary."""
+    for command, action in valued_options():
+        if action.type is not None:
+            assert hasattr(action.type, "kind"), f"{command} {action.option_strings or action.dest}: type {action.type} has no declared range"
+
+
+def near_the_bounds(action: argparse.Action) -> list[str]:
+    low, high = getattr(action.type, "bounds", (None, None))
+    out = []
+    for bound in (low, high):
+        if bound is not None:
+            out += [repr(bound - 1), repr(bound), repr(bound + 1), repr(bound - 0.5), repr(bound + 1e-9)]
+    return out
+
+
+ARGUMENT_TEXT = st.one_of(
+    st.text(max_size=12), st.integers(-10**25, 10**25).map(str), st.floats().map(repr),
+    st.sampled_from(["nan", "inf", "-inf", "1e999", "-0", "0x10", "1_000", " 7 ", "", "9" * 5000, "[" * 3000, "٣", "{}",
+                     '{"a": NaN}', '{"a": "\\ud800"}', '{"a": 1e999}', "[1]", "null", "team=0.5", "=1", "a=nan", "{", "{0", "{item:>9999999}"]),
+)
+
+
+def accepted(action: argparse.Action, value: Any) -> None:
+    """A value argparse let through is within what the argument's type declares."""
+    kind = getattr(action.type, "kind", None)
+    if action.choices is not None:
+        assert value in action.choices
+    if kind in ("whole number", "number"):
+        low, high = action.type.bounds  # type: ignore[union-attr]
+        assert math.isfinite(value) and low <= value and (high is None or value <= high)
+        above, below = getattr(action.type, "strict", (False, False))
+        assert (value > low or not above) and (high is None or value < high or not below)
+    elif kind == "numbers":
+        assert value and all(math.isfinite(v) and v >= action.type.bounds[0] for v in value)  # type: ignore[union-attr]
+    elif kind == "json":
+        check(value, "x")  # the boundary accepts it
+        assert isinstance(value, dict) or not action.type.object_only  # type: ignore[union-attr]
+    elif kind == "spend":
+        assert math.isfinite(value[1]) and value[1] >= 0 and value[0]
+
+
+@examples(400, 5000)
+@given(data=st.data())
+def test_every_bad_argument_exits_2_with_a_usage_message(data: st.DataObject) -> None:
+    command, action = data.draw(st.sampled_from(valued_options()))
+    text = data.draw(st.one_of(ARGUMENT_TEXT, st.sampled_from(near_the_bounds(action) or ["0"])))
+    sub = commands()[command]
+    argv = minimal_argv(command, sub, action)[1:]
+    argv += [action.option_strings[0], text] if action.option_strings else [text]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            parsed = sub.parse_args(argv)
+    except SystemExit as stop:
+        assert stop.code == 2
+        assert err.getvalue().startswith(f"usage: rulerouter {command}") and f"rulerouter {command}: error: " in err.getvalue()
+        assert "Traceback" not in err.getvalue()
+        return
+    value = getattr(parsed, action.dest)
+    accepted(action, value[-1] if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+") else value)

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rulerouter",
         description="Send each LLM request to the cheapest model that can handle it.",
-        epilog="Exit codes: 0 ok, 1 policy or test failures, 2 usage errors.",
+        epilog="Exit codes: 0 ok; 1 policy errors, failed tests, calls or batch items, or a refusal of the system (disk full, "
+               "permission); 2 a bad argument or unreadable input; 130 interrupted; 70 an internal error (a bug: please report it).",
     )
     parser.add_argument("--version", action="version", version=f"rulerouter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -36,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # a bad argument (argparse printed the usage line and why: exit 2), or --help / --version
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
     except Exit as stop:
@@ -53,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rulerouter: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return EXIT_FAILED
+    except OSError as exc:  # what the system refused (a disk full, a permission): not a bug of ours
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rulerouter: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # a bug of ours: say so plainly instead of dumping a traceback
         print(

@@ -28,7 +28,7 @@ from typing import Any, Iterator, TextIO
 from ..boundary import InvalidInput, check, read_json_lines
 from ..errors import RuleRouterError
 from ..execute.result import Result
-from ._common import EXIT_FAILED, EXIT_OK, Exit, add_config_arg, load_router, usage_error, whole_number
+from ._common import EXIT_FAILED, EXIT_OK, MAX_TOKENS, PARAMS, Exit, add_config_arg, load_router, template, usage_error, whole_number
 from .files import output_target, same_file, write_atomically
 from .run import _params
 
@@ -307,8 +307,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     batch.add_argument("--output", required=True, metavar="OUT.jsonl",
                        help="results, one line each; ids already here are skipped; replaced atomically when the run ends (never the input)")
     batch.add_argument("--concurrency", type=whole_number(1, 10_000), default=16, metavar="N", help="requests in flight at once (default 16)")
-    batch.add_argument("--template", metavar="TEXT", help="format each item into this prompt, as {item} or {field}")
-    batch.add_argument("--max-tokens", type=whole_number(1), metavar="N")
-    batch.add_argument("--params", metavar="JSON", help="request parameters for every item")
+    batch.add_argument("--template", type=template, metavar="TEXT", help="format each item into this prompt, as {item} or {field}")
+    batch.add_argument("--max-tokens", type=MAX_TOKENS, metavar="N")
+    batch.add_argument("--params", type=PARAMS, metavar="JSON", help="request parameters for every item")
     batch.add_argument("--retry-errors", action="store_true", help="when resuming, run again the items that failed")
     batch.set_defaults(handler=cmd_batch)

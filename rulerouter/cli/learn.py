@@ -11,20 +11,10 @@ import argparse
 from ..errors import UsageError
 from ..quality.labelled_data import read_records
 from ..quality.train import TrainOptions, policy_folds, train
-from ._common import EXIT_OK, load_router, print_json, usage_error
+from ._common import EXIT_OK, SEED, load_router, number, numbers, print_json, usage_error, whole_number
 from .files import output_target, write_atomically
 
 __all__ = ["register"]
-
-
-def _lambdas(value: str) -> tuple[float, ...]:
-    try:
-        found = tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {value!r}") from None
-    if not found or any(not v >= 0 for v in found):
-        raise argparse.ArgumentTypeError("give one or more numbers ≥ 0, e.g. 0.0001,0.001")
-    return found
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -75,16 +65,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("-c", "--config", metavar="FILE",
                      help="with --classifier: report the held-out figures of this policy routing with each fold's model")
     fit.add_argument("--classifier", metavar="NAME", help="the [classifiers.NAME] of the policy the model is for")
-    fit.add_argument("--lambda", dest="lambdas", type=_lambdas, default=(1e-4, 1e-3, 1e-2), metavar="L,L,…",
+    fit.add_argument("--lambda", dest="lambdas", type=numbers(0), default=(1e-4, 1e-3, 1e-2), metavar="L,L,…",
                      help="L2 penalties to choose from with --by (default 0.0001,0.001,0.01; without --by the last)")
-    fit.add_argument("--min-df", type=int, default=3, help="requests a feature must occur in (default 3)")
-    fit.add_argument("--min-groups", type=int, default=2, help="with --by: groups a feature must occur in (default 2)")
-    fit.add_argument("--max-features", type=int, default=20_000, help="features kept at most (default 20,000)")
-    fit.add_argument("--iterations", type=int, default=300, help="optimiser steps at most (default 300)")
-    fit.add_argument("--prune", type=float, default=0.02, metavar="W",
+    fit.add_argument("--min-df", type=whole_number(1), default=3, help="requests a feature must occur in (default 3)")
+    fit.add_argument("--min-groups", type=whole_number(1), default=2, help="with --by: groups a feature must occur in (default 2)")
+    fit.add_argument("--max-features", type=whole_number(1, 10_000_000), default=20_000, help="features kept at most (default 20,000)")
+    fit.add_argument("--iterations", type=whole_number(1, 1_000_000), default=300, help="optimiser steps at most (default 300)")
+    fit.add_argument("--prune", type=number(0), default=0.02, metavar="W",
                      help="drop features whose largest weight is below W (default 0.02): a smaller, faster file")
     fit.add_argument("--text", choices=("last_user", "all_user", "system", "all"), default="last_user",
                      help="which text of each request to learn from (default last_user)")
-    fit.add_argument("--seed", type=int, default=0, help="recorded in the file (the fit has no randomness)")
+    fit.add_argument("--seed", type=SEED, default=0, help="recorded in the file (the fit has no randomness)")
     fit.add_argument("--format", choices=("text", "json"), default="text")
     fit.set_defaults(handler=cmd_train)

@@ -19,7 +19,9 @@ from ._common import (
     config_path,
     load_router,
     note_repairs,
-    parse_json_arg,
+    REQUEST,
+    json_value,
+    number,
     print_json,
     read_prompt,
     usage_error,
@@ -42,12 +44,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_route(args: argparse.Namespace) -> int:
     router = load_router(args)
     prompt = read_prompt(args.prompt)
-    metadata = parse_json_arg(args.metadata, "--metadata")
-    request = parse_json_arg(args.request, "--request")
-    if request is not None and not isinstance(request, dict):
-        usage_error("--request must be a JSON object (a chat-completions request body)")
     spend = _spend_arg(args.spend, router)
-    kwargs = {"system_prompt": args.system, "metadata": metadata, "request": request, "spend": spend}
+    kwargs = {"system_prompt": args.system, "metadata": args.metadata, "request": args.request, "spend": spend}
     decision = router.decide(prompt, **kwargs)
     note_repairs(decision.repaired)
     trace = router.trace(prompt, **kwargs) if args.explain else []
@@ -71,30 +69,38 @@ def cmd_route(args: argparse.Namespace) -> int:
             print(f"spend: {seen} (of each budget's limit; --spend NAME=FRACTION, default 0)")
         print("rules tried, in order:")
         width = max((len(t.rule) for t in trace), default=0)
-        for number, step in enumerate(trace, 1):
+        for position, step in enumerate(trace, 1):
             verdict = f"MATCH -> {step.tier}" if step.matched else "no"
-            print(f"  {number:>2}. {step.rule:<{width}}  {verdict:<18} {step.detail}")
+            print(f"  {position:>2}. {step.rule:<{width}}  {verdict:<18} {step.detail}")
         if not trace or not trace[-1].matched:
             print(f"  no rule matched -> default tier '{decision.tier}'")
     return EXIT_OK
 
 
-def _spend_arg(items: list[str] | None, router: object) -> dict[str, float]:
+_FRACTION_USED = number(0)
+
+
+def spend_item(text: str) -> tuple[str, float]:
+    """An argparse type: `NAME=FRACTION`, the fraction a finite number, 0 or more."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FRACTION, such as team-daily=0.85")
+    try:
+        return name, _FRACTION_USED(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FRACTION, the fraction used a finite number, 0 or more ({exc})") from None
+
+
+spend_item.kind = "spend"  # type: ignore[attr-defined]
+
+
+def _spend_arg(items: list[tuple[str, float]] | None, router: object) -> dict[str, float]:
     """`--spend team-daily=0.85` (repeatable) → {"team-daily": 0.85}, each name a budget of the file."""
     budgets = {b.name for b in router.policy.budgets}  # type: ignore[attr-defined]
-    spend: dict[str, float] = {}
-    for item in items or ():
-        name, _, value = item.partition("=")
+    for name, fraction in items or ():
         if name not in budgets:
-            usage_error(f"--spend {item!r}: no budget named {name!r} (budgets: {', '.join(sorted(budgets)) or 'none'})")
-        try:
-            fraction = float(value)
-        except ValueError:
-            usage_error(f"--spend {item!r}: give NAME=FRACTION, such as {name}=0.85")
-        if not fraction >= 0 or fraction == float("inf"):
-            usage_error(f"--spend {item!r}: the fraction used must be a finite number, 0 or more")
-        spend[name] = fraction
-    return spend
+            usage_error(f"--spend {name}={fraction:g}: no budget named {name!r} (budgets: {', '.join(sorted(budgets)) or 'none'})")
+    return dict(items or ())
 
 
 def _test_files(args: argparse.Namespace) -> list[Path]:
@@ -162,10 +168,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     route = commands.add_parser("route", help="decide where a prompt goes, without calling any model")
     route.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (default: read standard input)")
     add_config_arg(route)
-    route.add_argument("--metadata", metavar="JSON", help="routing metadata, a JSON object")
-    route.add_argument("--request", metavar="JSON", help="a chat-completions request body, for request conditions")
+    route.add_argument("--metadata", type=json_value("--metadata"), metavar="JSON", help="routing metadata, a JSON object")
+    route.add_argument("--request", type=REQUEST, metavar="JSON", help="a chat-completions request body, for request conditions")
     route.add_argument("--system", metavar="TEXT", help="a system prompt")
-    route.add_argument("--spend", action="append", metavar="NAME=FRACTION",
+    route.add_argument("--spend", action="append", type=spend_item, metavar="NAME=FRACTION",
                        help="the fraction of a budget used, for when.spend conditions (repeatable; default 0)")
     route.add_argument("--explain", action="store_true", help="show every rule tried and why it did or did not match")
     route.add_argument("--json", action="store_true", help="print the decision as JSON")

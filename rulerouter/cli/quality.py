@@ -9,7 +9,6 @@ and files, prints text or JSON, and maps problems to exit codes (1: the policy o
 from __future__ import annotations
 
 import argparse
-import math
 import tomllib
 from typing import Any
 
@@ -36,7 +35,12 @@ from ._common import (
     add_config_arg,
     config_path,
     load_router,
-    parse_json_arg,
+    OUTPUT_TOKENS,
+    REQUEST,
+    SEED,
+    number,
+    numbers,
+    whole_number,
     print_json,
     read_prompt,
     usage_error,
@@ -163,10 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_signals(args: argparse.Namespace) -> int:
     prompt = read_prompt(args.prompt)
-    request = parse_json_arg(args.request, "--request")
-    if request is not None and not isinstance(request, dict):
-        usage_error("--request must be a JSON object (a chat-completions request body)")
-    values = signals_of(Inputs(prompt, None, args.system, None, request), args.text).as_dict()
+    values = signals_of(Inputs(prompt, None, args.system, None, args.request), args.text).as_dict()
     if args.json:
         print_json(values)
         return EXIT_OK
@@ -175,16 +176,6 @@ def cmd_signals(args: argparse.Namespace) -> int:
         shown = value if isinstance(value, str) else (f"{value:.3f}" if isinstance(value, float) and not value.is_integer() else str(int(value)))
         print(f"{name:<{width}}  {shown}")
     return EXIT_OK
-
-
-def _lambdas(value: str) -> tuple[float, ...]:
-    try:
-        found = tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {value!r}") from None
-    if not found or any(not math.isfinite(v) or v < 0 for v in found):
-        raise argparse.ArgumentTypeError("give one or more numbers ≥ 0, e.g. 0.01,0.1,1")
-    return found
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -225,22 +216,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return number
-
-
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("labelled", metavar="LABELLED.jsonl", help="labelled requests, one JSON object a line")
     add_config_arg(parser)
-    parser.add_argument("--holdout", type=_fraction, metavar="FRACTION",
+    parser.add_argument("--holdout", type=number(0, 1, above=True, below=True), metavar="FRACTION",
                         help="split off this share of each tier (by a hash of seed and id)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and of tune's folds (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the hold-out split and of tune's folds (default 0)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -251,19 +232,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--format", choices=("text", "json"), default="text")
     evaluate.add_argument("--strong", metavar="TIER", help="quality mode: the strong tier (default: the priciest)")
     evaluate.add_argument("--weak", metavar="TIER", help="quality mode: the weak tier (default: the cheapest)")
-    evaluate.add_argument("--output-tokens", type=int, default=500, metavar="N",
+    evaluate.add_argument("--output-tokens", type=OUTPUT_TOKENS, default=500, metavar="N",
                           help="answer length for costs when a record gives no output_tokens (default 500)")
     evaluate.add_argument("--by", metavar="FIELD",
                           help="also print the figures per group: a record field (source, category) or a JSONPath ($.metadata.client)")
     evaluate.add_argument("--show-errors", action="store_true", help="list every misrouted request")
-    evaluate.add_argument("--fail-under", type=float, metavar="ACCURACY",
+    evaluate.add_argument("--fail-under", type=number(0, 1), metavar="ACCURACY",
                           help="exit 1 when accuracy is below this (0-1), for CI")
     evaluate.set_defaults(handler=cmd_eval)
 
     show = commands.add_parser("signals", help="print every signal measured on a prompt (to write rules and scores)")
     show.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (default: read standard input)")
     show.add_argument("--system", metavar="TEXT", help="a system prompt")
-    show.add_argument("--request", metavar="JSON", help="a chat-completions request body (response_format, tools)")
+    show.add_argument("--request", type=REQUEST, metavar="JSON", help="a chat-completions request body (response_format, tools)")
     show.add_argument("--text", choices=("last_user", "all_user", "system", "all"), default="last_user",
                       help="which text to measure (default last_user)")
     show.add_argument("--json", action="store_true", help="print the signals as JSON")
@@ -272,10 +253,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     fit = commands.add_parser("tune", help="fit the weights of the policy's [scores] to labelled requests")
     _add_data_args(fit)
     fit.add_argument("-o", "--output", required=True, metavar="TUNED.toml", help="where to write the tuned policy")
-    fit.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    fit.add_argument("--folds", type=whole_number(2, 1000), default=5, help="cross-validation folds (default 5)")
     fit.add_argument("--by", metavar="FIELD",
                      help="validate leave-one-out by this record field or JSONPath (e.g. source) instead of random folds")
-    fit.add_argument("--lambda", dest="lambdas", type=_lambdas, default=(0.001, 0.01, 0.1, 1.0), metavar="L,L,…",
+    fit.add_argument("--lambda", dest="lambdas", type=numbers(0), default=(0.001, 0.01, 0.1, 1.0), metavar="L,L,…",
                      help="penalties to choose from by cross-validation (default 0.001,0.01,0.1,1)")
     fit.add_argument("--penalty", choices=("l2", "l1"), default="l2", help="l1 zeroes weak signals (default l2)")
     fit.add_argument("--thresholds", action="store_true", help="also fit each rule's threshold (default: keep them)")

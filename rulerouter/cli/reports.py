@@ -18,6 +18,7 @@ from ..router import Router
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
+    OUTPUT_TOKENS,
     Exit,
     add_config_arg,
     load_router,
@@ -190,7 +191,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sim.add_argument("prompts", metavar="PROMPTS.jsonl", help="one prompt per line: a string, or an object with prompt/messages, output_tokens, count")
     add_config_arg(sim)
     sim.add_argument("--baseline", metavar="MODEL", help="compare against sending everything to this model")
-    sim.add_argument("--output-tokens", type=int, default=500, metavar="N", help="output tokens per request when a prompt does not say (default 500)")
+    sim.add_argument("--output-tokens", type=OUTPUT_TOKENS, default=500, metavar="N", help="output tokens per request when a prompt does not say (default 500)")
     sim.add_argument("--compare", metavar="OTHER.toml", help="decide with both policies and show what changes")
     sim.add_argument("--format", choices=("text", "json"), default="text")
     sim.set_defaults(handler=cmd_simulate)

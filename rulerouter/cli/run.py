@@ -13,10 +13,11 @@ from ._common import (
     add_config_arg,
     load_router,
     note_repairs,
-    parse_json_arg,
+    MAX_TOKENS,
+    PARAMS,
+    json_value,
     print_json,
     read_prompt,
-    usage_error,
 )
 
 
@@ -25,9 +26,7 @@ def _verify_flag(args: argparse.Namespace) -> bool | None:
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
-    params = parse_json_arg(args.params, "--params") or {}
-    if not isinstance(params, dict):
-        usage_error("--params must be a JSON object, e.g. '{\"temperature\": 0.2}'")
+    params = dict(args.params or {})
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
     return params
@@ -50,8 +49,7 @@ def _routing_lines(result: Result) -> list[str]:
 def cmd_chat(args: argparse.Namespace) -> int:
     router = load_router(args)
     prompt = read_prompt(args.prompt)
-    metadata = parse_json_arg(args.metadata, "--metadata")
-    kwargs = dict(system_prompt=args.system, metadata=metadata, tier=args.tier, model=args.model, **_params(args))
+    kwargs = dict(system_prompt=args.system, metadata=args.metadata, tier=args.tier, model=args.model, **_params(args))
     try:
         if args.stream:
             stream = router.stream(prompt, **kwargs)
@@ -85,12 +83,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt (default: read standard input)")
     add_config_arg(chat)
     chat.add_argument("--system", metavar="TEXT", help="a system prompt")
-    chat.add_argument("--metadata", metavar="JSON", help="routing metadata, a JSON object")
+    chat.add_argument("--metadata", type=json_value("--metadata"), metavar="JSON", help="routing metadata, a JSON object")
     chat.add_argument("--tier", help="skip the rules: use this tier")
     chat.add_argument("--model", help="skip the rules: use this model (with its fallbacks)")
     chat.add_argument("--verify", choices=("policy", "on", "off"), default="policy", help="quality verification (default: as the policy says)")
-    chat.add_argument("--max-tokens", type=int, metavar="N")
-    chat.add_argument("--params", metavar="JSON", help="more request parameters, e.g. '{\"temperature\": 0.2}'")
+    chat.add_argument("--max-tokens", type=MAX_TOKENS, metavar="N")
+    chat.add_argument("--params", type=PARAMS, metavar="JSON", help="more request parameters, e.g. '{\"temperature\": 0.2}'")
     chat.add_argument("--stream", action="store_true", help="print the answer as it arrives")
     chat.add_argument("--json", action="store_true", help="print the whole result as JSON")
     chat.set_defaults(handler=cmd_chat)

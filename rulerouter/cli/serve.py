@@ -10,7 +10,7 @@ from ._common import PORT, Exit, add_config_arg, config_path, number, usage_erro
 
 def cmd_serve(args: argparse.Namespace) -> int:
     path = config_path(args)
-    from ..errors import PolicyError
+    from ..errors import PolicyError, UsageError
     from ..gateway import GatewaySettings, serve
     from ..gateway.client_keys import ClientKeysError
     from ..policy.diagnostics import format_text
@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
     except PolicyError as exc:
         raise Exit(1, format_text(exc.diagnostics)) from None
-    except ClientKeysError as exc:
+    except (ClientKeysError, UsageError) as exc:  # client keys, or a provider URL the environment gets wrong
         usage_error(f"{exc}; the gateway did not start")
 
 

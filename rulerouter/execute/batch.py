@@ -31,7 +31,7 @@ def item_request(item: Any, template: str | None) -> dict[str, Any]:
         fields = dict(item) if isinstance(item, Mapping) else {}
         try:
             return {"prompt": template.format(**fields, item=item)}
-        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:  # `{item:d}` on text is TypeError
             raise UsageError(f"the template cannot be filled from this item: {type(exc).__name__}: {exc}") from None
     if isinstance(item, str):
         return {"prompt": item}

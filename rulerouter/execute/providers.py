@@ -55,10 +55,20 @@ class _Provider:
     def __init__(self, name: str, spec: Provider, env: Mapping[str, str], proxies: ProxyRules) -> None:
         self.name = name
         self.api: ProviderAPI = AnthropicMessages(spec.anthropic_version, spec.default_max_tokens) if spec.api == "anthropic" else OpenAIChat()
-        base_url = (env.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
+        from_env = env.get(spec.base_url_env) if spec.base_url_env else None
+        base_url = from_env or spec.base_url
         self.base_url = base_url.rstrip("/")
         try:
-            proxy = proxies.for_url(httpx.URL(self.base_url))
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL as exc:
+            url = None
+            why = str(exc)
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            where = f"${spec.base_url_env}" if from_env else "base_url"
+            why = why if url is None else "it must be an http:// or https:// URL with a host"
+            raise UsageError(f"provider '{name}': {where} is {base_url[:80]!r}, which is not a URL models can be called at ({why})")
+        try:
+            proxy = proxies.for_url(url)
         except ValueError as exc:
             raise UsageError(f"provider '{name}' ({self.base_url}): {exc}; set NO_PROXY for it or use an HTTP proxy") from None
         self.proxies = proxies if proxy is not None else None  # its URL goes through a proxy, or never does
@@ -117,7 +127,10 @@ class Providers:
 
     def __init__(self, policy: Policy, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
-        proxies = ProxyRules.from_env(env)
+        try:
+            proxies = ProxyRules.from_env(env)
+        except ValueError as exc:
+            raise UsageError(f"the proxy settings of the environment: {exc}") from None
         self._providers = {name: _Provider(name, spec, env, proxies) for name, spec in policy.providers.items()}
         self.redact = redactor_for(policy, env)
         self.targets: dict[str, Target] = {}

@@ -225,7 +225,7 @@ class Gateway:
         every_model_open = bool(router.policy.models) and set(router.policy.models) <= set(open_models)
         body = {"status": "unavailable" if every_model_open else "ready", "policy": str(self.holder.path),
                 "generation": self.holder.generation, "rules": len(router.policy.rules), "open_circuits": sorted(open_models),
-                "state": router.state.health()}
+                "state": router.state.health(), "last_reload": self.holder.last_reload}
         await send_bytes(send, 503 if every_model_open else 200, json.dumps(body).encode())
 
     # ---- chat completions -----------------------------------------------------------------------

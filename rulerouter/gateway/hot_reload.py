@@ -5,8 +5,10 @@ polls the identity (inode, size, modification time) of the file and of every fil
 (classifier models, example lists) a few times a second, and SIGHUP forces a check. A new version is linted and compiled off the event loop; when it is valid the
 holder's `router` is replaced in one assignment, so a request that already holds the old router
 finishes on the old policy, and the old router's connections are closed once its last request
-has ended. When the new version is invalid — or the file is missing — the last good policy keeps
-serving and a `policy_reload_failed` event carries every diagnostic with its line and column.
+has ended. When the new version is invalid — or the file is missing, or its providers cannot be
+built (a base URL or proxy in the environment that is not one) — the last good policy keeps
+serving, a `policy_reload_failed` event carries every diagnostic with its line and column, and
+`last_reload` (shown by `/readyz`) says when and why until a reload succeeds.
 Metrics are shared by every generation, so counters do not reset on reload.
 """
 
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from ..errors import RuleRouterError
 from ..observe.metrics import Metrics
 from ..observe.observer import policy_event
 from ..policy.load import Checked, check_file
@@ -35,6 +39,10 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 class PolicyHolder:
     def __init__(self, path: Path, checked: Checked, *, env: Mapping[str, str] | None, log: Log | None, secrets: Sequence[str] = ()) -> None:
         self.path = path
@@ -49,7 +57,8 @@ class PolicyHolder:
         self.state.listen(lambda kind, fields: self.router.observer.emit(kind, fields))
         self._state_settings = checked.policy.state
         self.generation = 1
-        self.router = self._router(checked)
+        self.router = self._router(checked)  # raises UsageError when its providers cannot be built: the gateway does not start
+        self.last_reload: dict[str, Any] | None = None  # the last reload attempt: when, and why it failed (None: none yet)
         self._files: tuple[Path, ...] = checked.resources.files
         self._identity = self._identities()
         self._in_flight: dict[int, int] = {}
@@ -57,7 +66,18 @@ class PolicyHolder:
         self._lock = asyncio.Lock()
 
     def _router(self, checked: Checked) -> Router:
-        return Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets, state=self.state)
+        router = Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets, state=self.state)
+        router.executor  # built now, not on the first request: a provider URL that is not one fails here
+        return router
+
+    def _failed(self, reason: str, event: dict[str, Any]) -> bool:
+        """Record a reload that did not happen: the event, and `last_reload` for /readyz."""
+        router = self.router
+        router.observer.emit("policy_reload_failed", {**event, "reason": reason, "serving_generation": self.generation})
+        errors = [router.observer.scrub(str(e)) for e in event.get("errors", [])]
+        self.last_reload = {"ok": False, "time": _now(), "reason": reason, "errors": errors[:20], "error_count": len(errors),
+                            "serving_generation": self.generation}
+        return False
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -98,15 +118,18 @@ class PolicyHolder:
             self._files = files
             current = self.router
             if not checked.ok:
-                current.observer.emit("policy_reload_failed", {**policy_event(checked), "reason": reason, "serving_generation": self.generation})
-                return False
-            router = await asyncio.to_thread(self._router, checked)
+                return self._failed(reason, policy_event(checked))
+            try:
+                router = await asyncio.to_thread(self._router, checked)
+            except RuleRouterError as exc:
+                return self._failed(reason, {**policy_event(checked), "errors": [str(exc)]})
             self.router = router  # one assignment: requests already holding `current` finish on it
             self.generation += 1
             event = {**policy_event(checked), "reason": reason, "generation": self.generation}
             if checked.policy is not None and checked.policy.state != self._state_settings:
                 event["warnings"] = [*event["warnings"], "[state] changed: the state backend is chosen at start; restart the gateway to use the new one"]
             router.observer.emit("policy_reloaded", event)
+            self.last_reload = {"ok": True, "time": _now(), "reason": reason, "generation": self.generation}
             if self._in_flight.get(id(current), 0):
                 self._retired.append(current)
             else:
@@ -121,7 +144,7 @@ class PolicyHolder:
                 try:
                     await self.reload("file changed")
                 except Exception as exc:  # a reload must never take the gateway down
-                    self.router.observer.emit("policy_reload_failed", {"path": str(self.path), "reason": "file changed", "errors": [f"{type(exc).__name__}: {exc}"]})
+                    self._failed("file changed", {"path": str(self.path), "errors": [f"{type(exc).__name__}: {exc}"]})
 
     async def close(self) -> None:
         for router in [*self._retired, self.router]:

@@ -120,6 +120,10 @@ class Observer:
         self._redact = redact
         self._sinks: list[Sink] = []
 
+    def scrub(self, text: str) -> str:
+        """`text` with every secret this router knows (API keys, client keys) masked."""
+        return self._redact(text)
+
     def add_sink(self, sink: Sink) -> None:
         """Also send every event, as a dict with an `event` key, to `sink` (already scrubbed)."""
         self._sinks.append(sink)

@@ -104,6 +104,8 @@ def _parsed(proxy: str | None) -> Proxy | ValueError | None:
         return Proxy.parse(proxy)
     except ValueError as exc:
         return exc
+    except httpx.InvalidURL as exc:  # `HTTPS_PROXY='::::'`: said when a URL would go through it, never a crash
+        return ValueError(f"the proxy {proxy!r} is not a URL ({exc})")
 
 
 def _environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -132,7 +134,13 @@ class ProxyRules:
     """The proxy (or none) for each URL, from the environment."""
 
     def __init__(self, rules: Mapping[str, str | None]) -> None:
-        parsed = [(_Pattern(pattern), _parsed(proxy)) for pattern, proxy in rules.items()]
+        """Raises ValueError for a pattern that is not one (a `NO_PROXY` entry such as `[::1`)."""
+        parsed = []
+        for pattern, proxy in rules.items():
+            try:
+                parsed.append((_Pattern(pattern), _parsed(proxy)))
+            except httpx.InvalidURL as exc:
+                raise ValueError(f"NO_PROXY names {pattern.removeprefix('all://').lstrip('*')!r}, which is not a host ({exc})") from None
         self._rules = sorted(parsed, key=lambda rule: rule[0].priority)
         self._cache: dict[tuple[str, str, int | None], Proxy | ValueError | None] = {}
 
