@@ -185,6 +185,13 @@ def test_puzzles_and_translations_and_layouts_have_cues() -> None:
     assert value("Is this review positive or negative? What is the topic of it?", "labels") == 4  # is this review, positive or negative, topic of, what is the topic
 
 
+def test_tools_granted_in_the_text_are_a_given_answer_shape() -> None:
+    agent = ("You have access to the following tools:\nsearch: a search engine, useful for when you need to answer "
+             "questions about current events. Input should be a search query.\nWho won the last Tour de France?")
+    assert value(agent, "schema_given") == 4  # you have access to the following tools, …, useful for when you need, input should be a
+    assert value("Which power tools are available at the hardware store?", "schema_given") == 0
+
+
 def test_list_items_count_bullets_and_numbers_at_line_starts() -> None:
     assert value("- a\n- b\n* c\n1. d\n2) e\n10. f", "list_items") == 6
     assert value("Items: 1. a 2. b", "list_items") == 0

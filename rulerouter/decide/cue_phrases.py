@@ -158,6 +158,10 @@ SCHEMA = [
     "as lines", "key: value", "fill in the form", "this template", "exact template", "json format",
     "extract the following", "extract all", "extract every", "extract each", "extract these",
     "extract from", "extract the names", "extract the dates", "extract the fields",
+    # Tools granted in the text, as agent frameworks write them: the answer is a call in the
+    # given syntax (a contract), not prose.
+    "you have access to the following tools", "access to the following tools", "available tools",
+    "tools available to you", "useful for when you need", "input should be a", "action input:",
 ]
 
 # Stack frames and headers of stack traces and crash reports.
