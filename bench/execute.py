@@ -1,21 +1,24 @@
 """What does routing add to a call? Ratios against bare clients, measured in one run.
 
-Run on demand (`python bench/execute.py`); not part of `make test`.
+Run on demand (`python bench/execute.py`; the aiohttp baseline needs `pip install -e '.[bench]'`);
+not part of `make test`.
 
 An instant upstream (`python -m rulerouter.testing serve`, model "primary" answering 500) runs in
-its own process pinned to CPU 1; this process is pinned to CPU 0. Measured:
+its own process pinned to CPU 1; this process is pinned to CPU 0. Every bare client builds the
+same JSON body, POSTs it with the same headers to the same URL and parses the JSON reply, as a
+caller without rulerouter would. Measured:
 
-  1. concurrency 1, p50 per call: a bare `httpx.AsyncClient` on the same transport rulerouter
-     uses (FastAsyncTransport) serialising the same body, posting it and parsing the JSON
-     reply, against `router.acomplete()` (decide + flow + call + Result + metrics). Target:
-     added ≤ 0.05 ms. Also shown: the transport called directly with a prebuilt request, as the
-     router itself calls it; the difference is the cost of routing alone.
+  1. concurrency 1, p50 per call, all sides interleaved call by call: a bare `aiohttp` session
+     (the fastest Python client), a bare `httpx.AsyncClient()` with default settings, httpx on
+     rulerouter's own transport (FastAsyncTransport), the transport called directly with a
+     prebuilt request (as the router calls it), and `router.acomplete()` (decide + flow + call +
+     Result + metrics). Target: acomplete() adds <= 0.02 ms over aiohttp.
   2. the fallback path: the primary answers 500, the fallback answers. A hand-written
-     try-then-fallback with the same client, against `acomplete()` with fallback (circuit
-     breaker off, so the primary really is called every time).
-     Target: added ≤ 0.1 ms.
-  3. throughput at concurrency 32: `acomplete()` against a bare `httpx.AsyncClient()` with
-     default settings (httpcore). Target ≥ 3×.
+     try-then-fallback on aiohttp, against `acomplete()` with fallback (circuit breaker off, so
+     the primary really is called every time). Target: added <= 0.1 ms.
+  3. throughput at concurrency 32, each side for `--seconds`, in rounds that alternate the order:
+     `acomplete()` against the bare aiohttp session (target >= 1.0x) and against a default
+     `httpx.AsyncClient()`.
 """
 
 from __future__ import annotations
@@ -39,17 +42,15 @@ from bench.common import POLICY, PROMPT, start_upstream  # noqa: E402
 from rulerouter import Router  # noqa: E402
 from rulerouter.execute.transport.pool import FastAsyncTransport  # noqa: E402
 
+try:
+    import aiohttp
+except ImportError:  # a bench-only dependency
+    raise SystemExit("bench/execute.py compares against aiohttp: pip install -e '.[bench]'") from None
 
-async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await fn()
-        out.append(time.perf_counter() - start)
-    return out
+Call = Callable[[], Awaitable[object]]
 
 
-async def throughput(fn: Callable[[], Awaitable[object]], concurrency: int, seconds: float) -> float:
+async def throughput(fn: Call, concurrency: int, seconds: float) -> float:
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -64,17 +65,39 @@ async def throughput(fn: Callable[[], Awaitable[object]], concurrency: int, seco
     return done / (time.perf_counter() - start)
 
 
-async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
+async def interleaved_p50(fns: dict[str, Call], n: int) -> dict[str, float]:
+    """p50 of each function, called in turn call by call, so drift on a shared machine hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    clock = time.perf_counter
+    for _ in range(n):
+        for name, fn in fns.items():
+            start = clock()
+            await fn()
+            samples[name].append(clock() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+async def run(base_url: str, n: int, seconds: float, rounds: int) -> dict[str, float]:
     router = Router.from_toml(POLICY.format(base_url=base_url), env={"BENCH_KEY": "sk-bench"})
     url = f"{base_url}/chat/completions"
     headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
 
     def body(model: str = "cheap-model") -> bytes:  # a bare caller builds its request too
         return json.dumps({"model": model, "messages": [{"role": "user", "content": PROMPT}]}).encode()
+
+    session = aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=10))
     fast = httpx.AsyncClient(transport=FastAsyncTransport(), headers=headers, timeout=10)
     default = httpx.AsyncClient(headers=headers, timeout=10, limits=httpx.Limits(max_connections=100))
 
-    async def bare() -> object:
+    async def bare_aiohttp(model: str = "cheap-model") -> object:
+        async with session.post(url, data=body(model)) as response:
+            return response.status, json.loads(await response.read())
+
+    async def bare_httpx() -> object:
+        response = await default.post(url, content=body())
+        return response.json()
+
+    async def httpx_fast() -> object:
         response = await fast.post(url, content=body())
         return response.json()
 
@@ -88,15 +111,11 @@ async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
         response = await transport.handle_async_request(request)
         return json.loads(b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
 
-    async def bare_fallback() -> object:
-        response = await fast.post(url, content=body("primary"))
-        if response.status_code >= 500:
-            response = await fast.post(url, content=body())
-        return response.json()
-
-    async def bare_default() -> object:
-        response = await default.post(url, content=body())
-        return response.json()
+    async def aiohttp_fallback() -> object:
+        status, reply = await bare_aiohttp("primary")
+        if status >= 500:
+            status, reply = await bare_aiohttp()
+        return reply
 
     async def routed() -> object:
         return await router.acomplete(PROMPT)
@@ -106,69 +125,64 @@ async def run(base_url: str, n: int, seconds: float) -> dict[str, float]:
 
     check = await router.acomplete(PROMPT, tier="flaky")
     assert [a.error_kind for a in check.attempts] == ["server_error", None], check.attempts
-    for fn in (bare, bare_transport, routed, bare_fallback, routed_fallback, bare_default):  # warm up pools and caches
-        await timed(fn, 200)
-    p50 = {}
-    # Alternate the two sides call by call, so drift on a shared machine hits both alike.
-    fns = {"bare": bare, "bare_transport": bare_transport, "routed": routed, "bare_fallback": bare_fallback, "routed_fallback": routed_fallback}
-    for group in (("bare", "bare_transport", "routed"), ("bare_fallback", "routed_fallback")):
-        samples: dict[str, list[float]] = {name: [] for name in group}
-        for _ in range(n):
-            for name in group:
-                start = time.perf_counter()
-                await fns[name]()
-                samples[name].append(time.perf_counter() - start)
-        for name in group:
-            p50[name] = statistics.median(samples[name])
-    rps = {
-        "default_httpx_c32": await throughput(bare_default, 32, seconds),
-        "fast_transport_c32": await throughput(bare, 32, seconds),
-        "routed_c32": await throughput(routed, 32, seconds),
-    }
+    assert (await bare_aiohttp())[0] == 200
+    calls = {"aiohttp": bare_aiohttp, "httpx": bare_httpx, "httpx_fast": httpx_fast, "transport": bare_transport,
+             "acomplete": routed, "aiohttp_fallback": aiohttp_fallback, "acomplete_fallback": routed_fallback}
+    for fn in calls.values():  # warm up pools and caches
+        for _ in range(200):
+            await fn()
+    p50 = await interleaved_p50({name: calls[name] for name in ("aiohttp", "httpx", "httpx_fast", "transport", "acomplete")}, n)
+    p50.update(await interleaved_p50({name: calls[name] for name in ("aiohttp_fallback", "acomplete_fallback")}, n))
+    rps: dict[str, list[float]] = {"aiohttp": [], "httpx": [], "acomplete": []}
+    for i in range(rounds):  # alternate the order round by round
+        order = list(rps) if i % 2 == 0 else list(reversed(rps))
+        for name in order:
+            rps[name].append(await throughput(calls[name], 32, seconds / rounds))
+    await session.close()
     await fast.aclose()
     await transport.aclose()
     await default.aclose()
     await router.aclose()
+    c32 = {name: statistics.median(values) for name, values in rps.items()}
+    ms = {f"{name}_p50_ms": value * 1000 for name, value in p50.items()}
     return {
-        "bare_p50_ms": p50["bare"] * 1000,
-        "routed_p50_ms": p50["routed"] * 1000,
-        "added_p50_ms": (p50["routed"] - p50["bare"]) * 1000,
-        "bare_transport_p50_ms": p50["bare_transport"] * 1000,
-        "added_over_transport_p50_ms": (p50["routed"] - p50["bare_transport"]) * 1000,
-        "bare_fallback_p50_ms": p50["bare_fallback"] * 1000,
-        "routed_fallback_p50_ms": p50["routed_fallback"] * 1000,
-        "added_fallback_p50_ms": (p50["routed_fallback"] - p50["bare_fallback"]) * 1000,
-        **rps,
-        "routed_vs_default_httpx": rps["routed_c32"] / rps["default_httpx_c32"],
+        **ms,
+        "added_p50_ms": ms["acomplete_p50_ms"] - ms["aiohttp_p50_ms"],
+        "added_over_transport_p50_ms": ms["acomplete_p50_ms"] - ms["transport_p50_ms"],
+        "added_fallback_p50_ms": ms["acomplete_fallback_p50_ms"] - ms["aiohttp_fallback_p50_ms"],
+        **{f"{name}_c32": value for name, value in c32.items()},
+        "acomplete_vs_aiohttp_c32": c32["acomplete"] / c32["aiohttp"],
+        "acomplete_vs_httpx_c32": c32["acomplete"] / c32["httpx"],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=5000, help="calls per latency measurement")
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per throughput measurement")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per throughput measurement, split into rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput measurement (median reported)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     proc, base_url = start_upstream()
     try:
-        figures = asyncio.run(run(base_url, args.n, args.seconds))
+        f = asyncio.run(run(base_url, args.n, args.seconds, args.rounds))
     finally:
         proc.terminate()
         proc.wait(10)
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print(json.dumps(f, indent=2))
         return
-    print(f"concurrency 1, p50:  bare client {figures['bare_p50_ms']:.3f} ms, acomplete {figures['routed_p50_ms']:.3f} ms "
-          f"-> added {figures['added_p50_ms']:.3f} ms (target <= 0.05)")
-    print(f"                     the transport called directly {figures['bare_transport_p50_ms']:.3f} ms "
-          f"-> routing adds {figures['added_over_transport_p50_ms']:.3f} ms over it")
-    print(f"fallback path, p50:  hand-written {figures['bare_fallback_p50_ms']:.3f} ms, acomplete {figures['routed_fallback_p50_ms']:.3f} ms "
-          f"-> added {figures['added_fallback_p50_ms']:.3f} ms (target <= 0.1)")
-    print(f"concurrency 32:      default httpx {figures['default_httpx_c32']:.0f} req/s, httpx+FastAsyncTransport "
-          f"{figures['fast_transport_c32']:.0f} req/s, acomplete {figures['routed_c32']:.0f} req/s "
-          f"-> {figures['routed_vs_default_httpx']:.2f}x default httpx (target >= 3)")
+    print(f"concurrency 1, p50:  aiohttp {f['aiohttp_p50_ms']:.3f} ms, default httpx {f['httpx_p50_ms']:.3f} ms, "
+          f"httpx+FastAsyncTransport {f['httpx_fast_p50_ms']:.3f} ms, the transport directly {f['transport_p50_ms']:.3f} ms")
+    print(f"                     acomplete {f['acomplete_p50_ms']:.3f} ms -> added {f['added_p50_ms']:+.3f} ms over aiohttp "
+          f"(target <= +0.02), {f['added_over_transport_p50_ms']:+.3f} ms over the transport")
+    print(f"fallback path, p50:  hand-written on aiohttp {f['aiohttp_fallback_p50_ms']:.3f} ms, acomplete "
+          f"{f['acomplete_fallback_p50_ms']:.3f} ms -> added {f['added_fallback_p50_ms']:+.3f} ms (target <= +0.1)")
+    print(f"concurrency 32:      aiohttp {f['aiohttp_c32']:.0f} req/s, default httpx {f['httpx_c32']:.0f} req/s, "
+          f"acomplete {f['acomplete_c32']:.0f} req/s -> {f['acomplete_vs_aiohttp_c32']:.2f}x aiohttp (target >= 1.0), "
+          f"{f['acomplete_vs_httpx_c32']:.1f}x default httpx")
 
 
 if __name__ == "__main__":

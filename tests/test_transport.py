@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import json
 import logging
 import shutil
@@ -195,6 +196,9 @@ class Server:
             if not await self.until(reader, self.release):
                 return False
             w(_resp(body=b"held"))
+        elif path.startswith("/gzip"):  # a chat completion the server chose to compress
+            completion = {"choices": [{"message": {"role": "assistant", "content": "squeezed"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+            w(_resp(body=gzip.compress(json.dumps(completion).encode()), headers=(b"Content-Type: application/json", b"Content-Encoding: gzip")))
         elif path == "/early-hints":
             w(b"HTTP/1.1 103 Early Hints\r\nLink: </x.css>\r\n\r\n" + _resp(body=b"final"))
         elif path == "/no-content":

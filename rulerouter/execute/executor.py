@@ -284,18 +284,13 @@ class Executor:
         started = time.perf_counter()
         prepared.in_flight = (call, started)  # left set if the caller goes away during the call
         try:
-            response = await self.providers.asend(target, body, extra)
-            if "content-encoding" in response.headers:
-                content = await response.aread()
-            else:  # no encoding asked for, none applied: skip httpx's decoder chain
-                content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
-                await response.aclose()
+            status, headers, content = await self.providers.apost(target, body, extra)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             outcome = outcome_from_exception(exc, redact)
         else:
-            outcome = target.api.read_reply(response.status_code, response.headers, content, redact)
+            outcome = target.api.read_reply(status, headers, content, redact)
         prepared.in_flight = None
         outcome.latency_s = time.perf_counter() - started
         return outcome

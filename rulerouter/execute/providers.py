@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import httpx
 
@@ -23,11 +23,11 @@ from ..errors import UsageError
 from ..policy.schema import Policy, Provider
 from .provider_api import AnthropicMessages, OpenAIChat, ProviderAPI
 from .transport.http2 import Http2Transport, http2_available, http2_options
-from .transport.pool import FastAsyncTransport
+from .transport.pool import Endpoint, FastAsyncTransport
 from .transport.proxy import ProxyRules
 from .upstream_reply import Redactor
 
-__all__ = ["Providers", "Target", "redactor_for"]
+__all__ = ["Providers", "ReplyHeaders", "Target", "redactor_for"]
 
 
 def redactor_for(policy: Policy, env: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
@@ -46,6 +46,45 @@ class Target:
     url: str
     url_obj: httpx.URL  # parsed once: every async request reuses it
     api: ProviderAPI
+    endpoint: Endpoint  # the URL with its provider's headers, for the async transport's `post`
+
+
+class ReplyHeaders(Mapping[str, str]):
+    """A reply's headers as received (raw pairs), read by lower-case name (the first of a name
+    given twice); the mapping is built on first lookup, which most answers never make."""
+
+    __slots__ = ("raw", "_map")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+        self._map: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        if self._map is None:
+            found: dict[str, str] = {}
+            for name, value in self.raw:
+                found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+            self._map = found
+        return self._map
+
+    def __getitem__(self, name: str) -> str:
+        return self._lookup()[name.lower()]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._lookup().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def has(self, name: bytes) -> bool:
+        """Whether a header of this lower-case name came, without building the mapping."""
+        return any(key.lower() == name for key, _ in self.raw)
 
 
 class _Provider:
@@ -121,6 +160,24 @@ class _Provider:
         request = httpx.Request("POST", url or target.url_obj, headers=headers, content=body, extensions={"timeout": self.timeouts})
         return await self.transport.handle_async_request(request)
 
+    async def post(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> tuple[int, ReplyHeaders, bytes]:
+        """POST `body` to the target and read the whole reply: (status, headers, body decoded).
+
+        On the HTTP/1.1 transport no httpx request or response is built (see
+        `FastAsyncTransport.post`); a body the upstream compressed (it was asked to by a header
+        of the rule file) is decoded with httpx's decoders.
+        """
+        transport = self.transport
+        if isinstance(transport, FastAsyncTransport):
+            status, raw, content = await transport.post(target.endpoint, body, extra, self.timeouts)
+        else:  # HTTP/2: httpx's transport
+            response = await self.send(target, body, extra)
+            return response.status_code, ReplyHeaders(response.headers.raw), await response.aread()
+        headers = ReplyHeaders(raw)
+        if headers.has(b"content-encoding"):
+            content = httpx.Response(status, headers=raw, content=content).content
+        return status, headers, content
+
 
 class Providers:
     """The providers of one policy, and which provider and URL each model is called through."""
@@ -141,7 +198,9 @@ class Providers:
                 continue
             spec = self._providers[provider]
             url = spec.base_url + spec.api.path
-            self.targets[name] = Target(name, provider, model.upstream or name, url, httpx.URL(url), spec.api)
+            url_obj = httpx.URL(url)
+            endpoint = FastAsyncTransport.endpoint(url_obj, spec.raw_headers)
+            self.targets[name] = Target(name, provider, model.upstream or name, url, url_obj, spec.api, endpoint)
 
     def target(self, model: str) -> Target:
         target = self.targets.get(model)
@@ -157,6 +216,9 @@ class Providers:
 
     async def asend(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = (), url: httpx.URL | None = None) -> httpx.Response:
         return await self._providers[target.provider].send(target, body, extra, url)
+
+    async def apost(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> tuple[int, ReplyHeaders, bytes]:
+        return await self._providers[target.provider].post(target, body, extra)
 
     def close(self) -> None:
         for provider in self._providers.values():

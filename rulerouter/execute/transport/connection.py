@@ -4,7 +4,10 @@ The protocol half of `FastAsyncTransport` (see `pool.py`): `_Conn` writes a requ
 call and parses the response with httptools (llhttp, Node.js's HTTP parser, in C) — status,
 headers, Content-Length, chunked (as SSE uses) or read-until-close framing, and its strict
 checks against ambiguous framing — handing the body to httpx as an `AsyncByteStream`
-(`_Body`) chunk by chunk, with flow control and the read timeout. What llhttp cannot know is
+(`_Body`) chunk by chunk, with flow control and the read timeout — or, for a caller that wants
+the whole reply (`send(..., whole=True)`, what `FastAsyncTransport.post` asks for), collects the
+body and resolves one future when the response is complete: no body stream, no httpx response
+object, the read timeout counting between any two packets. What llhttp cannot know is
 decided here: a response to HEAD has no body, a body without a length ends when the server
 closes, and bytes after the response (or without a request) make the connection unusable.
 Pools and connection reuse live in `pool.py`.
@@ -20,7 +23,7 @@ from typing import Any
 import httptools
 import httpx
 
-__all__ = ["_Conn", "_serialise", "_wait", "_NO_TIMEOUTS", "_TIMED_OUT"]
+__all__ = ["_Conn", "_head", "_header_lines", "_serialise", "_wait", "_NO_TIMEOUTS", "_TIMED_OUT"]
 
 _MAX_HEAD = 64 * 1024  # longest response head
 _HIGH_WATER, _LOW_WATER = 512 * 1024, 64 * 1024  # unread body bytes that pause/resume reading
@@ -127,6 +130,11 @@ class _Conn(asyncio.Protocol):
         self.request: httpx.Request | None = None
         self.head_fut: asyncio.Future[Any] | None = None  # -> (status, reason, version, headers, body)
         self.body: _Body | None = None
+        # A whole-reply request: `head_fut` resolves once the response is complete, its body
+        # collected in `parts` (status and headers kept in `status` until then).
+        self.whole = False
+        self.parts: list[bytes] = []
+        self.status = 0
         self.keep_alive, self.closed, self.idle_since = True, False, 0.0
         # The read timeout for a response head is one lazily re-armed timer per connection:
         # a request only moves the deadline instead of scheduling and cancelling its own timer.
@@ -150,8 +158,8 @@ class _Conn(asyncio.Protocol):
                 raise _BadResponse("Server sent data while no request was in flight")
             if self.state == _HEAD:
                 self.head_size += len(data)
-                if self.read_timeout is not None:  # bytes arrived: the read timeout restarts
-                    self.deadline = self.loop.time() + self.read_timeout
+            if self.head_fut is not None and self.read_timeout is not None:  # bytes arrived: the read timeout restarts
+                self.deadline = self.loop.time() + self.read_timeout
             self.parser.feed_data(data)
             if self.state == _HEAD and self.head_size > _MAX_HEAD:
                 raise _BadResponse("Response head too large")
@@ -180,7 +188,7 @@ class _Conn(asyncio.Protocol):
         if self.state == _BODY and self.until_close and exc is None:
             self._complete()  # the close is the end of a read-until-close body
         elif self.head_fut is not None or self.body is not None:
-            where = "before sending a complete response head" if self.head_fut else "mid-body"
+            where = "before sending a complete response head" if self.state == _HEAD else "mid-body"
             if exc is None:  # a clean close
                 self._fail(httpx.RemoteProtocolError(f"Server disconnected {where}", request=self.request))
             else:  # a reset or another socket error
@@ -197,9 +205,10 @@ class _Conn(asyncio.Protocol):
             self.drain_fut.set_result(None)
 
     # -- request -------------------------------------------------------------------------------
-    def send(self, request: httpx.Request, data: bytes, read_timeout: float | None) -> asyncio.Future[Any]:
-        """Write a request; the returned future resolves when the response head has arrived."""
-        self.request, self.state, self.read_timeout = request, _HEAD, read_timeout
+    def send(self, request: httpx.Request | None, data: bytes, read_timeout: float | None, whole: bool = False) -> asyncio.Future[Any]:
+        """Write a request; the returned future resolves when the response head has arrived
+        (with a body stream), or with `whole` when the response is complete (with its body's bytes)."""
+        self.request, self.state, self.read_timeout, self.whole = request, _HEAD, read_timeout, whole
         self.head_size, self.reason, self.headers = 0, b"", []
         fut = self.head_fut = self.loop.create_future()
         if read_timeout is not None:
@@ -218,7 +227,7 @@ class _Conn(asyncio.Protocol):
             return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
         left = unsent()
-        while self.write_paused and not self.closed and self.head_fut is not None:  # else: answered
+        while self.write_paused and not self.closed and self.state == _HEAD:  # else: answered
             self.drain_fut = self.loop.create_future()
             if await _wait(self.drain_fut, timeout) is _TIMED_OUT:
                 if unsent() >= left:
@@ -257,16 +266,20 @@ class _Conn(asyncio.Protocol):
         if status < 200:  # informational (100, 103): skip it, the real response follows
             self.reason, self.headers = b"", []
             return
-        fut, self.head_fut = self.head_fut, None
+        fut = self.head_fut
         if fut is None or fut.done() or self.state != _HEAD:
             raise _BadResponse("Server sent a response while no request was in flight")
         self.state = _BODY
         self.keep_alive = parser.should_keep_alive()
         self.until_close = not self.keep_alive and not any(
             name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers)
-        version = b"HTTP/" + parser.get_http_version().encode()
-        self.body = body = _Body(self, self.request, self.read_timeout)  # type: ignore[arg-type]
-        fut.set_result((status, self.reason, version, self.headers, body))
+        if self.whole:  # resolved by `_complete`, with the body
+            self.status, self.parts = status, []
+        else:
+            self.head_fut = None
+            version = b"HTTP/" + parser.get_http_version().encode()
+            self.body = body = _Body(self, self.request, self.read_timeout)  # type: ignore[arg-type]
+            fut.set_result((status, self.reason, version, self.headers, body))
         if self.drain_fut is not None and not self.drain_fut.done():  # answered while still sending
             self.drain_fut.set_result(None)
         if self.request is not None and self.request.method == "HEAD":  # a length, but no body
@@ -276,6 +289,8 @@ class _Conn(asyncio.Protocol):
     def on_body(self, data: bytes) -> None:
         if self.body is not None:
             self.body._feed(data)
+        elif self.whole:
+            self.parts.append(data)
 
     def on_message_complete(self) -> None:
         if self.state == _BODY:
@@ -286,6 +301,11 @@ class _Conn(asyncio.Protocol):
         body, self.body, self.state, self.request = self.body, None, _IDLE, None
         if body is not None:
             body._end()
+        elif self.whole:
+            fut, self.head_fut, self.whole = self.head_fut, None, False
+            parts, self.parts = self.parts, []
+            if fut is not None and not fut.done():
+                fut.set_result((self.status, self.headers, parts[0] if len(parts) == 1 else b"".join(parts)))
         self.set_reading(True)
         # Reusable unless bytes came past the end, or the server answered before reading it all.
         t = self.transport
@@ -319,25 +339,30 @@ class _Conn(asyncio.Protocol):
         self.pool.drop(self)
 
 
+def _header_lines(raw: Any, request: httpx.Request | None = None) -> bytes:
+    """`name: value` lines, refused when a name or value holds CR, LF or NUL."""
+    lines = b"".join([b"%s: %s\r\n" % pair for pair in raw])
+    # Exactly one CR and one LF per line: no header can smuggle in another header or request.
+    if lines.count(b"\n") != len(raw) or lines.count(b"\r") != len(raw) or b"\0" in lines:
+        raise httpx.LocalProtocolError("Invalid character in a header", request=request)
+    return lines
+
+
+def _head(method: str, url: httpx.URL, raw: Any, absolute: bool = False, request: httpx.Request | None = None) -> bytes:
+    """The request line, Host (unless `raw` has it) and the headers, without the blank line that
+    ends the head; `absolute` writes the whole URL in the request line (for a proxy)."""
+    target = url.raw_scheme + b"://" + url.netloc + url.raw_path if absolute else url.raw_path
+    line = b"%s %s HTTP/1.1\r\n" % (method.encode("ascii"), target)
+    if line.count(b"\n") != 1 or line.count(b"\r") != 1 or b"\0" in line:
+        raise httpx.LocalProtocolError("Invalid character in the request line", request=request)
+    # httpx puts Host first; add it if it is absent
+    if (not raw or raw[0][0].lower() != b"host") and not any(k.lower() == b"host" for k, _ in raw):
+        line += _header_lines([(b"Host", url.netloc)], request)
+    return line + _header_lines(raw, request)
+
+
 def _serialise(request: httpx.Request, body: bytes, absolute: bool = False, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
     """The request's bytes; `absolute` writes the whole URL in the request line (for a proxy),
     and `extra` headers go after the request's own."""
     raw = request.headers.raw
-    url = request.url
-    target = url.raw_scheme + b"://" + url.netloc + url.raw_path if absolute else url.raw_path
-    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
-    if extra:
-        raw = [*raw, *extra]
-    lines = len(raw) + 2  # request line, headers, blank line
-    # httpx puts Host first; add it if it is absent
-    if (not raw or raw[0][0].lower() != b"host") and not any(k.lower() == b"host" for k, _ in raw):
-        parts.append(b"Host: " + request.url.netloc + b"\r\n")
-        lines += 1
-    for name, value in raw:
-        parts += (name, b": ", value, b"\r\n")
-    parts.append(b"\r\n")
-    head = b"".join(parts)
-    # Exactly one CR and one LF per line: no header can smuggle in another header or request.
-    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
-        raise httpx.LocalProtocolError("Invalid character in the request line or a header", request=request)
-    return head + body
+    return _head(request.method, request.url, [*raw, *extra] if extra else raw, absolute, request) + b"\r\n" + body

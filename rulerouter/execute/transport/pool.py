@@ -21,6 +21,13 @@ ALL_PROXY and NO_PROXY as httpx reads them), an ``http://`` URL is forwarded thr
 (absolute-form request line) and an ``https://`` one tunnelled (``CONNECT``, then TLS to the
 origin inside the tunnel); a proxy URL's credentials become ``Proxy-Authorization``.
 
+For a caller that knows its URL and headers in advance and wants the whole reply — rulerouter's
+own calls — ``endpoint(url, headers)`` prepares the request head once (request line, Host, the
+fixed headers: checked once), and ``post(endpoint, body)`` sends it with the body's
+Content-Length and returns ``(status, headers, body)`` when the response is complete, without
+building an httpx request, response or body stream; the pool, timeouts, proxies and errors are
+the same as for ``handle_async_request``.
+
 Not supported: HTTP/2 (a provider with ``http2 = true`` uses httpx's own transport), SOCKS
 proxies, ``Expect: 100-continue``, pipelining, response trailers (read and dropped), upgrades.
 Nothing is retried here.
@@ -36,10 +43,12 @@ from typing import Any
 import httptools
 import httpx
 
-from .connection import _NO_TIMEOUTS, _TIMED_OUT, _Conn, _serialise, _wait
+from .connection import _NO_TIMEOUTS, _TIMED_OUT, _Conn, _head, _header_lines, _serialise, _wait
 from .proxy import Proxy, ProxyRules
 
-__all__ = ["FastAsyncTransport"]
+__all__ = ["Endpoint", "FastAsyncTransport"]
+
+Headers = list[tuple[bytes, bytes]]
 
 
 class _Pool:
@@ -67,7 +76,7 @@ class _Pool:
             conn.close()
         return None
 
-    async def acquire(self, request: httpx.Request, timeouts: dict[str, Any]) -> _Conn:
+    async def acquire(self, request: httpx.Request | None, timeouts: dict[str, Any]) -> _Conn:
         while True:
             conn = self.take()
             if conn is not None:
@@ -96,7 +105,7 @@ class _Pool:
             if not got.closed:  # else it died in between: go round again
                 return got
 
-    async def _connect(self, request: httpx.Request, timeout: float | None) -> _Conn:
+    async def _connect(self, request: httpx.Request | None, timeout: float | None) -> _Conn:
         conn, where = _Conn(self), f"{self.host}:{self.port}"
         proxy = self.proxy
         if proxy is not None:
@@ -127,7 +136,7 @@ class _Pool:
             raise
         return conn
 
-    async def _tunnel(self, conn: _Conn, proxy: Proxy, request: httpx.Request) -> asyncio.Transport:
+    async def _tunnel(self, conn: _Conn, proxy: Proxy, request: httpx.Request | None) -> asyncio.Transport:
         """Open a CONNECT tunnel to the origin through `proxy`, then TLS to the origin inside it."""
         tunnel = _Tunnel(self.loop)
         transport, _ = await self.loop.create_connection(
@@ -207,6 +216,18 @@ class _Tunnel(asyncio.Protocol):
             self.answer.set_exception(httpx.ProxyError(f"the proxy closed the connection before answering CONNECT ({exc or 'EOF'})"))
 
 
+class Endpoint:
+    """A URL and the headers every request to it carries, for `FastAsyncTransport.post`: the
+    head up to Content-Length is written (and checked) on first use, then reused as it is."""
+
+    __slots__ = ("url", "headers", "key", "head")
+
+    def __init__(self, url: httpx.URL, headers: Headers) -> None:
+        self.url, self.headers = url, headers
+        self.key = (url.raw_scheme, url.raw_host, url.port)
+        self.head: bytes | None = None
+
+
 class FastAsyncTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive transport: ``httpx.AsyncClient(transport=FastAsyncTransport())``.
 
@@ -230,8 +251,7 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
         self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
         self._closed = False
 
-    def _pool(self, request: httpx.Request) -> _Pool:
-        url = request.url
+    def _pool(self, url: httpx.URL, request: httpx.Request | None = None) -> _Pool:
         if self._closed:
             raise RuntimeError("FastAsyncTransport is closed")
         if url.scheme not in ("http", "https"):
@@ -259,7 +279,7 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
         url = request.url
         pool = self._pools.get((url.raw_scheme, url.raw_host, url.port))
         if pool is None or pool.loop is not asyncio.get_running_loop():  # first use, or a new loop
-            pool = self._pool(request)
+            pool = self._pool(url, request)
         try:
             content = request.content
         except httpx.RequestNotRead:  # a streamed request body: read it, send it with a length
@@ -282,6 +302,37 @@ class FastAsyncTransport(httpx.AsyncBaseTransport):
             raise
         extensions = {"http_version": version, "reason_phrase": reason}
         return httpx.Response(status, headers=headers, stream=body, extensions=extensions)
+
+    @staticmethod
+    def endpoint(url: httpx.URL, headers: Headers) -> Endpoint:
+        """`url` and its fixed `headers` (raw pairs), prepared for `post`."""
+        return Endpoint(url, headers)
+
+    async def post(self, endpoint: Endpoint, body: bytes, extra: Headers | tuple[tuple[bytes, bytes], ...] = (),
+                   timeouts: dict[str, float | None] = _NO_TIMEOUTS) -> tuple[int, Headers, bytes]:
+        """POST `body` to `endpoint` (with `extra` headers after its own): the status, the response
+        headers (raw pairs, as received) and the whole body, once the response is complete.
+
+        Raises httpx's transport errors (`ConnectError`, `ReadTimeout`, `RemoteProtocolError`, …)
+        as `handle_async_request` does, each without a request attached.
+        """
+        pool = self._pools.get(endpoint.key)
+        if pool is None or pool.loop is not asyncio.get_running_loop():  # first use, or a new loop
+            pool = self._pool(endpoint.url)
+        head = endpoint.head
+        if head is None:  # the proxy's choice is fixed per URL: so is the head
+            head = endpoint.head = _head("POST", endpoint.url, [*endpoint.headers, *pool.proxy_headers], pool.forward)
+        data = b"%scontent-length: %d\r\n%s\r\n%s" % (head, len(body), _header_lines(extra) if extra else b"", body)
+        conn = pool.take() or await pool.acquire(None, timeouts)
+        fut = conn.send(None, data, timeouts.get("read"), whole=True)
+        try:
+            if conn.write_paused:
+                await conn.drain(timeouts.get("write"))
+            return await fut  # type: ignore[no-any-return]
+        except BaseException:
+            if not fut.done() or fut.cancelled() or fut.exception() is not None:
+                conn.close(abort=True)  # mid-request: the connection cannot be reused
+            raise
 
     async def aclose(self) -> None:
         """Close every idle connection; busy ones close when their response ends."""
