@@ -6,24 +6,21 @@ goes to and why, and `Router.complete()` calls it over OpenAI-compatible HTTP wi
 retry, circuit breaking, quality verification and honest cost.
 """
 
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 from ._version import __version__
-from .decide.compile import Decision, RuleTrace
 from .errors import BudgetExceeded, LimitExceeded, PolicyError, RateLimited, RuleRouterError, UsageError
-from .execute.result import (
-    AllAttemptsFailed,
-    Attempt,
-    ExecutionError,
-    Result,
-    StreamInterrupted,
-    UpstreamRejected,
-    Usage,
-)
-from .execute.streaming import AsyncCompletionStream, CompletionStream, StreamChunk
-from .observe.metrics import Metrics
-from .policy.diagnostics import Diagnostic, Severity
-from .policy.load import Checked, check_file, check_text
-from .policy.schema import Policy
-from .router import Router
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time each name is imported on first use
+    from .decide.compile import Decision, RuleTrace
+    from .execute.result import AllAttemptsFailed, Attempt, ExecutionError, Result, StreamInterrupted, UpstreamRejected, Usage
+    from .execute.streaming import AsyncCompletionStream, CompletionStream, StreamChunk
+    from .observe.metrics import Metrics
+    from .policy.diagnostics import Diagnostic, Severity
+    from .policy.load import Checked, check_file, check_text
+    from .policy.schema import Policy
+    from .router import Router
 
 __all__ = [
     "AllAttemptsFailed",
@@ -54,3 +51,18 @@ __all__ = [
     "check_file",
     "check_text",
 ]
+
+# Nothing but the errors is loaded by `import rulerouter`: each of these is imported when first used.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Decision": ".decide.compile",
+    "RuleTrace": ".decide.compile",
+    **dict.fromkeys(["AllAttemptsFailed", "Attempt", "ExecutionError", "Result", "StreamInterrupted", "UpstreamRejected", "Usage"],
+                    ".execute.result"),
+    **dict.fromkeys(["AsyncCompletionStream", "CompletionStream", "StreamChunk"], ".execute.streaming"),
+    "Metrics": ".observe.metrics",
+    "Diagnostic": ".policy.diagnostics",
+    "Severity": ".policy.diagnostics",
+    **dict.fromkeys(["Checked", "check_file", "check_text"], ".policy.load"),
+    "Policy": ".policy.schema",
+    "Router": ".router",
+})

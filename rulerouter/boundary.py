@@ -97,6 +97,10 @@ def _int(literal: str) -> int | float:
     return int(literal) if digits <= MAX_INT_DIGITS else NotJSONNumber(literal)
 
 
+# Built once: json.loads with any of these arguments builds a new decoder on every call.
+_decode_request = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int).decode
+
+
 def decode_text(data: bytes) -> str:
     """Bytes as text; bytes that are not UTF-8 become lone surrogates, which `check` repairs and reports."""
     return data.decode("utf-8", "surrogateescape")
@@ -110,7 +114,7 @@ def read_json(data: bytes | str, what: str) -> Any:
     """
     text = decode_text(data) if isinstance(data, (bytes, bytearray)) else data
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        return _decode_request(text)
     except RecursionError:
         raise InvalidInput(f"{what} nests arrays and objects more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:
@@ -178,6 +182,9 @@ def _strict_int(literal: str) -> int:
     return int(literal) if len(literal) - (literal[0] == "-") <= MAX_INT_DIGITS else _refuse_number(literal)
 
 
+_decode_reply = json.JSONDecoder(parse_constant=_refuse_number, parse_float=_strict_float, parse_int=_strict_int).decode
+
+
 def read_reply_json(data: bytes) -> tuple[Any, bytes]:
     """An upstream's JSON reply (or stream event), by the same rules as a request, and the bytes
     to pass on in its place: `data` itself, or the repaired value re-encoded when its text had
@@ -194,7 +201,7 @@ def read_reply_json(data: bytes) -> tuple[Any, bytes]:
     except UnicodeDecodeError:
         text, suspect = decode_text(data), True
     try:
-        value = json.loads(text, parse_constant=_refuse_number, parse_float=_strict_float, parse_int=_strict_int)
+        value = _decode_reply(text)
     except RecursionError:
         raise InvalidInput(f"the reply nests arrays and objects more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:

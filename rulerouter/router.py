@@ -1,27 +1,32 @@
-"""`Router`: the object a service holds. Load a policy once, then decide (and call) per request."""
+"""`Router`: the object a service holds. Load a policy once, then decide (and call) per request.
+
+Deciding needs the policy and the compiled rules only: the parts that call models (the
+executor, its HTTP transport and httpx, streaming, batches) are imported when first used, so
+a program that only decides never loads them.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
-
-import tomli_w
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .decide.compile import CompiledPolicy, Decision, RuleTrace
 from .decide.inputs import Inputs
-from .execute.batch import BatchOutcome, run_batch
-from .execute.executor import Executor
-from .execute.native import NativeRequest
-from .execute.providers import redactor_for
-from .execute.result import Result
-from .execute.streaming import AsyncCompletionStream, CompletionStream
+from .execute.redact import redactor_for
 from .observe.metrics import Metrics
 from .observe.observer import Observer, policy_event
 from .policy.diagnostics import Diagnostic
 from .policy.load import Checked, load_file, load_text
 from .policy.schema import Log, Policy
 from .state import StateBackend, state_for
+
+if TYPE_CHECKING:
+    from .execute.batch import BatchOutcome
+    from .execute.executor import Executor
+    from .execute.native import NativeRequest
+    from .execute.result import Result
+    from .execute.streaming import AsyncCompletionStream, CompletionStream
 
 __all__ = ["Router"]
 
@@ -77,6 +82,8 @@ class Router:
     @classmethod
     def from_policy(cls, policy: Policy, *, env: Mapping[str, str] | None = None) -> Router:
         """Check a policy built in code exactly as a file would be checked."""
+        import tomli_w
+
         text = tomli_w.dumps(policy.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True))
         return cls(load_text(text, "<policy>", env), env=env)
 
@@ -89,6 +96,8 @@ class Router:
     def executor(self) -> Executor:
         """The part that calls models: provider pools and circuit breakers (built on first use)."""
         if self._executor is None:
+            from .execute.executor import Executor
+
             self._executor = Executor(self._compiled, env=self._env, recorder=self.observer,
                                       ledger=self.state.ledger, circuits=self.state.circuits)
         return self._executor
@@ -208,6 +217,8 @@ class Router:
         `StreamInterrupted`, saying how much was delivered. `stream.result` holds usage, cost and
         attempts once the stream has ended.
         """
+        from .execute.streaming import CompletionStream
+
         executor = self.executor
         return CompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client))
 
@@ -226,6 +237,8 @@ class Router:
         **params: Any,
     ) -> AsyncCompletionStream:
         """`stream()` for asyncio: `async for chunk in router.astream(...)`."""
+        from .execute.streaming import AsyncCompletionStream
+
         executor = self.executor
         return AsyncCompletionStream(executor, executor.prepare(prompt, messages, system_prompt, metadata, tier, model, _merged(parameters, params), native, client=client))
 
@@ -244,6 +257,8 @@ class Router:
         a value formatted into it as `{item}`. Each outcome is a `Result` or the error that says
         why that item has none; no item is lost. `defaults` (e.g. max_tokens=200) apply to all.
         """
+        from .execute.batch import run_batch
+
         return await run_batch(self.acomplete, items, template=template, concurrency=concurrency, on_outcome=on_outcome, **defaults)
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ from rulerouter.execute.anthropic_request import anthropic_body
 from rulerouter.execute.cost import cost_of
 from rulerouter.execute.native import Untranslatable
 from rulerouter.execute.result import Usage
-from rulerouter.execute.upstream_reply import Redactor, usage_of
+from rulerouter.execute.redact import Redactor
+from rulerouter.execute.upstream_reply import usage_of
 from rulerouter.policy.schema import Price
 
 USER = [{"role": "user", "content": "hi"}]

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from rulerouter import PolicyError, Router, check_text
 from rulerouter.boundary import MAX_DEPTH, InvalidInput, check
 from rulerouter.cli._common import Exit, parse_json_arg
+from rulerouter.execute.providers import ReplyHeaders
 from rulerouter.gateway.app import Gateway
 from rulerouter.gateway.client_keys import ClientKeys, ClientKeysError, client_keys_from
 from rulerouter.gateway.hot_reload import PolicyHolder
@@ -287,6 +288,11 @@ async def _answer(target: Any, body: bytes, extra: Any = (), url: Any = None) ->
     return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
 
 
+async def _answer_whole(target: Any, body: bytes, extra: Any = ()) -> tuple[int, ReplyHeaders, bytes]:  # the same, read whole
+    SENT.append(body)
+    return 200, ReplyHeaders([(b"content-type", b"application/json")]), REPLY
+
+
 def _answer_sync(request: httpx.Request) -> httpx.Response:
     SENT.append(request.content)
     return httpx.Response(200, headers={"content-type": "application/json"}, content=REPLY)
@@ -296,6 +302,7 @@ def gateway() -> Gateway:
     checked = load_check(tomli_w.dumps(BASE), "fuzz.toml", env={})
     holder = PolicyHolder(__import__("pathlib").Path("fuzz.toml"), checked, env={}, log=None)
     holder.router.executor.providers.asend = _answer  # type: ignore[method-assign]
+    holder.router.executor.providers.apost = _answer_whole  # type: ignore[method-assign]
     return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0, client_keys=ClientKeys.none("fuzz"))
 
 
@@ -545,7 +552,12 @@ def leaving_gateway() -> tuple[Gateway, list[dict[str, Any]], dict[str, float]]:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Slow(parts))
         return httpx.Response(200, headers={"content-type": "application/json"}, stream=_Body())
 
+    async def post(target: Any, body: bytes, extra: Any = ()) -> tuple[int, ReplyHeaders, bytes]:
+        await asyncio.sleep(timing["upstream"])
+        return 200, ReplyHeaders([(b"content-type", b"application/json")]), REPLY
+
     holder.router.executor.providers.asend = send  # type: ignore[method-assign]
+    holder.router.executor.providers.apost = post  # type: ignore[method-assign]
     return Gateway(holder, max_body_bytes=64 * 1024, body_timeout_s=1.0, client_keys=ClientKeys.none("fuzz")), seen, timing
 
 

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rulerouter"
 STAGES: dict[str, int] = {
     "errors": 0,
     "_version": 0,
+    "_lazy": 0,  # exports loaded on first use (PEP 562), for every package
     "testing": 0,  # the loopback upstream stands alone: it shares no code with what it tests
     "policy": 1,
     "boundary": 1,  # what comes in: the rule file (policy) and every request value (boundary)

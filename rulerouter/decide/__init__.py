@@ -20,7 +20,13 @@ raises on any input, formats no explanation until one is read.
 May import `rulerouter.policy` (and `rulerouter.errors`); nothing above it.
 """
 
-from .compile import CompiledPolicy, Decision, RuleTrace
-from .inputs import Inputs
+from .._lazy import lazy_exports
 
 __all__ = ["CompiledPolicy", "Decision", "Inputs", "RuleTrace"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "CompiledPolicy": ".compile",
+    "Decision": ".compile",
+    "RuleTrace": ".compile",
+    "Inputs": ".inputs",
+})

@@ -11,7 +11,8 @@ not, ends up on the `Result` or on the `ExecutionError` raised instead.
     flow.py            the pure fallback / retry / circuit / verification plan
     streaming.py       streamed answers: fallback until the first chunk, then committed
     stream_events.py   SSE decoding, and what each API's stream events mean as chunks
-    upstream_reply.py  what an upstream's reply means (status, JSON, Retry-After), and scrubbing
+    upstream_reply.py  what an upstream's reply means (status, JSON, Retry-After, error kind)
+    redact.py          scrubbing keys, and anything shaped like one, from every message
     providers.py       provider clients, keys, URLs and headers
     provider_api.py    the API a provider speaks (OpenAI chat completions or Anthropic messages)
     anthropic_request.py  the internal (OpenAI) request as an Anthropic Messages API request
@@ -28,15 +29,17 @@ May import `rulerouter.decide` and `rulerouter.policy`. It reports what it did t
 `Recorder` it is given (the observer), so it never imports `rulerouter.observe`.
 """
 
-from .executor import Executor
-from .result import (
-    AllAttemptsFailed,
-    Attempt,
-    ExecutionError,
-    Result,
-    StreamInterrupted,
-    UpstreamRejected,
-    Usage,
-)
+from .._lazy import lazy_exports
 
 __all__ = ["AllAttemptsFailed", "Attempt", "ExecutionError", "Executor", "Result", "StreamInterrupted", "UpstreamRejected", "Usage"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Executor": ".executor",
+    "AllAttemptsFailed": ".result",
+    "Attempt": ".result",
+    "ExecutionError": ".result",
+    "Result": ".result",
+    "StreamInterrupted": ".result",
+    "UpstreamRejected": ".result",
+    "Usage": ".result",
+})

@@ -19,7 +19,8 @@ import time
 from typing import Any, Mapping
 
 from .result import Usage
-from .upstream_reply import Outcome, Redactor, error_in_200, error_outcome, parse_body
+from .redact import Redactor
+from .upstream_reply import Outcome, error_in_200, error_outcome, parse_body
 
 __all__ = ["FINISH_REASONS", "STOP_REASONS", "AnthropicStream", "completion_of", "finish_reason_of", "read_anthropic_reply",
            "stop_reason_of", "usage_from_anthropic"]

@@ -19,7 +19,8 @@ from .anthropic_reply import read_anthropic_reply
 from .anthropic_request import ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, anthropic_body
 from .native import NativeRequest, Untranslatable
 from .stream_events import AnthropicEvents, OpenAIEvents
-from .upstream_reply import Outcome, Redactor, read_reply
+from .redact import Redactor
+from .upstream_reply import Outcome, read_reply
 
 __all__ = ["AnthropicMessages", "OpenAIChat", "ProviderAPI"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import httpx
 
@@ -25,15 +25,9 @@ from .provider_api import AnthropicMessages, OpenAIChat, ProviderAPI
 from .transport.http2 import Http2Transport, http2_available, http2_options
 from .transport.pool import Endpoint, FastAsyncTransport
 from .transport.proxy import ProxyRules
-from .upstream_reply import Redactor
+from .redact import redactor_for
 
-__all__ = ["Providers", "ReplyHeaders", "Target", "redactor_for"]
-
-
-def redactor_for(policy: Policy, env: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
-    """A redactor that knows every API key the policy's providers read from `env`, and `extra`."""
-    keys = [env.get(spec.api_key_env, "") for spec in policy.providers.values() if spec.api_key_env]
-    return Redactor([*keys, *extra])
+__all__ = ["Providers", "ReplyHeaders", "Target"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,24 +4,24 @@
 `Outcome`: an answer, or an error kind the fallback flow can act on (retry, fall back, fail
 fast); `error_outcome` classifies an error status the same way for every API (Anthropic's reply
 is read in `anthropic_reply.py`). `outcome_from_exception` does the same for transport errors. Upstream messages are cut to a readable length and scrubbed of
-anything that looks like a credential before they are kept anywhere.
+anything that looks like a credential (`redact.py`) before they are kept anywhere.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
-import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import httpx
 
 from ..boundary import read_reply_json
+from .redact import Redactor
 from .result import Usage
 
-__all__ = ["Outcome", "Redactor", "error_in_200", "error_outcome", "outcome_from_exception", "parse_body", "parse_retry_after", "read_reply", "usage_of"]
+__all__ = ["Outcome", "error_in_200", "error_outcome", "outcome_from_exception", "parse_body", "parse_retry_after", "read_reply", "usage_of"]
 
 _MAX_MESSAGE = 300
 _CONTEXT_HINTS = (
@@ -52,33 +52,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.kind is None
-
-
-class Redactor:
-    """Removes credentials from text: the configured secrets, and anything shaped like one."""
-
-    _PATTERNS = re.compile(
-        r"(?i)(bearer\s+)[^\s\"',;]+|\b(sk|rk|pk)-[A-Za-z0-9_\-]{8,}|(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"
-    )
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    _MARKERS = ("bearer", "sk-", "rk-", "pk-", "api")
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "[redacted]")
-        lowered = text.lower()
-        if not any(marker in lowered for marker in self._MARKERS):
-            return text  # nothing credential-shaped can be in it: skip the regex
-        return self._PATTERNS.sub(self._mask, text)
-
-    @staticmethod
-    def _mask(match: re.Match[str]) -> str:
-        prefix = match.group(1) or match.group(3) or ""
-        return f"{prefix}[redacted]"
 
 
 def _short(text: str) -> str:

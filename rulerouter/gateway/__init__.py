@@ -25,7 +25,14 @@ May import every stage below it (policy, decide, execute, observe, state) and `R
 nothing imports the gateway but the CLI.
 """
 
-from .app import Gateway
-from .server import GatewaySettings, build_gateway, create_app, serve
+from .._lazy import lazy_exports
 
 __all__ = ["Gateway", "GatewaySettings", "build_gateway", "create_app", "serve"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Gateway": ".app",
+    "GatewaySettings": ".server",
+    "build_gateway": ".server",
+    "create_app": ".server",
+    "serve": ".server",
+})

@@ -11,7 +11,11 @@ May import `rulerouter.execute` (for results and attempts), `rulerouter.decide` 
 `rulerouter.policy`.
 """
 
-from .metrics import Metrics
-from .observer import Observer
+from .._lazy import lazy_exports
 
 __all__ = ["Metrics", "Observer"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Metrics": ".metrics",
+    "Observer": ".observer",
+})

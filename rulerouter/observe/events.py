@@ -16,9 +16,7 @@ import weakref
 from pathlib import Path
 from typing import IO, Any
 
-import structlog
-
-from ..execute.upstream_reply import Redactor
+from ..execute.redact import Redactor
 from ..policy.schema import Log
 
 __all__ = ["EventLog"]
@@ -108,6 +106,8 @@ class EventLog:
             path = Path(destination)
             path.parent.mkdir(parents=True, exist_ok=True)
             stream = self._file = path.open("a", encoding="utf-8")
+        import structlog  # only a router that writes events needs it
+
         renderer: Any = (
             structlog.processors.JSONRenderer(ensure_ascii=False)
             if settings.format == "json"

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..errors import BudgetExceeded, LimitExceeded, RateLimited
 from ..execute.result import Attempt, Cancelled, ExecutionError, Result
-from ..execute.upstream_reply import Redactor
+from ..execute.redact import Redactor
 from ..policy.schema import Log
 from .events import EventLog
 from .metrics import Metrics

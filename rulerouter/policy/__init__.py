@@ -19,8 +19,17 @@ a stable code and why. Nothing here does I/O beyond reading the file, and nothin
 Imports only `rulerouter.errors` of rulerouter's own code: every other stage builds on this one.
 """
 
-from .diagnostics import Diagnostic, Severity
-from .load import Checked, check_file, check_text, load_file, load_text
-from .schema import Policy
+from .._lazy import lazy_exports
 
 __all__ = ["Checked", "Diagnostic", "Policy", "Severity", "check_file", "check_text", "load_file", "load_text"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Diagnostic": ".diagnostics",
+    "Severity": ".diagnostics",
+    "Checked": ".load",
+    "check_file": ".load",
+    "check_text": ".load",
+    "load_file": ".load",
+    "load_text": ".load",
+    "Policy": ".schema",
+})

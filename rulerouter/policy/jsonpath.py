@@ -5,14 +5,13 @@ jsonpath-ng builds match objects with full paths for every lookup, which costs t
 microseconds; a simple path is compiled to a tuple of keys and indices and walked directly.
 Paths with wildcards, slices, filters or recursive descent keep jsonpath-ng's semantics.
 Lookups never raise: whatever the data, a path finds a (possibly empty) list of values.
+jsonpath-ng (and the parser generator under it) is imported on the first path compiled, so a
+policy without paths never loads it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
-
-from jsonpath_ng import jsonpath as _ast
-from jsonpath_ng.ext import parse as _parse_ext
 
 __all__ = ["JsonPathError", "compile_path", "selects_one_value"]
 
@@ -25,6 +24,8 @@ class JsonPathError(ValueError):
 
 def compile_path(path: str) -> Finder:
     """Return a function that finds every value `path` selects in a JSON-like document."""
+    from jsonpath_ng.ext import parse as _parse_ext
+
     try:
         expr = _parse_ext(path)
     except Exception as exc:  # jsonpath-ng raises bare Exception subclasses of several kinds
@@ -37,6 +38,8 @@ def compile_path(path: str) -> Finder:
 
 def selects_one_value(path: str) -> bool:
     """True when a valid `path` names one place below the root (no wildcards, slices, filters)."""
+    from jsonpath_ng.ext import parse as _parse_ext
+
     try:
         steps = _simple_steps(_parse_ext(path))
     except Exception:
@@ -46,6 +49,8 @@ def selects_one_value(path: str) -> bool:
 
 def _simple_steps(expr: Any) -> list[str | int] | None:
     """Keys and indices of a path made only of single fields and single indices, else None."""
+    from jsonpath_ng import jsonpath as _ast
+
     if isinstance(expr, _ast.Root):
         return []
     if isinstance(expr, _ast.Fields) and len(expr.fields) == 1 and expr.fields[0] != "*":

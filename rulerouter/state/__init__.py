@@ -14,7 +14,13 @@ May import `rulerouter.execute` (the interfaces it implements: `Ledger`, the bre
 `rulerouter.decide` and `rulerouter.policy`; never `rulerouter.observe`, its peer.
 """
 
-from .backend import StateBackend, state_for
-from .memory import MemoryLedger, MemoryState
+from .._lazy import lazy_exports
 
 __all__ = ["MemoryLedger", "MemoryState", "StateBackend", "state_for"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "StateBackend": ".backend",
+    "state_for": ".backend",
+    "MemoryLedger": ".memory",
+    "MemoryState": ".memory",
+})
