@@ -5,15 +5,17 @@ jsonpath-ng builds match objects with full paths for every lookup, which costs t
 microseconds; a simple path is compiled to a tuple of keys and indices and walked directly.
 Paths with wildcards, slices, filters or recursive descent keep jsonpath-ng's semantics.
 Lookups never raise: whatever the data, a path finds a (possibly empty) list of values.
-jsonpath-ng (and the parser generator under it) is imported on the first path compiled, so a
-policy without paths never loads it.
+The simple form (`$`, then `.name` and `[index]` steps) is read here; jsonpath-ng (and the
+parser generator under it) is imported only for the first path that needs it, so a policy whose
+paths are all simple — `rules/default.toml`'s are — never loads it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
-__all__ = ["JsonPathError", "compile_path", "selects_one_value"]
+__all__ = ["JsonPathError", "compile_path", "selects_one_value", "simple_steps"]
 
 Finder = Callable[[Any], list[Any]]
 
@@ -22,8 +24,30 @@ class JsonPathError(ValueError):
     """The path is not valid JSONPath; the message says why."""
 
 
+# `$` then `.name` / `[index]` steps, with nothing jsonpath-ng would read differently: names of
+# ASCII letters, digits and underscores, not its reserved words, no spaces.
+_SIMPLE = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[-?[0-9]+\])*")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?[0-9]+)\]")
+_RESERVED = frozenset({"where", "wherenot"})  # jsonpath-ng's operators: `$.where` is a syntax error there
+
+
+def simple_steps(path: str) -> list[str | int] | None:
+    """The keys and indices of a simple path, read without jsonpath-ng; None for any other path."""
+    if not _SIMPLE.fullmatch(path):
+        return None
+    steps: list[str | int] = []
+    for name, index in _STEP.findall(path):
+        if name in _RESERVED:
+            return None
+        steps.append(name if name else int(index))
+    return steps
+
+
 def compile_path(path: str) -> Finder:
     """Return a function that finds every value `path` selects in a JSON-like document."""
+    simple = simple_steps(path)
+    if simple is not None:
+        return _walker(tuple(simple))
     from jsonpath_ng.ext import parse as _parse_ext
 
     try:
@@ -38,6 +62,9 @@ def compile_path(path: str) -> Finder:
 
 def selects_one_value(path: str) -> bool:
     """True when a valid `path` names one place below the root (no wildcards, slices, filters)."""
+    simple = simple_steps(path)
+    if simple is not None:
+        return bool(simple)
     from jsonpath_ng.ext import parse as _parse_ext
 
     try:
