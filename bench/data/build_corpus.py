@@ -36,11 +36,13 @@ from typing import Callable, Iterable, Iterator
 try:
     from . import corpus_rules as rules
     from . import corpus_rules_code as code_rules
+    from . import corpus_rules_text as text_rules
     from .corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from .corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
 except ImportError:
     import corpus_rules as rules
     import corpus_rules_code as code_rules
+    import corpus_rules_text as text_rules
     from corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
 
@@ -159,6 +161,13 @@ def load_exercism(m: Mirror) -> Iterable[Candidate]:
     return code_rules.exercism_candidates(exercises, docs)
 
 
+def load_tweeteval(m: Mirror) -> Iterator[Candidate]:
+    for task in text_rules.TWEETEVAL_TASKS:
+        mapping = m.text(f"datasets/{task.split('/')[0]}/mapping.txt")
+        yield from text_rules.tweeteval_candidates(task, m.text(f"datasets/{task}/train_text.txt").splitlines(),
+                                                   text_rules.tweeteval_labels(mapping))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -180,6 +189,7 @@ SOURCES: tuple[Source, ...] = (
     Source("codeforces", "zjx-kimi/CodeForces-Problems", "f896fd44f81dd88ff5a85904fb13620ad4dfcf39", load_codeforces,
            cap=1500),
     Source("exercism-python", "exercism/python", "9eb657d4507d91efef99f484e7f2a1f4074911b5", load_exercism),
+    Source("tweeteval", "cardiffnlp/tweeteval", "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66", load_tweeteval, cap=1500),
 )
 
 

@@ -1,0 +1,62 @@
+"""Corpus rules of the text sources added for the corpus's gaps: tweet labelling tasks
+(TweetEval, bulk).
+
+As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
+field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
+``tests/test_corpus_rules_text.py`` pins them on small fixtures.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+try:
+    from .corpus_rules import Candidate
+except ImportError:
+    from corpus_rules import Candidate
+
+__all__ = ["TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "tweeteval_candidates", "tweeteval_labels"]
+
+
+# --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
+
+# Each task asks for one label from a fixed set for one given tweet: a labelling task (bulk).
+# What the label means, per task, for the request wording; the label names come from the
+# task's own mapping.txt. `sentiment` is absent: its training text is a file of 4 MiB+.
+TWEETEVAL_TASKS = {
+    "emoji": "the emoji that most likely ended it",
+    "emotion": "the emotion it expresses",
+    "hate": "whether it is hate speech against immigrants or women",
+    "irony": "whether it is ironic",
+    "offensive": "whether it is offensive",
+    "stance/abortion": "its stance on legal abortion",
+    "stance/atheism": "its stance on atheism",
+    "stance/climate": "its stance on climate change being a real concern",
+    "stance/feminist": "its stance on feminism",
+    "stance/hillary": "its stance on Hillary Clinton",
+}
+TWEETEVAL_PHRASINGS = (
+    "Label this tweet with {what}. Answer with one of: {labels}.\n\nTweet: {text}",
+    "Tweet: {text}\n\nWhich label fits it best for {what}? Choose from {labels}.",
+    "Classify the tweet below by {what} ({labels}); reply with the label only.\n\n{text}",
+)
+
+
+def tweeteval_labels(mapping: str) -> list[str]:
+    """The label names of a task's ``mapping.txt`` (``id<TAB>name[<TAB>description]``), in id order;
+    for emoji the emoji itself, not its underscored description."""
+    rows = [line.split("\t") for line in mapping.splitlines() if line.strip()]
+    return [row[1] for row in sorted(rows, key=lambda r: int(r[0]))]
+
+
+def tweeteval_candidates(task: str, texts: Iterable[str], labels: list[str]) -> Iterator[Candidate]:
+    """One bulk candidate per training tweet, its line number choosing the phrasing in turn."""
+    what = TWEETEVAL_TASKS[task]
+    names = ", ".join(labels)
+    for n, text in enumerate(texts):
+        text = text.strip()
+        if text:
+            prompt = TWEETEVAL_PHRASINGS[n % len(TWEETEVAL_PHRASINGS)].format(what=what, labels=names, text=text)
+            yield Candidate(f"{task}/{n}", prompt, "bulk", task)
