@@ -1,4 +1,4 @@
-"""The corpus rules of the text sources (TweetEval), on small in-test fixtures."""
+"""The corpus rules of the text sources (TweetEval, GPTeacher), on small in-test fixtures."""
 
 from __future__ import annotations
 
@@ -20,4 +20,20 @@ def test_tweeteval_every_tweet_is_bulk_phrased_in_turn_with_the_task_labels() ->
                              "Answer with one of: none, against, favor.\n\nTweet: Hot again today")
     assert got[1].prompt.startswith("Classify the tweet below by its stance on climate change")
     assert got[2].prompt.startswith("Label this tweet with")  # line 3: the phrasings come round again
+
+
+def test_gpteacher_roleplay_is_standard_and_toolformer_is_structured_when_the_answer_calls_a_granted_tool() -> None:
+    roleplay = [{"instruction": "Play a pirate captain greeting the crew.", "input": "", "response": "Arr!"},
+                {"instruction": "  ", "input": "", "response": "nothing asked"}]
+    tools = [{"instruction": "toolformer: enabled\ntoolformer access: weather, news\nweather(q)\nIs it raining?",
+              "input": "Oslo", "response": "weather('Oslo rain')"},
+             {"instruction": "toolformer: enabled\ntoolformer access: weather\nweather(q)\nWhat is the weather?",
+              "input": "", "response": "Please tell me where you are."},
+             {"instruction": "toolformer: enabled\ntoolformer access: python\npython(code)\nAdd 2 and 2.",
+              "input": "", "response": "newspython(2+2) is not a call of the granted tool"}]
+    got = [*text.gpteacher_candidates("roleplay", roleplay), *text.gpteacher_candidates("toolformer", tools)]
+    assert [(c.key, c.tier, c.category) for c in got] == [
+        ("roleplay/0", "standard", "roleplay"), ("toolformer/0", "structured", "toolformer/call"),
+        ("toolformer/1", "standard", "toolformer/no-call"), ("toolformer/2", "standard", "toolformer/no-call")]
+    assert got[1].prompt.endswith("Is it raining?\n\nOslo")
 

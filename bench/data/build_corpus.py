@@ -168,6 +168,12 @@ def load_tweeteval(m: Mirror) -> Iterator[Candidate]:
                                                    text_rules.tweeteval_labels(mapping))
 
 
+def load_gpteacher(m: Mirror) -> Iterator[Candidate]:
+    for module, path in (("roleplay", "Roleplay/roleplay-simple-deduped-roleplay-instruct.json"),
+                         ("toolformer", "Toolformer/toolformer-dedupe-only-dataset.json")):
+        yield from text_rules.gpteacher_candidates(module, json.loads(m.text(path)))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -190,6 +196,8 @@ SOURCES: tuple[Source, ...] = (
            cap=1500),
     Source("exercism-python", "exercism/python", "9eb657d4507d91efef99f484e7f2a1f4074911b5", load_exercism),
     Source("tweeteval", "cardiffnlp/tweeteval", "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66", load_tweeteval, cap=1500),
+    Source("gpteacher", "teknium1/GPTeacher", "481075123c29854bddb82655badeef6a438f2436", load_gpteacher,
+           per_category=1200),
 )
 
 

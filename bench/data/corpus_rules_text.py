@@ -1,5 +1,6 @@
 """Corpus rules of the text sources added for the corpus's gaps: tweet labelling tasks
-(TweetEval, bulk).
+(TweetEval, bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard and
+structured).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -10,6 +11,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Iterator
 
 try:
@@ -17,7 +19,8 @@ try:
 except ImportError:
     from corpus_rules import Candidate
 
-__all__ = ["TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "tweeteval_candidates", "tweeteval_labels"]
+__all__ = ["TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tweeteval_candidates",
+           "tweeteval_labels"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -60,3 +63,36 @@ def tweeteval_candidates(task: str, texts: Iterable[str], labels: list[str]) -> 
         if text:
             prompt = TWEETEVAL_PHRASINGS[n % len(TWEETEVAL_PHRASINGS)].format(what=what, labels=names, text=text)
             yield Candidate(f"{task}/{n}", prompt, "bulk", task)
+
+
+# --- GPTeacher (teknium1), GPT-4-generated instruction modules ------------------------------
+
+TOOL_ACCESS = re.compile(r"^toolformer access:\s*(.+)$", re.MULTILINE)
+
+
+def _request(item: dict) -> str:
+    instruction, given = str(item.get("instruction", "")).strip(), str(item.get("input", "")).strip()
+    return f"{instruction}\n\n{given}" if given else instruction
+
+
+def gpteacher_candidates(module: str, items: Iterable[dict]) -> Iterator[Candidate]:
+    """``module``: ``roleplay`` or ``toolformer``.
+
+    Roleplay (characters to play, scenes to write) → **standard**. Toolformer items grant the
+    model tools by name and signature in the request; when the recorded response calls one of
+    the granted tools (``name(``), the answer is bound to that call syntax → **structured**;
+    otherwise → **standard**.
+    """
+    for n, item in enumerate(items):
+        prompt = _request(item)
+        if not prompt:
+            continue
+        if module == "roleplay":
+            yield Candidate(f"roleplay/{n}", prompt, "standard", "roleplay")
+            continue
+        access = TOOL_ACCESS.search(str(item.get("instruction", "")))
+        tools = [t.strip() for t in access.group(1).split(",")] if access else []
+        response = str(item.get("response", ""))
+        calls = any(re.search(rf"\b{re.escape(tool)}\(", response) for tool in tools if tool)
+        yield Candidate(f"toolformer/{n}", prompt, "structured" if calls else "standard",
+                        "toolformer/call" if calls else "toolformer/no-call")
