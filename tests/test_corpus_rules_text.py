@@ -1,4 +1,4 @@
-"""The corpus rules of the text sources (TweetEval, GPTeacher), on small in-test fixtures."""
+"""The corpus rules of the gap sources (TweetEval, GPTeacher, TAL-SCQ5K), on small in-test fixtures."""
 
 from __future__ import annotations
 
@@ -37,3 +37,26 @@ def test_gpteacher_roleplay_is_standard_and_toolformer_is_structured_when_the_an
         ("toolformer/1", "standard", "toolformer/no-call"), ("toolformer/2", "standard", "toolformer/no-call")]
     assert got[1].prompt.endswith("Is it raining?\n\nOslo")
 
+
+
+def tal_row(qid: str, route: str, difficulty: str, problem: str = "What is $2+3$?") -> dict:
+    return {"queId": qid, "problem": problem, "difficulty": difficulty, "knowledge_point_routes": [route],
+            "answer_option_list": [[{"aoVal": "A", "content": "$$5$$ "}], [{"aoVal": "B", "content": "$$6$$"}]]}
+
+
+def test_tal_arithmetic_at_low_difficulty_is_standard_the_rest_complex_and_unnamed_calculation_left_out() -> None:
+    root = "Overseas Competition->Knowledge Point->"
+    rows = [tal_row("a", root + "Calculation Modules->Fractions->Adding Fractions", "1"),
+            tal_row("b", root + "Calculation Modules->Fractions", "2"),
+            tal_row("c", root + "Calculation Modules->Basic Concepts of Equation", "0"),
+            tal_row("d", root + "Number Theory Modules->Remainder Problems", "1"),
+            tal_row("e", root + "Calculation Modules", "1"),
+            tal_row("f", "Overseas In-curriculum", "1"),
+            {**tal_row("g", root + "Counting Modules", "1"), "knowledge_point_routes": []}]
+    got = list(text.tal_candidates(rows))
+    assert [(c.key, c.tier, c.category) for c in got] == [
+        ("a", "standard", "Calculation Modules/Fractions/difficulty 1"),
+        ("b", "complex", "Calculation Modules/Fractions/difficulty 2"),
+        ("c", "complex", "Calculation Modules/Basic Concepts of Equation/difficulty 0"),
+        ("d", "complex", "Number Theory Modules/Remainder Problems/difficulty 1")]
+    assert got[0].prompt == "What is $2+3$?\n\nA. $$5$$\nB. $$6$$"

@@ -174,6 +174,10 @@ def load_gpteacher(m: Mirror) -> Iterator[Candidate]:
         yield from text_rules.gpteacher_candidates(module, json.loads(m.text(path)))
 
 
+def load_tal(m: Mirror) -> Iterable[Candidate]:
+    return text_rules.tal_candidates(_jsonl(m.text("en_single_choice_constructed_5K/en_single_choice_train_3K.jsonl")))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -198,6 +202,7 @@ SOURCES: tuple[Source, ...] = (
     Source("tweeteval", "cardiffnlp/tweeteval", "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66", load_tweeteval, cap=1500),
     Source("gpteacher", "teknium1/GPTeacher", "481075123c29854bddb82655badeef6a438f2436", load_gpteacher,
            per_category=1200),
+    Source("tal-scq5k", "math-eval/TAL-SCQ5K", "8a66d6e14c65ba002beda39747e6b7c43bd2d472", load_tal),
 )
 
 

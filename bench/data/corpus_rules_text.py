@@ -1,6 +1,7 @@
-"""Corpus rules of the text sources added for the corpus's gaps: tweet labelling tasks
-(TweetEval, bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard and
-structured).
+"""Corpus rules of the sources added for the corpus's gaps: tweet labelling tasks (TweetEval,
+bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard and structured),
+and maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithmetic
+standard, the rest complex).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -19,8 +20,8 @@ try:
 except ImportError:
     from corpus_rules import Candidate
 
-__all__ = ["TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tweeteval_candidates",
-           "tweeteval_labels"]
+__all__ = ["TAL_ARITHMETIC", "TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tal_candidates",
+           "tal_tier", "tweeteval_candidates", "tweeteval_labels"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -96,3 +97,40 @@ def gpteacher_candidates(module: str, items: Iterable[dict]) -> Iterator[Candida
         calls = any(re.search(rf"\b{re.escape(tool)}\(", response) for tool in tools if tool)
         yield Candidate(f"toolformer/{n}", prompt, "structured" if calls else "standard",
                         "toolformer/call" if calls else "toolformer/no-call")
+
+
+# --- TAL-SCQ5K-EN (TAL Education Group), training split ---------------------------------------
+
+# Sub-modules of TAL's "Calculation Modules" that are arithmetic: computing with given numbers.
+# Everything else - number theory, counting and probability, combinatorics and logical
+# reasoning, word problems, equations, sequences, powers - is competition maths. A route that
+# stops at the Calculation Modules does not say which kind of calculation: left out.
+TAL_ARITHMETIC = frozenset({"Whole Numbers", "Fractions", "Decimals", "Ratios and Proportions", "Unit Conversion",
+                            "Comparing, Ordering and Estimating"})
+
+
+def tal_tier(route: str, difficulty: str) -> tuple[str, str] | None:
+    """(tier, category) from a knowledge point route ``Overseas Competition->Knowledge Point->
+    <module>->[<sub-module>->…]`` and TAL's difficulty 0-4: arithmetic sub-modules of the
+    Calculation Modules at difficulty 0 or 1 are **standard**, every other problem **complex**;
+    None for a route that names no module, or the Calculation Modules without a sub-module."""
+    parts = [p.strip() for p in route.split("->")]
+    module, sub = (parts[2] if len(parts) > 2 else ""), (parts[3] if len(parts) > 3 else "")
+    if not module or (module == "Calculation Modules" and not sub):
+        return None
+    arithmetic = module == "Calculation Modules" and sub in TAL_ARITHMETIC and difficulty in ("0", "1")
+    return ("standard" if arithmetic else "complex"), f"{module}/{sub or '-'}/difficulty {difficulty}"
+
+
+def tal_candidates(rows: Iterable[dict]) -> Iterator[Candidate]:
+    """One candidate per problem with a knowledge point; prompt = the problem and its options."""
+    for row in rows:
+        problem, routes = str(row.get("problem", "")).strip(), row.get("knowledge_point_routes") or []
+        if not problem or not routes:
+            continue
+        options = [f"{opt[0]['aoVal']}. {str(opt[0]['content']).strip()}" for opt in row.get("answer_option_list", [])
+                   if opt and opt[0].get("aoVal")]
+        rule = tal_tier(routes[0], str(row.get("difficulty", "")))
+        if rule is None:
+            continue
+        yield Candidate(str(row["queId"]), "\n".join([problem, "", *options]) if options else problem, *rule)
