@@ -60,3 +60,24 @@ def test_tal_arithmetic_at_low_difficulty_is_standard_the_rest_complex_and_unnam
         ("c", "complex", "Calculation Modules/Basic Concepts of Equation/difficulty 0"),
         ("d", "complex", "Number Theory Modules/Remainder Problems/difficulty 1")]
     assert got[0].prompt == "What is $2+3$?\n\nA. $$5$$\nB. $$6$$"
+
+
+PUBTATOR = ("11|t|Drug A and rash.\n11|a|Drug A caused a rash.\n11\t0\t6\tDrug A\tChemical\tD1\n11\tCID\tD1\tD2\n\n"
+            "12|t|No abstract here.\n\n"
+            "13|t|Drug B.\n13|a|Drug B lowered fever.\n\n14|t|Drug C.\n14|a|Drug C is fine.\n\n"
+            "15|t|Drug D.\n15|a|Drug D again.\n")
+
+
+def test_pubtator_documents_pair_titles_with_abstracts_and_skip_incomplete_ones() -> None:
+    assert list(text.pubtator_documents(PUBTATOR)) == [
+        ("11", "Drug A and rash.", "Drug A caused a rash."), ("13", "Drug B.", "Drug B lowered fever."),
+        ("14", "Drug C.", "Drug C is fine."), ("15", "Drug D.", "Drug D again.")]
+
+
+def test_bc5cdr_abstracts_take_the_three_forms_in_turn_contracts_structured_plain_language_standard() -> None:
+    got = list(text.bc5cdr_candidates(text.pubtator_documents(PUBTATOR)))
+    assert [(c.key, c.tier, c.category) for c in got] == [
+        ("11", "structured", "json"), ("13", "structured", "csv"), ("14", "standard", "plain-language"),
+        ("15", "structured", "json")]
+    assert got[0].prompt.endswith("Title: Drug A and rash.\n\nDrug A caused a rash.")
+    assert "CSV with the header row chemical,disease" in got[1].prompt

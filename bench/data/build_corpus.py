@@ -178,6 +178,15 @@ def load_tal(m: Mirror) -> Iterable[Candidate]:
     return text_rules.tal_candidates(_jsonl(m.text("en_single_choice_constructed_5K/en_single_choice_train_3K.jsonl")))
 
 
+def load_bc5cdr(m: Mirror) -> Iterable[Candidate]:
+    folder = "CDR_Data/CDR.Corpus.v010516"
+    # This copy's training file also holds the 500 development articles: keep the training ones.
+    held = {pmid for part in ("DevelopmentSet", "TestSet")
+            for pmid, _, _ in text_rules.pubtator_documents(m.text(f"{folder}/CDR_{part}.PubTator.txt"))}
+    training = text_rules.pubtator_documents(m.text(f"{folder}/CDR_TrainingSet.PubTator.txt"))
+    return text_rules.bc5cdr_candidates(doc for doc in training if doc[0] not in held)
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -203,6 +212,7 @@ SOURCES: tuple[Source, ...] = (
     Source("gpteacher", "teknium1/GPTeacher", "481075123c29854bddb82655badeef6a438f2436", load_gpteacher,
            per_category=1200),
     Source("tal-scq5k", "math-eval/TAL-SCQ5K", "8a66d6e14c65ba002beda39747e6b7c43bd2d472", load_tal),
+    Source("bc5cdr", "cryptoradon/biomedRelExt", "3f113ff1aefd03b7ecf053a6bc33cc6a75532f20", load_bc5cdr),
 )
 
 

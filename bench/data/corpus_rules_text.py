@@ -1,7 +1,8 @@
 """Corpus rules of the sources added for the corpus's gaps: tweet labelling tasks (TweetEval,
 bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard and structured),
-and maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithmetic
-standard, the rest complex).
+maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithmetic
+standard, the rest complex), and biomedical abstracts put in requests with a machine-readable
+answer contract or a free-text one (BC5CDR, structured and standard).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -21,7 +22,8 @@ except ImportError:
     from corpus_rules import Candidate
 
 __all__ = ["TAL_ARITHMETIC", "TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tal_candidates",
-           "tal_tier", "tweeteval_candidates", "tweeteval_labels"]
+           "tal_tier", "tweeteval_candidates", "tweeteval_labels", "BC5CDR_FORMS", "bc5cdr_candidates",
+           "pubtator_documents"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -134,3 +136,46 @@ def tal_candidates(rows: Iterable[dict]) -> Iterator[Candidate]:
         if rule is None:
             continue
         yield Candidate(str(row["queId"]), "\n".join([problem, "", *options]) if options else problem, *rule)
+
+
+# --- BioCreative V CDR (BC5CDR), training set -------------------------------------------------
+
+# Each abstract goes into one of three requests of ours, in turn by its position in the file: two
+# whose answer is bound to a machine-readable contract (a JSON object with fixed keys, a CSV table
+# with a fixed header) filled from the corpus's own annotations (chemicals, diseases, and the
+# chemical-induced-disease relations) -> structured; one asking for a plain-language account of
+# the same abstract, free text -> standard. The contrast keeps "a long biomedical abstract"
+# from standing for either tier.
+BC5CDR_FORMS = (
+    ("json", "structured",
+     "Read the PubMed abstract below. Return only a JSON object with three keys: \"chemicals\" and \"diseases\" "
+     "(lists of every distinct chemical and disease name, as written), and \"induces\" (a list of "
+     "[chemical, disease] pairs for which the abstract reports that the chemical induces the disease).\n\n"
+     "Title: {title}\n\n{abstract}"),
+    ("csv", "structured",
+     "Title: {title}\n\n{abstract}\n\nFrom this abstract, list every chemical-induced disease relation it "
+     "reports as CSV with the header row chemical,disease and one row per relation; output the CSV and nothing else."),
+    ("plain-language", "standard",
+     "Explain to a patient with no medical training, in a short paragraph of plain words, what the study "
+     "below found.\n\nTitle: {title}\n\n{abstract}"),
+)
+
+
+def pubtator_documents(text: str) -> Iterator[tuple[str, str, str]]:
+    """(PubMed id, title, abstract) of each document of a PubTator file, in file order."""
+    for block in re.split(r"\n\s*\n", text.strip()):
+        fields = {}
+        for line in block.splitlines():
+            parts = line.split("|", 2)
+            if len(parts) == 3 and parts[1] in ("t", "a"):
+                fields[parts[1]] = (parts[0], parts[2].strip())
+        if "t" in fields and "a" in fields:
+            yield fields["t"][0], fields["t"][1], fields["a"][1]
+
+
+def bc5cdr_candidates(documents: Iterable[tuple[str, str, str]]) -> Iterator[Candidate]:
+    for n, (pmid, title, abstract) in enumerate(documents):
+        if not abstract:
+            continue
+        form, tier, template = BC5CDR_FORMS[n % len(BC5CDR_FORMS)]
+        yield Candidate(pmid, template.format(title=title, abstract=abstract), tier, form)
