@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -51,6 +52,8 @@ from rulerouter.quality.evaluate import default_strong_and_weak, quality_report,
 from rulerouter.quality.labelled_data import read_records  # noqa: E402
 
 OUT = ROOT / "bench" / "data" / "quality"
+# The rules that turn snapshots into records: a file built by other rules is rebuilt.
+BUILDER = hashlib.sha256((ROOT / "bench" / "data" / "quality_sources.py").read_bytes()).hexdigest()[:16]
 POLICY = ROOT / "rules" / "recommended.toml"
 
 
@@ -88,7 +91,7 @@ def build(sources: Iterable[QualitySource], mirrors: Path, out: Path, rebuild: b
     contamination = None
     for src in sources:
         entry = manifest.get(src.key, {})
-        pins = {"repo": src.repo, "commit": src.commit, "extra_commits": dict(src.extra_commits)}
+        pins = {"repo": src.repo, "commit": src.commit, "extra_commits": dict(src.extra_commits), "builder": BUILDER}
         fresh = (out / f"{src.key}.jsonl").exists() and all(entry.get(k) == v for k, v in pins.items())
         stale_screen = corpus is not None and not entry.get("corpus_checked")  # the corpus was built since
         if fresh and not rebuild and not stale_screen:

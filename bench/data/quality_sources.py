@@ -6,9 +6,9 @@ running their check on their models' recorded answers). These prompts are for *e
 no policy, classifier or rule may be fitted or tuned on them, and none of them is in the
 training corpus (``bench/quality.py`` drops any that is).
 
-Standard library only; ``bench/quality.py`` turns the records into a labelled file for
-``rulerouter eval`` and reports the figures. The sources, their pins and why they were chosen
-are in ``docs/quality.md`` ("Quality on data nobody tuned for").
+Standard library and rulerouter's token estimate; ``bench/quality.py`` turns the records into a
+labelled file for ``rulerouter eval`` and reports the figures. The sources, their pins and why
+they were chosen are in ``docs/quality-data.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
+
+from rulerouter.decide.inputs import estimate_tokens
 
 try:
     from .corpus_mirror import Mirror
@@ -41,11 +43,6 @@ class QualitySource:
     load: Callable[[Mirror], Iterable[dict]]
     # other commits of the same repository that `load` reads files at, by name
     extra_commits: tuple[tuple[str, str], ...] = ()
-
-
-def _tokens(text: str) -> int:
-    """The estimate the project uses everywhere: about four characters a token."""
-    return max(1, round(len(text) / 4))
 
 
 # --- TheoremQA ---------------------------------------------------------------------------------
@@ -70,7 +67,7 @@ def theoremqa_records(questions: Sequence[dict], strong: Sequence[dict], weak: S
         yield {"id": f"theoremqa/{q['id']}", "prompt": q["Question"].strip(), "source": "theoremqa",
                "category": f"{q['field']}/{q['subfield']}",
                "quality": {"strong": float(bool(s["correct"])), "weak": float(bool(w["correct"]))},
-               "output_tokens": _tokens(str(s.get("rationale") or ""))}
+               "output_tokens": estimate_tokens(str(s.get("rationale") or ""))}
 
 
 def load_theoremqa(m: Mirror) -> Iterator[dict]:
@@ -182,7 +179,7 @@ def cruxeval_records(samples: Sequence[dict], strong: dict[str, list[str]], weak
         yield {"id": f"cruxeval/{s['id']}", "prompt": cruxeval_prompt(s["code"], s["output"]), "source": "cruxeval",
                "category": "input-prediction",
                "quality": {"strong": sum(got_a) / len(got_a), "weak": sum(got_b) / len(got_b)},
-               "output_tokens": _tokens(strong[s["id"]][0])}
+               "output_tokens": estimate_tokens(strong[s["id"]][0])}
 
 
 def load_cruxeval(m: Mirror) -> Iterator[dict]:
