@@ -81,3 +81,16 @@ def test_bc5cdr_abstracts_take_the_three_forms_in_turn_contracts_structured_plai
         ("15", "structured", "json")]
     assert got[0].prompt.endswith("Title: Drug A and rash.\n\nDrug A caused a rash.")
     assert "CSV with the header row chemical,disease" in got[1].prompt
+
+
+def test_logicbench_every_deduction_is_complex_one_question_per_context_and_evaluation_contexts_left_out() -> None:
+    pairs = [{"question": "Does this mean A?", "answer": "yes"}, {"question": "Does this mean B?", "answer": "no"}]
+    files = [{"type": "propositional_logic", "axiom": "modus_tollens",
+              "data_samples": [{"context": "If P then Q.", "qa_pairs": pairs}, {"context": "If R then S.", "qa_pairs": pairs},
+                               {"context": "Shared  with EVAL.", "qa_pairs": pairs}, {"context": " ", "qa_pairs": pairs}]}]
+    got = list(text.logicbench_candidates(files, ["shared with eval."]))
+    assert [(c.key, c.tier, c.category, c.prompt) for c in got] == [
+        ("propositional_logic/modus_tollens/0", "complex", "propositional_logic/modus_tollens",
+         "If P then Q.\n\nDoes this mean A?"),
+        ("propositional_logic/modus_tollens/1", "complex", "propositional_logic/modus_tollens",
+         "If R then S.\n\nDoes this mean B?")]

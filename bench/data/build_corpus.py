@@ -187,6 +187,14 @@ def load_bc5cdr(m: Mirror) -> Iterable[Candidate]:
     return text_rules.bc5cdr_candidates(doc for doc in training if doc[0] not in held)
 
 
+def load_logicbench(m: Mirror) -> Iterable[Candidate]:
+    def files(folder: str) -> list[dict]:
+        return [json.loads(m.text(path)) for path, size in m.ls(folder)
+                if size >= 0 and path.endswith("/data_instances.json")]
+    evaluation = [str(s.get("context", "")) for f in files("data/LogicBench(Eval)/") for s in f.get("samples", [])]
+    return text_rules.logicbench_candidates(files("data/LogicBench(Aug)/"), evaluation)
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -213,6 +221,8 @@ SOURCES: tuple[Source, ...] = (
            per_category=1200),
     Source("tal-scq5k", "math-eval/TAL-SCQ5K", "8a66d6e14c65ba002beda39747e6b7c43bd2d472", load_tal),
     Source("bc5cdr", "cryptoradon/biomedRelExt", "3f113ff1aefd03b7ecf053a6bc33cc6a75532f20", load_bc5cdr),
+    Source("logicbench-aug", "Mihir3009/LogicBench", "c014153303c98de4d5f09d41c3a235cd869be5c8", load_logicbench,
+           cap=1500),
 )
 
 

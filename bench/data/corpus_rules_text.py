@@ -2,7 +2,8 @@
 bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard and structured),
 maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithmetic
 standard, the rest complex), and biomedical abstracts put in requests with a machine-readable
-answer contract or a free-text one (BC5CDR, structured and standard).
+answer contract or a free-text one (BC5CDR, structured and standard), and deductions in
+propositional, first-order and non-monotonic logic (LogicBench(Aug), complex).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -23,7 +24,7 @@ except ImportError:
 
 __all__ = ["TAL_ARITHMETIC", "TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tal_candidates",
            "tal_tier", "tweeteval_candidates", "tweeteval_labels", "BC5CDR_FORMS", "bc5cdr_candidates",
-           "pubtator_documents"]
+           "logicbench_candidates", "pubtator_documents"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -179,3 +180,27 @@ def bc5cdr_candidates(documents: Iterable[tuple[str, str, str]]) -> Iterator[Can
             continue
         form, tier, template = BC5CDR_FORMS[n % len(BC5CDR_FORMS)]
         yield Candidate(pmid, template.format(title=title, abstract=abstract), tier, form)
+
+
+# --- LogicBench(Aug) (Parmar et al., ACL 2024), the augmented set made for training -------------
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def logicbench_candidates(files: Iterable[dict], evaluation_contexts: Iterable[str] = ()) -> Iterator[Candidate]:
+    """``files``: the parsed ``data_instances.json`` of each inference rule (``type``, ``axiom``,
+    ``data_samples`` of a context with yes/no questions). Every sample is a deduction to carry out
+    with that rule in that logic -> **complex** (logical reasoning); one question per sample, the
+    n-th sample taking its (n mod k)-th question, so that a context is not repeated. A sample
+    whose context is also one of ``evaluation_contexts`` (LogicBench(Eval)'s) is left out."""
+    held = {_words(c) for c in evaluation_contexts}
+    for f in files:
+        category = f"{f['type']}/{f['axiom']}"
+        for n, sample in enumerate(f.get("data_samples", [])):
+            context, pairs = str(sample.get("context", "")).strip(), sample.get("qa_pairs") or []
+            if not context or not pairs or _words(context) in held:
+                continue
+            question = str(pairs[n % len(pairs)].get("question", "")).strip()
+            if question:
+                yield Candidate(f"{category}/{n}", f"{context}\n\n{question}", "complex", category)
