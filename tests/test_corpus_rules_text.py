@@ -94,3 +94,19 @@ def test_logicbench_every_deduction_is_complex_one_question_per_context_and_eval
          "If P then Q.\n\nDoes this mean A?"),
         ("propositional_logic/modus_tollens/1", "complex", "propositional_logic/modus_tollens",
          "If R then S.\n\nDoes this mean B?")]
+
+
+def test_tot_puzzles_are_complex_and_the_papers_test_games_are_left_out() -> None:
+    game24 = [{"Rank": str(n + 1), "Puzzles": "1 1 4 6", "Solved rate": "99.20%"} for n in range(902)]
+    game24[1]["Solved rate"], game24[2]["Puzzles"] = "45.5%", "1 2"
+    clues = [f"clue {i}" for i in range(10)]
+    crosswords = [(clues, ["A"] * 25)] * 7
+    got = list(text.tot_candidates(game24, crosswords))
+    keys = [c.key for c in got]
+    assert "game24/901" not in keys and "game24/3" not in keys and "game24/902" not in keys  # test range, 2 numbers
+    assert keys[:2] == ["game24/1", "game24/2"] and {c.tier for c in got} == {"complex"}
+    assert (got[0].category, got[1].category) == ("game24/solved 90-100%", "game24/solved 40-50%")
+    assert got[0].prompt.startswith("Use the numbers 1, 1, 4, 6 and the operations")
+    words = [c for c in got if c.category == "crossword"]
+    assert [c.key for c in words] == ["crossword/1", "crossword/2", "crossword/3", "crossword/4", "crossword/6"]
+    assert "Across:\nh1. clue 0" in words[0].prompt and "Down:\nv1. clue 5" in words[0].prompt

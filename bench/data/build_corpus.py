@@ -195,6 +195,11 @@ def load_logicbench(m: Mirror) -> Iterable[Candidate]:
     return text_rules.logicbench_candidates(files("data/LogicBench(Aug)/"), evaluation)
 
 
+def load_tot(m: Mirror) -> Iterable[Candidate]:
+    game24 = list(csv.DictReader(io.StringIO(m.text("src/tot/data/24/24.csv"))))
+    return text_rules.tot_candidates(game24, json.loads(m.text("src/tot/data/crosswords/mini0505.json")))
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -223,6 +228,8 @@ SOURCES: tuple[Source, ...] = (
     Source("bc5cdr", "cryptoradon/biomedRelExt", "3f113ff1aefd03b7ecf053a6bc33cc6a75532f20", load_bc5cdr),
     Source("logicbench-aug", "Mihir3009/LogicBench", "c014153303c98de4d5f09d41c3a235cd869be5c8", load_logicbench,
            cap=1500),
+    Source("tot-puzzles", "princeton-nlp/tree-of-thought-llm", "ab400345c5ea39d28ea6d7d3be0e417b11113c87", load_tot,
+           cap=800),
 )
 
 

@@ -3,7 +3,8 @@ bulk), GPT-4-written role-play and tool-use instructions (GPTeacher, standard an
 maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithmetic
 standard, the rest complex), and biomedical abstracts put in requests with a machine-readable
 answer contract or a free-text one (BC5CDR, structured and standard), and deductions in
-propositional, first-order and non-monotonic logic (LogicBench(Aug), complex).
+propositional, first-order and non-monotonic logic (LogicBench(Aug), complex), and puzzles to
+solve by search (the Game of 24 and 5x5 mini crosswords of Tree of Thoughts, complex).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -24,7 +25,7 @@ except ImportError:
 
 __all__ = ["TAL_ARITHMETIC", "TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tal_candidates",
            "tal_tier", "tweeteval_candidates", "tweeteval_labels", "BC5CDR_FORMS", "bc5cdr_candidates",
-           "logicbench_candidates", "pubtator_documents"]
+           "logicbench_candidates", "pubtator_documents", "tot_candidates"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -204,3 +205,42 @@ def logicbench_candidates(files: Iterable[dict], evaluation_contexts: Iterable[s
             question = str(pairs[n % len(pairs)].get("question", "")).strip()
             if question:
                 yield Candidate(f"{category}/{n}", f"{context}\n\n{question}", "complex", category)
+
+
+# --- Tree of Thoughts puzzles (Yao et al., NeurIPS 2023): Game of 24 and mini crosswords ----------
+
+# The games the paper tests on are left out: Game of 24 ranks 901-1000 (indices 900-999) and the
+# crosswords at indices 0, 5, ..., 95.
+TOT_24_TEST = range(900, 1000)
+TOT_CROSSWORD_TEST = range(0, 100, 5)
+TOT_24_PHRASINGS = (
+    "Use the numbers {numbers} and the operations +, -, * and / to make 24. Use each number exactly once; "
+    "show the expression.",
+    "Game of 24: with {numbers}, each used once, and basic arithmetic, reach 24. What is the expression?",
+    "Can you combine {numbers} with addition, subtraction, multiplication and division (every number once) "
+    "so that the result is 24?",
+)
+
+
+def tot_candidates(game24: Iterable[dict], crosswords: Iterable[tuple[list[str], list[str]]]) -> Iterator[Candidate]:
+    """Every puzzle is a search for a solution under constraints -> **complex**.
+
+    ``game24``: rows of ``24.csv`` (``Rank``, ``Puzzles``, ``Solved rate``; category = the human
+    solve rate band of the 4nums.com data, e.g. ``game24/solved 90-100%``); ``crosswords``: the
+    (clues, letters) pairs of ``mini0505.json`` (five across clues, then five down)."""
+    for n, row in enumerate(game24):
+        numbers = str(row.get("Puzzles", "")).split()
+        if n in TOT_24_TEST or len(numbers) != 4:
+            continue
+        rate = float(str(row.get("Solved rate", "0")).rstrip("%") or 0)
+        band = min(int(rate // 10) * 10, 90)
+        prompt = TOT_24_PHRASINGS[n % len(TOT_24_PHRASINGS)].format(numbers=", ".join(numbers))
+        yield Candidate(f"game24/{row.get('Rank', n)}", prompt, "complex", f"game24/solved {band}-{band + 10}%")
+    for n, (clues, _) in enumerate(crosswords):
+        if n in TOT_CROSSWORD_TEST or len(clues) != 10:
+            continue
+        across = "\n".join(f"h{i + 1}. {c}" for i, c in enumerate(clues[:5]))
+        down = "\n".join(f"v{i + 1}. {c}" for i, c in enumerate(clues[5:]))
+        prompt = ("Solve this 5x5 mini crossword: every row (h1-h5) and every column (v1-v5) is a five-letter "
+                  f"word. Give the filled grid.\n\nAcross:\n{across}\n\nDown:\n{down}")
+        yield Candidate(f"crossword/{n}", prompt, "complex", "crossword")
