@@ -44,9 +44,9 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd] if CPUS > 1 and sys.platform.startswith("linux") else cmd
 
 
-def start(cmd: list[str], pattern: str = r"(http://\S+/v1)") -> tuple[subprocess.Popen[str], str]:
-    """Start a server process and read its URL from its first line."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+def start(cmd: list[str], pattern: str = r"(http://\S+/v1)", cwd: Path = ROOT) -> tuple[subprocess.Popen[str], str]:
+    """Start a server process (in `cwd`: `python -m` imports that checkout's package) and read its URL from its first line."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
     line = proc.stdout.readline()  # type: ignore[union-attr]
     match = re.search(pattern, line)
     if not match:

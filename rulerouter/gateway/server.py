@@ -14,6 +14,7 @@ import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import PolicyError
 from ..policy.load import check_file
@@ -77,12 +78,26 @@ def create_app() -> Gateway:
     return build_gateway(settings)
 
 
+def uvicorn_config(app: Any, limits: ConnectionLimits, **options: Any) -> Any:
+    """The `uvicorn.Config` that `serve` runs (and the benchmarks run their floor app under):
+    uvloop, and uvicorn's httptools protocol with the connection limits enforced where the bytes
+    arrive; the limits travel on the config, pickled with it into every `--workers` process."""
+    import uvicorn
+
+    from .connection_limits import LimitedHttpToolsProtocol
+
+    config = uvicorn.Config(app, http=LimitedHttpToolsProtocol, ws="none", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
+                            server_header=False, proxy_headers=False, timeout_keep_alive=limits.idle_timeout_s, backlog=2048, **options)
+    config.rulerouter_limits = limits  # type: ignore[attr-defined]
+    return config
+
+
 def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> int:
     """Run the gateway until SIGINT/SIGTERM. Prints one line `listening on http://HOST:PORT/v1`."""
     try:
         import uvicorn
 
-        from .connection_limits import LimitedHttpToolsProtocol
+        from . import connection_limits  # noqa: F401  (httptools, and uvicorn's protocol it extends)
     except ImportError:
         print("rulerouter: the gateway needs its server: pip install 'rulerouter[server]'", file=sys.stderr)
         return 2
@@ -107,17 +122,13 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
     print(f"listening on http://{shown}:{bound}/v1 (policy {settings.rules}, {len(app.holder.router.policy.rules)} rules, "
           f"{workers} worker(s), state: {state}; {app.client_keys.describe()})", flush=True)
     limits = settings.connection_limits()
-    # The protocol is uvicorn's httptools one with the connection limits enforced where the bytes arrive.
-    common = dict(http=LimitedHttpToolsProtocol, ws="none", loop="uvloop", lifespan="on", access_log=False, log_level="warning",
-                  server_header=False, proxy_headers=False, timeout_keep_alive=limits.idle_timeout_s, backlog=2048)
     if workers > 1:
         import shutil
         import tempfile
 
         metrics_dir = tempfile.mkdtemp(prefix="rulerouter-metrics-")
         os.environ[SETTINGS_ENV] = json.dumps({**asdict(settings), "metrics_dir": metrics_dir})
-        config = uvicorn.Config("rulerouter.gateway.server:create_app", factory=True, fd=sock.fileno(), workers=workers, **common)
-        config.rulerouter_limits = limits  # type: ignore[attr-defined]  # pickled with the config into every worker
+        config = uvicorn_config("rulerouter.gateway.server:create_app", limits, factory=True, fd=sock.fileno(), workers=workers)
         import inspect
 
         from uvicorn.supervisors import Multiprocess
@@ -130,7 +141,5 @@ def serve(settings: GatewaySettings, *, host: str = "127.0.0.1", port: int = 808
         finally:
             shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
-    config = uvicorn.Config(app, **common)
-    config.rulerouter_limits = limits  # type: ignore[attr-defined]
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, limits)).run(sockets=[sock])
     return 0
