@@ -117,6 +117,26 @@ def test_closing_early_releases_the_connection(up: LoopbackUpstream) -> None:
     assert router.complete("again").content == "ok"
 
 
+def test_batches_hold_the_chunks_one_read_brought(up: LoopbackUpstream) -> None:
+    """`batches()`: the same chunks as `async for`, grouped by the read that brought them — the
+    loopback sends a whole stream in one write, so several chunks share a batch."""
+    _, _, router = make(up)
+
+    async def go() -> tuple[list[list[StreamChunk]], list[StreamChunk], Any]:
+        up.script("small-upstream", Reply("one two three four five"), Reply("one two three four five"))
+        stream = router.astream("hello")
+        batches = [batch async for batch in stream.batches()]
+        chunks = [chunk async for chunk in router.astream("hello")]
+        await router.aclose()
+        return batches, chunks, stream
+
+    batches, chunks, stream = asyncio.run(go())
+    assert all(batches)  # never an empty batch
+    assert [(c.text, c.usage_only) for batch in batches for c in batch] == [(c.text, c.usage_only) for c in chunks]
+    assert len(batches) < len(chunks)
+    assert stream.text == "one two three four five" and stream.result is not None
+
+
 def test_streams_are_not_verified(up: LoopbackUpstream) -> None:
     _, _, router = make(up, verify=True)
     _, stream, error = collect(router, "sync")

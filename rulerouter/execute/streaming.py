@@ -388,18 +388,36 @@ class AsyncCompletionStream(_StreamBase):
         self._native = True
         return self._chunks()
 
+    def batches(self, *, native: bool = False) -> AsyncIterator[list[StreamChunk]]:
+        """The chunks as they arrived together: one list per read from the upstream (never
+        empty), so that a server can pass on in one write what reached it in one read. `native`
+        as for `native_events()`; `aclose()` it when leaving early, as for the chunks."""
+        self._native = self._native or native
+        return self._batches()
+
     async def _chunks(self) -> AsyncIterator[StreamChunk]:
+        batches = self._batches()
+        try:
+            async for batch in batches:
+                for chunk in batch:
+                    yield chunk
+        finally:
+            await batches.aclose()  # at once, not when collected: leaving early is recorded now
+
+    async def _batches(self) -> AsyncIterator[list[StreamChunk]]:
         await self.start()
         tracker = self._tracker
         response = self._response
         try:
-            for chunk in self._deliver():
-                yield chunk
+            ready = self._deliver()
+            if ready:
+                yield ready
             if response is not None:
                 async for raw in self._raw:
                     error = tracker.feed(raw)
-                    for chunk in self._deliver():
-                        yield chunk
+                    ready = self._deliver()
+                    if ready:
+                        yield ready
                     if error is not None:
                         raise tracker.interrupted(error.message or "error event")
                 if not tracker.finished:

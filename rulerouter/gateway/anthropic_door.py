@@ -154,35 +154,41 @@ class AnthropicDoor:
         await send({"type": "http.response.start", "status": 200, "headers": [*headers, (b"request-id", stream.request_id.encode())]})
         events = MessageEvents(f"msg_{stream.request_id}", model)
         native = None  # decided by the first chunk: the provider's own events, or a translation
-        chunks = stream.native_events()
+        batches = stream.batches(native=True)  # what arrived in one read from the upstream goes out in one write
+        frames: list[bytes] = []
         try:
-            async for chunk in chunks:
-                if native is None:
-                    native = chunk.native is not None
-                    if not native:
-                        await send({"type": "http.response.body", "body": events.start(), "more_body": True})
-                if native:
-                    if chunk.native is None:
-                        continue  # the second chunk of one event (its usage): the frame went with the first
-                    frame = _renamed(chunk.native, model) if chunk.native.startswith(b"event: message_start") else chunk.native
-                elif chunk.visible:
-                    frame = events.chunk(chunk.data)
-                else:
-                    continue
-                if frame:
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+            async for batch in batches:
+                for chunk in batch:
+                    if native is None:
+                        native = chunk.native is not None
+                        if not native:
+                            frames.append(events.start())
+                    if native:
+                        if chunk.native is None:
+                            continue  # the second chunk of one event (its usage): the frame went with the first
+                        frame = _renamed(chunk.native, model) if chunk.native.startswith(b"event: message_start") else chunk.native
+                    elif chunk.visible:
+                        frame = events.chunk(chunk.data)
+                    else:
+                        continue
+                    if frame:
+                        frames.append(frame)
+                if frames:
+                    body, frames = b"".join(frames), []
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
             tail = b"" if native else events.end(stream.result.usage if stream.result is not None else None)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         except StreamInterrupted as exc:
             await send({"type": "http.response.body", "body": events.error(exc.summary), "more_body": False})
         except ValueError as exc:  # a chunk the translation cannot read: the stream ends here, saying why
             await stream.aclose()
-            await send({"type": "http.response.body", "body": events.error(f"{model} sent what Anthropic's events cannot carry: {exc}"),
+            sent_before = b"".join(frames)  # its batch's frames before the chunk that cannot be read
+            await send({"type": "http.response.body", "body": sent_before + events.error(f"{model} sent what Anthropic's events cannot carry: {exc}"),
                         "more_body": False})
         except OSError:
             pass  # the client went away while we were sending: closing the stream below records it
         finally:
-            await chunks.aclose()  # a stream left before its end is closed upstream and recorded as cancelled
+            await batches.aclose()  # a stream left before its end is closed upstream and recorded as cancelled
 
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await self._read(scope, receive, send, count_tokens=True)

@@ -306,15 +306,19 @@ class Gateway:
         headers = SSE_HEADERS + routing_headers(decision.tier, stream.model_used, decision.rule, attempts, None, stream.request_id, decision.repaired)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         rename = stream.model_used
-        chunks = stream.__aiter__()
+        batches = stream.batches()  # what arrived in one read from the upstream goes out in one write
         try:
-            async for chunk in chunks:
-                if chunk.usage_only and not request.include_usage:
-                    continue
-                raw = chunk.raw
-                if chunk.data.get("model") not in (None, rename):
-                    raw = json.dumps({**chunk.data, "model": rename}, ensure_ascii=False).encode()
-                await send({"type": "http.response.body", "body": b"data: " + raw + b"\n\n", "more_body": True})
+            async for batch in batches:
+                frames = []
+                for chunk in batch:
+                    if chunk.usage_only and not request.include_usage:
+                        continue
+                    raw = chunk.raw
+                    if chunk.data.get("model") not in (None, rename):
+                        raw = json.dumps({**chunk.data, "model": rename}, ensure_ascii=False).encode()
+                    frames.append(b"data: " + raw + b"\n\n")
+                if frames:
+                    await send({"type": "http.response.body", "body": b"".join(frames), "more_body": True})
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
         except StreamInterrupted as exc:
             event = error_body(502, exc.summary, code="stream_interrupted")
@@ -322,4 +326,4 @@ class Gateway:
         except OSError:
             pass  # the client went away while we were sending: closing the stream below records it
         finally:
-            await chunks.aclose()  # a stream left before its end is closed upstream and recorded as cancelled
+            await batches.aclose()  # a stream left before its end is closed upstream and recorded as cancelled

@@ -87,8 +87,8 @@ class _Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks = self._chunks
         while True:
-            if chunks:
-                chunk = chunks.popleft()
+            if chunks:  # all that has arrived, in one piece: what came in one read is passed on in one
+                chunk = chunks.popleft() if len(chunks) == 1 else b"".join([chunks.popleft() for _ in range(len(chunks))])
                 self._size -= len(chunk)
                 if self._conn is not None and self._size < _LOW_WATER:
                     self._conn.set_reading(True)
