@@ -296,6 +296,11 @@ def test_several_workers(up: LoopbackUpstream, tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=served.base_url, api_key="x", max_retries=0)
         answers = [client.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"q{i}"}]).choices[0].message.content for i in range(10)]
         assert answers == ["ok"] * 10
+        deadline = time.monotonic() + 30
+        while "rulerouter_workers_reporting 2" not in (text := httpx.get(f"{served.root}/metrics").text):
+            # the second worker may still be starting (on a loaded machine, seconds after the first)
+            assert time.monotonic() < deadline, text + "".join(served.stderr)
+            time.sleep(0.1)
         time.sleep(0.7)  # past the half second in which each worker writes its counters
         answered_by: set[str] = set()
         for _ in range(12):  # a new connection each time: the kernel hands it to either worker
