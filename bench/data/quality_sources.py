@@ -182,11 +182,16 @@ def cruxeval_records(samples: Sequence[dict], strong: dict[str, list[str]], weak
                "output_tokens": estimate_tokens(strong[s["id"]][0])}
 
 
-def load_cruxeval(m: Mirror) -> Iterator[dict]:
+def load_cruxeval(m: Mirror) -> list[dict]:
     samples = [json.loads(line) for line in m.text("data/cruxeval.jsonl").splitlines() if line.strip()]
     with Mirror(m.repo, CRUXEVAL_GPT35_COMMIT, m.git_dir.parent.parent) as old:
         strong = json.loads(old.text(CRUXEVAL_STRONG))
-    return cruxeval_records(samples, strong, json.loads(m.text(CRUXEVAL_WEAK)))
+    failures: list[str] = []
+    records = list(cruxeval_records(samples, strong, json.loads(m.text(CRUXEVAL_WEAK)), failures=failures))
+    if failures:  # said, not silently dropped: the checking process died or hung on these
+        print(f"cruxeval: {len(failures)} samples left out because their check failed: {', '.join(failures)}",
+              file=sys.stderr)
+    return records
 
 
 def cruxeval_agreement(m: Mirror, records: Iterable[dict]) -> tuple[int, int]:
