@@ -312,3 +312,55 @@ def test_a_body_field_named_like_a_router_argument_is_never_used_to_route(up: Lo
         assert response.status_code in (200, 400), response.text
         assert response.headers.get("x-rulerouter-tier", "cheap") == "cheap"
     assert json.loads(json.dumps(up.requests[-1].body)).get("tier") == "strong"  # passed on as a field, not used
+
+
+# --- in process: what one read of a stream brings goes out in one write ----------------------------
+
+def test_a_chunk_the_translation_cannot_read_ends_the_stream_after_what_came_before_it_in_the_same_read() -> None:
+    """The upstream's stream arrives in one read: a text chunk, then a tool-call delta Anthropic's
+    events cannot carry. The client gets the text's events, then the error event, and the end."""
+    from rulerouter.gateway.app import Gateway
+    from rulerouter.gateway.client_keys import ClientKeys
+    from rulerouter.gateway.hot_reload import PolicyHolder
+    from rulerouter.policy.load import check_text
+
+    policy = ('schema_version = 1\ndefault_tier = "cheap"\n[tiers]\ncheap = "m1"\n[providers.p]\nbase_url = "http://127.0.0.1:9/v1"\n'
+              '[models.m1]\nprice = { input_per_mtok = 1.0, output_per_mtok = 2.0 }\n')
+    holder = PolicyHolder(Path("one-read.toml"), check_text(policy, "one-read.toml", env={}), env={}, log=None)
+    chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m1"}
+    text = {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "partial answer"}, "finish_reason": None}]}
+    unreadable = {**chunk, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": "first", "function": {"name": "f"}}]}, "finish_reason": None}]}
+    stream = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in (text, unreadable)) + b"data: [DONE]\n\n"
+
+    class OneRead(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[override]
+            yield stream
+
+    async def upstream(target: Any, body: bytes, extra: Any = (), url: Any = None) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=OneRead())
+
+    holder.router.executor.providers.asend = upstream  # type: ignore[method-assign]
+    app = Gateway(holder, client_keys=ClientKeys.none("test"))
+    request = json.dumps({"model": "auto", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    sent: list[dict[str, Any]] = []
+    given = [False]
+
+    async def receive() -> dict[str, Any]:
+        if not given[0]:
+            given[0] = True
+            return {"type": "http.request", "body": request, "more_body": False}
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def go() -> None:
+        await app({"type": "http", "method": "POST", "path": "/v1/messages", "headers": []}, receive, send)
+        await holder.close()
+
+    asyncio.run(go())
+    assert sent[0]["status"] == 200, sent
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    assert body.index(b"message_start") < body.index(b"partial answer") < body.index(b"cannot carry") and b"event: error" in body
+    assert sent[-1]["more_body"] is False
