@@ -64,7 +64,8 @@ class Features:
 
     def __init__(self, words: list[str], punctuation: list[str], cjk: list[str]) -> None:
         keys: set[Key] = set(words)
-        keys.update(zip([w[:PREFIX] for w in words if len(w) > PREFIX]))
+        # Prefixes of the distinct words only: a prompt repeats its words, and each costs a slice.
+        keys.update(zip([w[:PREFIX] for w in keys if len(w) > PREFIX]))
         keys.update(punctuation)
         keys.update(cjk)
         self.keys = keys
