@@ -134,7 +134,7 @@ def test_metrics_summary(up: LoopbackUpstream) -> None:
     summary = r.metrics.summary()
     assert summary["total_requests"] == 5
     assert summary["tier_distribution"] == {"cheap": 0.6, "free": 0.2, "strong": 0.2}
-    assert summary["rule_hits"] == {"(default)": 4, "hard": 1}
+    assert summary["rule_hits"] == {"(default)": 3, "(forced tier)": 1, "hard": 1}  # a forced tier is not the default
     assert summary["fallback_rate"] == pytest.approx(0.2) and summary["error_rate"] == pytest.approx(0.2)
     assert summary["models"]["small"]["prompt_tokens"] == 10
     assert summary["models"]["unpriced"]["attempts_with_unknown_cost"] == 1

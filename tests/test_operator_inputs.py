@@ -94,3 +94,23 @@ def test_the_exit_codes_are_documented_and_70_is_only_for_a_bug(capsys: pytest.C
         assert main(["schema"]) == code
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
+
+
+def test_a_forced_tier_or_model_says_so_everywhere(up: LoopbackUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from .test_batch import write_policy
+    from .test_execute import KEY, make
+
+    monkeypatch.setenv("TEST_KEY", KEY)
+    up.default(Reply("answer"))
+    policy = write_policy(up, tmp_path)
+    for argv, label in ((["--tier", "strong"], "(forced tier)"), (["--model", "medium"], "(forced model)"), ([], "(default)")):
+        assert main(["chat", "-c", str(policy), *argv, "hi"]) == 0
+        assert f"rule: {label}" in capsys.readouterr().err
+    _, _, router = make(up)
+    assert router.complete("hi", tier="strong").rule == "(forced tier)"
+    assert router.complete("hi", model="medium").rule == "(forced model)"
+    assert router.complete("hi").rule is None
+    text = router.metrics.prometheus()
+    assert 'rule="(forced tier)"' in text and 'rule="(forced model)"' in text and 'rule="(default)"' in text
+    router.close()

@@ -24,7 +24,7 @@ from .learned_conditions import Learned
 from .scores import CompiledScore, compile_scores
 from .similarity import ExampleSet
 
-__all__ = ["CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
+__all__ = ["FORCED_MODEL", "FORCED_TIER", "CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
 
 
 class CompiledRule:
@@ -47,8 +47,17 @@ class CompiledRule:
         self.matcher: Matcher = build_matcher(rule.when, rule.text, scanner_for, scores, learned)
 
 
+FORCED_TIER = "(forced tier)"
+FORCED_MODEL = "(forced model)"
+
+
 class Decision:
-    """Where a request goes and why. `explanation` is worked out when first read."""
+    """Where a request goes and why. `explanation` is worked out when first read.
+
+    `rule` names the rule that decided; it is None when no rule matched (the default tier), and
+    `FORCED_TIER` / `FORCED_MODEL` when the caller named the tier or the model (`forced`), so that
+    chat output, metrics, headers and logs never show a forced request as the default.
+    """
 
     __slots__ = ("tier", "model", "rule", "_compiled_rule", "_inputs", "_note")
 
@@ -59,17 +68,18 @@ class Decision:
         rule: CompiledRule | None,
         inputs: Inputs,
         note: str | None = None,
+        forced: str | None = None,
     ) -> None:
         self.tier = tier
         self.model = model
-        self.rule = rule.name if rule is not None else None
+        self.rule = rule.name if rule is not None else {"tier": FORCED_TIER, "model": FORCED_MODEL, None: None}[forced]
         self._compiled_rule = rule
         self._inputs = inputs
         self._note = note
 
     @property
     def is_default(self) -> bool:
-        return self._compiled_rule is None
+        return self.rule is None
 
     @property
     def repaired(self) -> tuple[str, ...]:
@@ -202,7 +212,7 @@ class CompiledPolicy:
 
     def decide_tier(self, tier: str, inputs: Inputs, note: str) -> Decision:
         """A decision forced by the caller (a tier named explicitly), explained as such."""
-        return Decision(tier, self.tier_models[tier], None, inputs, note=note)
+        return Decision(tier, self.tier_models[tier], None, inputs, note=note, forced="tier")
 
     def trace(self, inputs: Inputs) -> list[RuleTrace]:
         """Every rule tried for this request, in order, up to and including the one that decides."""

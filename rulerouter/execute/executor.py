@@ -162,7 +162,7 @@ class Executor:
             if model not in self.policy.models:
                 raise UsageError(f"unknown model '{model}' (models: {', '.join(sorted(self.policy.models))})")
             forced_tier = next((t for t, m in compiled.tier_models.items() if m == model), "direct")
-            decision = Decision(forced_tier, model, None, inputs, note=f"model '{model}' chosen by the caller")
+            decision = Decision(forced_tier, model, None, inputs, note=f"model '{model}' chosen by the caller", forced="model")
         elif tier is not None:
             if tier not in compiled.tier_models:
                 raise UsageError(f"unknown tier '{tier}' (tiers: {', '.join(sorted(compiled.tier_models))})")
