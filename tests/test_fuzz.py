@@ -409,6 +409,9 @@ def message_bodies(draw: st.DrawFn) -> bytes:
                                 "content": draw(st.one_of(odd_text, st.lists(_BLOCKS, max_size=3), json_values))}
                                for _ in range(draw(st.integers(1, 3)))]
     raw = json.dumps(request).encode()
+    if draw(st.booleans()):  # a literal JSON forbids, or Python cannot read, in a field
+        field = draw(st.sampled_from(_MESSAGE_FIELDS))
+        raw = raw[:-1] + b', "' + field.encode() + b'": ' + draw(st.sampled_from(HOSTILE_JSON)) + b"}"
     if draw(st.booleans()):
         raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
     return raw
@@ -417,11 +420,15 @@ def message_bodies(draw: st.DrawFn) -> bytes:
 @examples(150, 3000)
 @given(body=message_bodies(), path=st.sampled_from(["/v1/messages", "/v1/messages/count_tokens"]))
 def test_no_client_mistake_at_the_anthropic_door_gets_a_5xx(body: bytes, path: str) -> None:
+    SENT.clear()
     status, payload = asyncio.run(call(body, [(b"content-type", b"application/json")], path))
     assert status in (200, 400, 404, 408, 413, 429), (status, payload)  # 429: the policy's rate limit, a refusal in Anthropic's shape
     if status != 200:
         error = json.loads(payload)
         assert error["type"] == "error" and isinstance(error["error"]["message"], str) and error["error"]["type"]
+        assert "set_int_max_str_digits" not in error["error"]["message"]  # the request is at fault, not Python
+    for sent in SENT:
+        strict_json(sent)  # whatever reached the upstream is strict JSON in UTF-8
 
 
 def test_huge_and_slow_bodies() -> None:
@@ -612,9 +619,15 @@ def test_a_client_leaving_at_any_point_is_recorded_once_as_what_happened(stream:
 
 _PARTS = st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "input_audio", "refusal", "x"])},
                                optional={"text": json_values, "image_url": json_values, "cache_control": json_values})
+# Tool-call arguments are JSON text inside a string: the translation parses them, so they carry
+# the boundary's classes too (NaN, 1e999, a 5,000-digit integer, nesting past the parser's limit).
+_ARGUMENTS = st.one_of(json_values.map(json.dumps), st.sampled_from(['{"x": NaN}', '{"x": Infinity}', '{"x": 1e999}', '{"x": 1' + "0" * 5000 + "}",
+                                                                    '{"x": ' + "[" * 3000 + "]" * 3000 + "}", '{"x": "\\ud800"}', "{oops"]))
+_TOOL_CALLS = st.lists(st.fixed_dictionaries({"id": odd_text, "type": st.just("function"),
+                                              "function": st.fixed_dictionaries({"name": odd_text, "arguments": _ARGUMENTS})}), max_size=2)
 _MESSAGES = st.lists(st.fixed_dictionaries(
     {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "x"])},
-    optional={"content": st.one_of(odd_text, st.lists(_PARTS, max_size=3), json_values), "tool_calls": json_values,
+    optional={"content": st.one_of(odd_text, st.lists(_PARTS, max_size=3), json_values), "tool_calls": st.one_of(json_values, _TOOL_CALLS),
               "tool_call_id": json_values, "name": json_values, "refusal": json_values}), max_size=4)
 _PARAMS = st.dictionaries(st.sampled_from(["max_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "n", "logprobs",
                                            "response_format", "reasoning_effort", "temperature", "top_p", "seed", "top_k", "service_tier"]),
@@ -642,7 +655,7 @@ def test_the_request_translation_to_anthropic_never_fails_but_by_naming_a_field(
     except Untranslatable as exc:
         assert exc.where and exc.why
     else:
-        json.dumps(body)  # whatever is sent is JSON
+        strict_json(json.dumps(body).encode())  # whatever is sent is strict JSON: no NaN, no Infinity
         assert body["messages"] and body["model"] == "m"
 
 

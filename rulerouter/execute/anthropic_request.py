@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from ..boundary import InvalidInput, check, read_json
 from .native import Untranslatable
 
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "anthropic_body"]
@@ -94,10 +95,12 @@ def _tool_use(call: Any, where: str) -> dict[str, Any]:
     if not isinstance(function, Mapping) or call.get("type", "function") != "function":
         raise Untranslatable(where, "only function tool calls have an Anthropic form")
     arguments = function.get("arguments") or "{}"
-    try:
-        value = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
-        value = None
+    field = f"{where}.function.arguments"
+    try:  # JSON text inside the request: the same boundary as the request itself
+        value = check(read_json(arguments, field) if isinstance(arguments, str) else arguments, field)[0]
+    except InvalidInput as exc:
+        at = exc.field or field
+        raise Untranslatable(at, str(exc).removeprefix(f"'{at}' ").removeprefix(f"{at} ")) from None
     if not isinstance(value, dict):
         raise Untranslatable(f"{where}.function.arguments", "is not a JSON object (Anthropic's tool input must be one)")
     return {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": value}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..boundary import InvalidInput, check, read_json
 from ..execute.anthropic_reply import stop_reason_of
 from ..execute.result import Usage
 
@@ -46,10 +47,10 @@ def _tool_input(arguments: Any) -> Any:
     """A tool call's JSON-text arguments as Anthropic's input object."""
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        raise ValueError(f"the model's tool arguments are not JSON: {arguments[:80]!r}") from None
+    try:  # by the same rules as the reply that carried them: no NaN, no 5,000-digit number, bounded depth
+        value = check(read_json(arguments, "the model's tool arguments"), "input")[0]
+    except InvalidInput as exc:
+        raise ValueError(f"{exc} ({arguments[:80]!r})") from None
     if not isinstance(value, dict):
         raise ValueError("the model's tool arguments are not a JSON object, which Anthropic's tool_use input must be")
     return value

@@ -141,6 +141,6 @@ def read_model(path: Path) -> ModelFile:
         raise ModelFileError("RR601", f"model file {str(path)!r} cannot be read: {exc}") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise _corrupt(f"not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer of more digits than Python reads
+        raise _corrupt(f"not valid JSON ({str(exc).split(';')[0]})") from None
     return parse_model(data)
