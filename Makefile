@@ -20,9 +20,9 @@ test: $(STAMP)
 	@$(PY) -m pytest
 
 # The long reliability run: 5,000 requests through the library and 5,000 through the gateway
-# under ~30% injected faults, and 10,000 generated fuzz cases.
+# under ~30% injected faults, and the generated fuzz cases (tests/test_fuzz.py, tests/test_fuzz_cli.py).
 soak: $(STAMP)
-	@RULEROUTER_SOAK=long HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_soak.py tests/test_fuzz.py -s -o timeout=3600 -p no:cacheprovider
+	@RULEROUTER_SOAK=long HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_soak.py tests/test_fuzz.py tests/test_fuzz_cli.py -s -o timeout=3600 -p no:cacheprovider
 
 bench: $(STAMP)
 	@$(PY) bench/decide.py
