@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rulerouter.policy.toml_positions import TomlPositions, locate
@@ -450,7 +450,11 @@ def check_document(text: str) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCS, st.data())
 def test_property_every_path_located(doc, data):
-    text = tomli_w.dumps(doc, multiline_strings=data.draw(st.booleans()), indent=data.draw(st.sampled_from([0, 2, 4])))
+    multiline = data.draw(st.booleans())
+    text = tomli_w.dumps(doc, multiline_strings=multiline, indent=data.draw(st.sampled_from([0, 2, 4])))
+    # A "\r\n" that tomli_w writes raw into a multiline string reads back as "\n" (TOML lets a
+    # parser normalise newlines there): not a round trip to hold it to.
+    assume(not (multiline and "\r" in repr(doc)))
     assert tomllib.loads(text) == doc
     check_document(text)
     check_document(text.replace("\n", "\r\n"))
