@@ -454,7 +454,7 @@ def test_property_every_path_located(doc, data):
     text = tomli_w.dumps(doc, multiline_strings=multiline, indent=data.draw(st.sampled_from([0, 2, 4])))
     # A "\r\n" that tomli_w writes raw into a multiline string reads back as "\n" (TOML lets a
     # parser normalise newlines there): not a round trip to hold it to.
-    assume(not (multiline and "\r" in repr(doc)))
+    assume(not (multiline and "\\r" in repr(doc)))
     assert tomllib.loads(text) == doc
     check_document(text)
     check_document(text.replace("\n", "\r\n"))
