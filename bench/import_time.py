@@ -9,7 +9,8 @@ for all, is left out) and the resident memory of the whole process after it (VmR
 interpreter's own ~10 MiB is in every figure). Medians of `--runs` runs. Targets:
 `import rulerouter` <= 1.5x `import httpx` in both. Also shown, without a target: what a
 program that routes pays — `from rulerouter import Router`, and loading `rules/default.toml`
-and deciding once — and a bare interpreter, for scale.
+and deciding once — and, for scale, a bare interpreter, pydantic alone, and the rule file's
+schema (the pydantic models every policy is validated with).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ STATEMENTS = {
     "nothing": "pass",
     "import httpx": "import httpx",
     "import rulerouter": "import rulerouter",
+    "import pydantic": "import pydantic",
+    "the rule file's schema (pydantic)": "from rulerouter.policy.schema import Policy",
     "from rulerouter import Router": "from rulerouter import Router",
     "load a policy and decide": "from rulerouter import Router\n"
                                 "Router.from_file('rules/default.toml').decide('Summarise the meeting notes in three bullets.')",

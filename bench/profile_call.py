@@ -5,7 +5,7 @@ Run on demand (`python bench/profile_call.py`); not part of `make test`.
 The loopback upstream of bench/execute.py (its own process, CPU 1; this one on CPU 0). After a
 warm-up, `--calls` calls of `router.acomplete()` run at concurrency 32 under cProfile, and a
 bare aiohttp session's calls (`--aiohttp`) the same way for comparison. Each function's own
-time (cProfile's tottime) is counted in the part its file belongs to. cProfile adds a fixed
+CPU time (cProfile's tottime, timed by process_time) is counted in the part its file belongs to. cProfile adds a fixed
 cost to every Python function call, so parts made of many small Python calls look heavier
 than they are unprofiled; the split, not the absolute figures, is the point. CPU time per call
 without the profiler is printed first.
@@ -41,7 +41,7 @@ PARTS = [
     ("decide: Inputs, rules", ("decide/",)),
     ("prepare: checks, request id", ("(prepare)", "(new_request_id)", "(_check_messages)")),
     ("flow: plan, attempts, breakers, cost", ("flow.py", "breaker.py", "cost.py")),
-    ("call: body, reply read, headers", ("provider_api.py", "providers.py", "upstream_reply.py", "executor.py")),
+    ("executor drivers, result; provider API: body, reply read", ("provider_api.py", "providers.py", "upstream_reply.py", "executor.py")),
     ("result, metrics, events", ("result.py", "observe/", "router.py")),
 ]
 
@@ -88,7 +88,7 @@ async def run(base_url: str, calls: int, with_aiohttp: bool) -> None:
         cpu = time.process_time()
         await drive(fn, calls)
         per_call = (time.process_time() - cpu) / calls * 1e6
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU time: other load on the machine distorts it less
         profile.enable()
         await drive(fn, calls)
         profile.disable()
@@ -98,7 +98,7 @@ async def run(base_url: str, calls: int, with_aiohttp: bool) -> None:
             parts[part_of(key)] += tottime
         total = sum(parts.values())
         print(f"\n{name}: {per_call:.1f} µs CPU per call unprofiled; profiled, own time by part:")
-        print("| part | share | µs per call (profiled) |\n| --- | --- | --- |")
+        print("| part | share | µs CPU per call (profiled) |\n| --- | --- | --- |")
         for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
             print(f"| {part} | {seconds / total:.0%} | {seconds / calls * 1e6:.1f} |")
     if session is not None:
