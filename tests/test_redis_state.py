@@ -187,3 +187,70 @@ def test_fail_closed_refuses_while_redis_is_away(up: LoopbackUpstream, redis_url
         assert a.metrics.summary()["refused"] == {"state:unavailable": 1}
     finally:
         redis_server.start()
+
+
+def _lose_replies(state: RedisState, times: int) -> list[int]:
+    """Make the next `times` calls of the reserve and add scripts (direct or in a pipeline) reach
+    Redis and be applied there, then fail as a timeout would: a reply lost on the way back."""
+    import redis
+
+    left = [times]
+    real_reserve, real_add, real_pipeline = state._reserve, state._add, state.client.pipeline
+
+    def losing(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            reply = real(*args, **kwargs)
+            if kwargs.get("client") is None and left[0] > 0:
+                left[0] -= 1
+                raise redis.TimeoutError("reply lost (test)")
+            return reply
+        return call
+
+    def pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def lose() -> Any:
+            reply = execute()
+            if left[0] > 0:
+                left[0] -= 1
+                raise redis.TimeoutError("reply lost (test)")
+            return reply
+        pipe.execute = lose
+        return pipe
+
+    state._reserve, state._add, state.client.pipeline = losing(real_reserve), losing(real_add), pipeline  # type: ignore[method-assign]
+    return left
+
+
+@pytest.mark.parametrize("lost", [1, 2, 3, 6])
+def test_a_reply_lost_after_redis_applied_the_call_is_not_counted_twice(up: LoopbackUpstream, redis_url: str, replicas: Callable[..., list[Router]], lost: int) -> None:
+    up.default(ANSWER)
+    (a,) = replicas(1)
+    assert isinstance(a.state, RedisState)
+    a.complete("hi")  # the epoch is known
+    left = _lose_replies(a.state, lost)  # reservations, settlements, catch-ups: each applied, its reply lost
+    for _ in range(4):
+        a.complete("hi")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (left[0] or not a.state.health()["available"] or a.state._outbox or a.state._pending):
+        time.sleep(0.02)
+    assert left[0] == 0 and a.state.health()["available"]
+    assert spent(redis_url, a) == pytest.approx(0.010)  # five answers at $0.002, each counted once
+
+
+def test_a_replay_whose_reply_is_lost_is_not_counted_twice(up: LoopbackUpstream, redis_url: str, replicas: Callable[..., list[Router]], redis_server: RedisServer) -> None:
+    up.default(ANSWER)
+    (a,) = replicas(1)
+    assert isinstance(a.state, RedisState)
+    a.complete("hi")
+    a.complete("hi")
+    a.state.flush()
+    redis_server.stop()  # its data is gone
+    redis_server.start()
+    left = _lose_replies(a.state, 1)  # the replay reaches the new Redis, its reply does not come back
+    a.complete("hi")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (left[0] or not a.state.health()["available"] or a.state._outbox):
+        time.sleep(0.02)
+    assert spent(redis_url, a) == pytest.approx(0.006)

@@ -17,6 +17,13 @@ while it was away are added, or — when Redis came back empty (restarted withou
 or flushed), which a changed epoch key shows — every increment this replica made to counters
 still live is added again, so the totals are right after the restart.
 
+Every increment sent carries an operation id, and the script that applies it sets a marker for
+that id in the same atomic step. A call whose reply is lost (a timeout on a loaded machine, a
+connection cut mid-reply) may or may not have been applied: it is never sent blind again, but
+kept in an outbox and later settled against its marker — applied if the marker is absent, left
+alone if present, undone if the request was refused locally meanwhile. A replay after a restart
+is one such operation, so a replay interrupted halfway is not counted twice either.
+
 Needs the optional client: `pip install 'rulerouter[redis]'`. Not for Redis Cluster: a
 script's keys must live on one node.
 """
@@ -41,15 +48,16 @@ __all__ = ["RedisCircuits", "RedisLedger", "RedisState"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 
-# KEYS: the epoch, then each check's key and the key of its previous window.
-# ARGV: the epoch expected, the slack, then per check: limit ('' = none), amount, expiry (ms), weight.
-# Returns {-2, epoch} when the epoch is not the one expected; else {index or -1, raw values…}:
-# for each check, its counter and its previous window's counter (after adding, when admitted).
+# KEYS: the epoch, then each check's key and the key of its previous window, then the operation's
+# marker. ARGV: the epoch expected, the slack, then per check: limit ('' = none), amount, expiry
+# (ms), weight; then the marker's expiry (ms). Returns {-2, epoch} when the epoch is not the one
+# expected; else {index or -1, raw values…}: for each check, its counter and its previous
+# window's counter (after adding, when admitted; the marker is set only then).
 _RESERVE = """
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {-2, epoch or ''} end
 local slack = tonumber(ARGV[2])
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 2) / 2
 local raw, prev = {}, {}
 for i = 1, n do
   raw[i] = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
@@ -70,6 +78,7 @@ if out[1] == -1 then
     raw[i] = tonumber(redis.call('INCRBYFLOAT', KEYS[2 * i], ARGV[base + 1]))
     redis.call('PEXPIREAT', KEYS[2 * i], ARGV[base + 2])
   end
+  redis.call('SET', KEYS[#KEYS], '1', 'PXAT', ARGV[#ARGV])
 end
 for i = 1, n do
   out[#out + 1] = tostring(raw[i])
@@ -78,17 +87,32 @@ end
 return out
 """
 
-# KEYS: the epoch, then counters. ARGV: the epoch expected, then per counter: delta, expiry (ms).
+# KEYS: the epoch, then counters, then the operation's marker. ARGV: the epoch expected, then per
+# counter: delta, expiry (ms); then the marker's expiry (ms) and the mode: '1' apply once (not
+# when the marker is there), '0' undo (only when it is). Returns {-2, epoch} for another epoch,
+# {-3} when the operation is already as wanted, else {-1, the counters' values…}.
 _ADD = """
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {-2, epoch or ''} end
+local seen = redis.call('EXISTS', KEYS[#KEYS]) == 1
+local sign = 1
+if ARGV[#ARGV] == '1' then
+  if seen then return {-3} end
+  redis.call('SET', KEYS[#KEYS], '1', 'PXAT', ARGV[#ARGV - 1])
+else
+  if not seen then return {-3} end
+  redis.call('DEL', KEYS[#KEYS])
+  sign = -1
+end
 local out = {-1}
-for i = 2, #KEYS do
-  out[i] = redis.call('INCRBYFLOAT', KEYS[i], ARGV[2 * i - 2])
+for i = 2, #KEYS - 1 do
+  out[i] = redis.call('INCRBYFLOAT', KEYS[i], tostring(sign * tonumber(ARGV[2 * i - 2])))
   redis.call('PEXPIREAT', KEYS[i], ARGV[2 * i - 1])
 end
 return out
 """
+
+Entry = tuple[str, float, float]  # a counter's key, the delta, when it expires (seconds)
 
 
 _OPEN: weakref.WeakSet[RedisState] = weakref.WeakSet()
@@ -135,6 +159,8 @@ class RedisState:
         self._seen: dict[str, tuple[float, float]] = {}  # last values Redis gave: key -> (value, expires_at)
         self._mine: dict[str, list[float]] = {}  # all this replica added: key -> [total, expires_at]
         self._pending: dict[str, list[float]] = {}  # added locally while Redis was away
+        # Operations whose outcome on Redis is unknown: (marker key, entries, wanted applied).
+        self._outbox: list[tuple[str, list[Entry], bool]] = []
         self.errors = 0
         self.outages = 0
         self._down_since = 0.0
@@ -215,29 +241,47 @@ class RedisState:
         current = self.client.get(epoch_key)
         epoch = current.decode() if isinstance(current, bytes) else str(current)
         if self._epoch is not None and epoch != self._epoch:
-            self._replay()
-            with self._lock:
-                self._pending.clear()  # replayed with everything else
+            # Redis is new: everything this replica counted in live windows is owed to it, as one
+            # operation (what was pending or in doubt is part of it).
+            now = self.clock()
+            live = [(k, v[0], v[1]) for k, v in self._mine.items() if v[1] > now]
+            self._pending.clear()
+            self._outbox = [(self.op_key(), live, True)] if live else []
         self._epoch = epoch
         return epoch
+
+    def op_key(self) -> str:
+        """A fresh operation marker's key."""
+        return self.key("op:" + uuid.uuid4().hex)
+
+    def doubt(self, op: str, entries: list[Entry], wanted: bool) -> None:
+        """An operation was sent and its reply lost: settle it against its marker later."""
+        with self._lock:
+            self._outbox.append((op, entries, wanted))
+
+    def _flush_outbox(self) -> None:
+        """Settle every operation in doubt (with the lock held); on a failure the rest stay."""
+        epoch = self._epoch or ""
+        while self._outbox:
+            op, entries, wanted = self._outbox[0]
+            if entries:
+                args: list[Any] = [epoch]
+                for _, delta, expires in entries:
+                    args += [repr(delta), ms(expires)]
+                args += [ms(max(expires for _, _, expires in entries)), "1" if wanted else "0"]
+                reply = self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries] + [op], args=args)
+                if int(reply[0]) == -2:
+                    return  # another epoch meanwhile: the next catch-up rebuilds the outbox
+            self._outbox.pop(0)
 
     def new_epoch(self) -> None:
         """A script saw another epoch: catch up with it (replaying), or go local if Redis fails."""
         try:
             with self._lock:
                 self._ensure_epoch()
+                self._flush_outbox()
         except self._errors_type as exc:
             self._went_down(exc)
-
-    def _replay(self) -> None:
-        now = self.clock()
-        with self._lock:
-            live = [(k, v[0], v[1]) for k, v in self._mine.items() if v[1] > now]
-        pipe = self.client.pipeline(transaction=False)
-        for key, total, expires in live:
-            pipe.incrbyfloat(key, total)
-            pipe.pexpireat(key, ms(expires))
-        pipe.execute()
 
     def _catch_up(self) -> None:
         """Redis answers again: add what was counted while it was away (or replay, if it is new).
@@ -248,15 +292,12 @@ class RedisState:
         with self._lock:
             pending = self._pending
             before = self._epoch
-            self._ensure_epoch()  # replays everything (and forgets what is owed) when Redis is new
+            self._ensure_epoch()  # owes everything (and forgets what was pending) when Redis is new
             replayed = before is not None and self._epoch != before
-            if not replayed and pending:
-                pipe = self.client.pipeline(transaction=False)
-                for key, (delta, expires) in pending.items():
-                    pipe.incrbyfloat(key, delta)
-                    pipe.pexpireat(key, ms(expires))
-                pipe.execute()  # on failure what is owed stays owed, and the next probe tries again
-            self._pending = {}
+            if self._pending:  # one operation, so that a lost reply cannot make it count twice
+                self._outbox.append((self.op_key(), [(k, d, e) for k, (d, e) in self._pending.items()], True))
+                self._pending = {}
+            self._flush_outbox()  # on failure what is in doubt stays, and the next probe settles it
             was_down = not self.up
             self.up = True
             outage = self.clock() - self._down_since
@@ -296,7 +337,7 @@ class RedisState:
                 self._settle()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.interval
-                    if not self.up or self._pending:
+                    if not self.up or self._pending or self._outbox:
                         self.client.ping()
                         self._catch_up()
                     self.circuits.poll()
@@ -315,34 +356,40 @@ class RedisState:
         if not batch:
             return
         replies: list[Any] = [None] * len(batch)
+        ops = [self.op_key() for _ in batch]
+        lost = False  # sent, and the replies lost: each may or may not have been applied
         if self.up:
             for _ in range(2):
                 epoch = self._epoch or ""
                 try:
                     pipe = self.client.pipeline(transaction=False)
-                    for entries, _ in batch:
+                    for (entries, _), op in zip(batch, ops):
                         args: list[Any] = [epoch]
                         for _, delta, expires in entries:
                             args += [repr(delta), ms(expires)]
-                        self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries], args=args, client=pipe)
+                        args += [ms(max(expires for _, _, expires in entries)), "1"]
+                        self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries] + [op], args=args, client=pipe)
                     replies = pipe.execute()
                 except self._errors_type as exc:
                     self._went_down(exc)
                     replies = [None] * len(batch)
+                    lost = True
                     break
                 if not any(r is not None and int(r[0]) == -2 for r in replies):
                     break
                 self.new_epoch()  # Redis came back empty: replay, then send this batch again
                 replies = [None] * len(batch)
-        for (entries, done), reply in zip(batch, replies):
+        for (entries, done), reply, op in zip(batch, replies, ops):
             remote = reply is not None and int(reply[0]) != -2
             with self._lock:
                 if remote:
                     values = [float(v) for v in reply[1:]]
                 else:
                     values = self.local.add(entries)
+                    if lost:
+                        self._outbox.append((op, list(entries), True))
                 for (key, delta, expires), value in zip(entries, values):
-                    self.record(key, delta, expires, remote=remote)
+                    self.record(key, delta, expires, remote=remote or lost)  # in doubt: owed through the outbox
                     self._seen[key] = (value, expires)
             self.applied += 1
             if done is not None:

@@ -48,6 +48,10 @@ class RedisLedger:
         for check in checks:
             keys += [state.key(check.key), state.key(check.prev_key or "none")]
             args += ["" if check.limit is None else repr(check.limit), repr(check.amount), ms(check.expires_at), repr(check.prev_weight)]
+        op = state.op_key()
+        keys.append(op)
+        args.append(ms(max((c.expires_at for c in checks), default=state.clock() + 60)))
+        errors = state.errors
         for _ in range(2):
             args[0] = state._epoch or ""
             reply = state.call(lambda: state._reserve(keys=keys, args=args))
@@ -56,7 +60,8 @@ class RedisLedger:
         else:
             reply = None  # the epoch changed twice in a row: count locally, catch up later
         if reply is None:
-            return self._reserve_locally(checks)
+            # A call that failed may still have been applied: then it is settled against its marker.
+            return self._reserve_locally(checks, op if state.errors > errors else None)
         blocked = int(reply[0])
         raw = [float(v) for v in reply[1:]]
         values = [raw[2 * i] + check.prev_weight * raw[2 * i + 1] for i, check in enumerate(checks)]
@@ -72,15 +77,25 @@ class RedisLedger:
                 state._seen = {k: v for k, v in state._seen.items() if v[1] > now}
         return blocked, values
 
-    def _reserve_locally(self, checks: Sequence[Check]) -> tuple[int, list[float]]:
+    def _reserve_locally(self, checks: Sequence[Check], op: str | None = None) -> tuple[int, list[float]]:
+        """Reserve on the local ledger. `op`: the marker of a reservation sent to Redis whose reply
+        was lost, which is then made to agree with this one (kept if admitted, undone if not)."""
         state = self.state
         local = [Check(state.key(c.key), c.limit, c.amount, c.expires_at, state.key(c.prev_key) if c.prev_key else None, c.prev_weight)
                  for c in checks]
+        entries = [(c.key, c.amount, c.expires_at) for c in local]
         with state._lock:
-            blocked, values = self._local("reserve").reserve(local)
+            try:
+                blocked, values = self._local("reserve").reserve(local)
+            except LedgerUnavailable:
+                if op is not None:
+                    state.doubt(op, entries, False)  # refused here: undone there, if it was applied
+                raise
+            if op is not None:
+                state.doubt(op, entries, blocked < 0)
             if blocked < 0:
                 for check in local:
-                    state.record(check.key, check.amount, check.expires_at, remote=False)
+                    state.record(check.key, check.amount, check.expires_at, remote=op is not None)
         return blocked, values
 
     def add(self, entries: Sequence[tuple[str, float, float]], done: Callable[[list[float]], None] | None = None) -> None:
