@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..policy.jsonpath import compile_path
+from ..policy.load import gc_paused
 from ..policy.resources import ResourceError, Resources
 from ..policy.schema import Condition, Policy, Rule, SimilarCondition
 from .classifier import Classifier
@@ -154,13 +155,14 @@ class CompiledPolicy:
             raise ValueError(str(exc)) from None
         self.scores = compile_scores(policy.scores, self.classifiers)
         learned = Learned(self.classifiers, self._example_set)
-        self.rules = tuple(
-            CompiledRule(rule, index, self._scanner_for, self.scores, learned)
-            for index, rule in enumerate(policy.rules)
-            if rule.enabled
-        )
-        for scanner in self._scanners.values():
-            scanner.build()
+        with gc_paused():  # a big policy's matchers are many small objects, none in cycles
+            self.rules = tuple(
+                CompiledRule(rule, index, self._scanner_for, self.scores, learned)
+                for index, rule in enumerate(policy.rules)
+                if rule.enabled
+            )
+            for scanner in self._scanners.values():
+                scanner.build()
         #: One lookup per request feature serves every classifier and example set (each is
         #: attached to its fields of this table); None when the policy has neither.
         self.feature_table = (FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))

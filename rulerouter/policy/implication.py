@@ -5,7 +5,8 @@ that in general is as hard as the conditions are rich, so this answers a sound, 
 question: `implies(a, b)` is True only when every request satisfying `a` surely satisfies `b`
 (identical conditions, keyword lists that are subsets, count ranges that are contained, and
 the obvious consequences of `all` / `any`). When unsure it says False, so lint never calls a
-live rule dead.
+live rule dead. `shadowing` files shapes by what can imply them; a new case here needs its
+anchor there.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from .schema import Condition
 from .vocabulary import LANGUAGES
 
-__all__ = ["implies", "intersect", "is_empty", "normalise", "real_interval"]
+__all__ = ["TRUE", "UNBOUNDED", "implies", "intersect", "is_empty", "languages_of", "normalise", "range_ends", "range_within", "real_interval"]
 
 TRUE = ("true",)
 
@@ -71,7 +72,26 @@ def _real_within(inner: Any, outer: Any) -> bool:
     return _low_key(low_b) <= _low_key(low_a) and _high_key(high_a) <= _high_key(high_b)
 
 
-def _languages(leaf: tuple[Any, ...]) -> frozenset[str]:
+def range_within(kind: str, inner: Any, outer: Any) -> bool:
+    """Is one range of a leaf of this kind inside another (counts: whole numbers; others: reals)?"""
+    if kind == "count":
+        return outer[0] <= inner[0] and inner[1] <= outer[1]
+    return _real_within(inner, outer)
+
+
+#: The ends of a range that is open below and above, as `range_ends` gives them, by kind.
+UNBOUNDED = {"count": (0, float("inf")), "real": ((float("-inf"), False), (float("inf"), True))}
+
+
+def range_ends(kind: str, interval: Any) -> tuple[Any, Any]:
+    """(low, high), each comparable: `inner` lies within `outer` exactly when outer's low ≤
+    inner's low and inner's high ≤ outer's high (`range_within`)."""
+    if kind == "count":
+        return interval[0], interval[1]
+    return _low_key(interval[0]), _high_key(interval[1])
+
+
+def languages_of(leaf: tuple[Any, ...]) -> frozenset[str]:
     """The language codes a language condition accepts (guess_language returns only these)."""
     _, _, allowed, banned = leaf
     return (LANGUAGES if allowed is None else allowed) - banned
@@ -146,12 +166,9 @@ def _leaf_implies(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     if a[0] in ("signal", "score", "spend", "similar") and a[0] == b[0]:
         return a[1:3] == b[1:3] and _real_within(a[3], b[3])
     if a[0] == "language" and b[0] == "language":
-        return a[1] == b[1] and _languages(a) <= _languages(b)
+        return a[1] == b[1] and languages_of(a) <= languages_of(b)
     if a[0] == "count" and b[0] == "count":
-        if a[1:3] != b[1:3]:
-            return False
-        (low_a, high_a), (low_b, high_b) = a[3], b[3]
-        return low_b <= low_a and high_a <= high_b
+        return a[1:3] == b[1:3] and range_within("count", a[3], b[3])
     return False
 
 

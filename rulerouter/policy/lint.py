@@ -17,7 +17,7 @@ from typing import Annotated, Any, Mapping
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .diagnostics import Diagnostic, Severity
-from .implication import implies, normalise
+from .implication import normalise
 from .jsonpath import JsonPathError, compile_path
 from .limits import Budget, RateLimit, State
 from .lint_limits import LimitChecks
@@ -27,6 +27,7 @@ from .parse import Parsed, did_you_mean
 from .regex import RegexError, compile_regex
 from .resources import Resources
 from .schema import Classifier, Condition, Model, Policy, Provider, Rule, Score, Tier, Verification
+from .shadowing import first_shadows
 
 __all__ = ["lint_parsed"]
 
@@ -250,18 +251,19 @@ class _Linter(ResourceChecks, LimitChecks):
                             loc + ("prompt",))
 
     def check_rules(self) -> None:
-        first_line: dict[str, tuple[int, int]] = {}
-        earlier: list[tuple[int, Rule, Any]] = []
+        first_index: dict[str, int] = {}
+        judged: list[tuple[int, Rule]] = []  # rules whose matching is known: they shadow or are shadowed
+        shapes: list[tuple[Any, bool]] = []
         for index, rule in self.parts.rules:
             loc: Loc = ("rules", index)
             if getattr(rule, "name", None) is None:
                 continue  # reported by validation; without a name the rule cannot be discussed
-            if rule.name in first_line:
-                line = first_line[rule.name][0]
+            if rule.name in first_index:
+                line = self.parsed.at(("rules", first_index[rule.name], "name"))[0]
                 self.report("RR205", f"duplicate rule name '{rule.name}'", loc + ("name",),
                             hint=f"first defined at line {line}; rule names appear in logs and metrics and must be unique")
             else:
-                first_line[rule.name] = self.parsed.at(loc + ("name",))
+                first_index[rule.name] = index
             if rule.tier is not None:
                 self.tier_ref(rule.tier, loc + ("tier",), f"rule '{rule.name}'")
             if rule.tier_from_metadata is not None:
@@ -270,23 +272,21 @@ class _Linter(ResourceChecks, LimitChecks):
                 self.condition(rule.when, loc + ("when",), rule.text)
             if rule.enabled is False or index in self.parts.unknown_match:
                 continue  # disabled, or when it matches is unknown (reported by validation): neither shadows nor is shadowed
-            shape = normalise(rule.when, rule.text)
-            self.shadowed(index, rule, shape, earlier)
-            if rule.tier is not None:  # a rule that takes its tier from metadata may pass on a request
-                earlier.append((index, rule, shape))
+            judged.append((index, rule))
+            # a rule that takes its tier from metadata may pass on a request, so it shadows nothing
+            shapes.append((normalise(rule.when, rule.text), rule.tier is not None))
+        for (index, rule), by in zip(judged, first_shadows(shapes)):
+            if by is not None:
+                self.shadowed(index, rule, *judged[by])
 
-    def shadowed(self, index: int, rule: Rule, shape: Any, earlier: list[tuple[int, Rule, Any]]) -> None:
-        for other_index, other, other_shape in earlier:
-            if other.when is None:
-                line = self.parsed.at(("rules", other_index), "key")[0]
-                self.report("RR301", f"rule '{rule.name}' can never fire: rule '{other.name}' (line {line}) has no condition and always matches",
-                            ("rules", index, "name"), hint="move it above that rule, or give that rule a condition")
-                return
-            if implies(shape, other_shape):
-                line = self.parsed.at(("rules", other_index), "key")[0]
-                self.report("RR302", f"rule '{rule.name}' can never fire: whenever it matches, rule '{other.name}' (line {line}) matches first",
-                            ("rules", index, "name"), hint="move the narrower rule above the broader one")
-                return
+    def shadowed(self, index: int, rule: Rule, other_index: int, other: Rule) -> None:
+        line = self.parsed.at(("rules", other_index), "key")[0]
+        if other.when is None:
+            self.report("RR301", f"rule '{rule.name}' can never fire: rule '{other.name}' (line {line}) has no condition and always matches",
+                        ("rules", index, "name"), hint="move it above that rule, or give that rule a condition")
+        else:
+            self.report("RR302", f"rule '{rule.name}' can never fire: whenever it matches, rule '{other.name}' (line {line}) matches first",
+                        ("rules", index, "name"), hint="move the narrower rule above the broader one")
 
     def jsonpath(self, path: str, loc: Loc) -> None:
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from ..errors import PolicyError
 from .diagnostics import Diagnostic, has_errors
@@ -13,7 +15,7 @@ from .parse import parse_document, read_source
 from .resources import Resources
 from .schema import Policy
 
-__all__ = ["Checked", "check_file", "check_text", "load_file", "load_text"]
+__all__ = ["Checked", "check_file", "check_text", "gc_paused", "load_file", "load_text"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,31 @@ class Checked:
         return [d for d in self.diagnostics if not d.is_error]
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a policy is read or compiled.
+
+    Reading a big policy allocates millions of small objects, nearly none of them in cycles;
+    the collector would walk all of them again and again (a third of the time on 10,000
+    rules). Nothing is lost: collection resumes afterwards, and is left alone if it was off.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def check_text(text: str, path: str = "<string>", env: Mapping[str, str] | None = None,
                resources: Resources | None = None) -> Checked:
     """Parse, validate and lint. Files the policy names are read relative to `path`'s folder
     (the working directory when `path` is no file), unless `resources` says otherwise."""
-    parsed = parse_document(text, path, Policy)
-    resources = resources if resources is not None else Resources.beside(path)
-    diagnostics = sorted(parsed.diagnostics + lint_parsed(parsed, env, resources), key=Diagnostic.sort_key)
+    with gc_paused():
+        parsed = parse_document(text, path, Policy)
+        resources = resources if resources is not None else Resources.beside(path)
+        diagnostics = sorted(parsed.diagnostics + lint_parsed(parsed, env, resources), key=Diagnostic.sort_key)
     policy = parsed.model if isinstance(parsed.model, Policy) and not has_errors(diagnostics) else None
     return Checked(path, policy, diagnostics, resources)
 

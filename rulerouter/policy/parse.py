@@ -45,14 +45,23 @@ class Parsed:
     path: str
     text: str
     data: dict[str, Any] | None
-    positions: TomlPositions | None
     model: BaseModel | None
     diagnostics: list[Diagnostic]
+    _positions: TomlPositions | None = None
+
+    @property
+    def positions(self) -> TomlPositions | None:
+        """Where each key and value is written; the text is scanned for them when first asked
+        (a file without findings never is)."""
+        if self._positions is None and self.data is not None:
+            self._positions = locate(self.text)
+        return self._positions
 
     def at(self, loc: tuple[str | int, ...], prefer: str = "value") -> tuple[int, int]:
-        if self.positions is None:
+        positions = self.positions
+        if positions is None:
             return (1, 1)
-        return self.positions.nearest(loc, prefer=prefer)
+        return positions.nearest(loc, prefer=prefer)
 
     def diagnostic(
         self,
@@ -98,8 +107,8 @@ def parse_document(text: str, path: str, model: type[BaseModel]) -> Parsed:
             line = text.count("\n") + 1
             message = message[: -len("(at end of document)")].rstrip()
         diagnostic = Diagnostic("RR001", f"TOML syntax error: {message}", path, line, col)
-        return Parsed(path, text, None, None, None, [diagnostic])
-    parsed = Parsed(path, text, data, locate(text), None, [])
+        return Parsed(path, text, None, None, [diagnostic])
+    parsed = Parsed(path, text, data, None, [])
     try:
         parsed.model = model.model_validate(data)
     except ValidationError as exc:
