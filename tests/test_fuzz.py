@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulerouter import PolicyError, Router, check_text
+from rulerouter.policy.load import check_file
 from rulerouter.boundary import MAX_DEPTH, InvalidInput, check
 from rulerouter.cli._common import Exit, parse_json_arg
 from rulerouter.execute.providers import ReplyHeaders
@@ -109,9 +110,17 @@ def mutated_policies(draw: st.DrawFn) -> str:
             parent[draw(odd_text)] = draw(values)
     if draw(st.booleans()):
         doc["rules"] = doc.get("rules") if isinstance(doc.get("rules"), list) else []
-        extra = draw(st.sampled_from(["deep", "huge", "unicode", "regex", "paths"]))
+        extra = draw(st.sampled_from(["deep", "huge", "unicode", "regex", "paths", "non-finite", "bool-number", "many"]))
         if extra == "deep":
-            doc["rules"].append({"name": "deep", "when": nested_condition(draw(st.integers(1, 60))), "tier": "complex"})
+            doc["rules"].append({"name": "deep", "when": nested_condition(draw(st.integers(1, 120))), "tier": "complex"})
+        elif extra in ("non-finite", "bool-number"):  # where a number goes: inf, nan, true, false
+            numeric = [p for p in paths(doc) if p and isinstance(_at(doc, p), (int, float)) and not isinstance(_at(doc, p), bool)]
+            for where in draw(st.lists(st.sampled_from(numeric), min_size=1, max_size=3)) if numeric else ():
+                bad = [math.inf, -math.inf, math.nan] if extra == "non-finite" else [True, False]
+                _at(doc, where[:-1])[where[-1]] = draw(st.sampled_from(bad))
+        elif extra == "many":  # a big policy: lint must stay fast and exact on it
+            count = draw(st.integers(100, 3000))
+            doc["rules"].extend({"name": f"r{i}", "when": {"keywords": {"any": [f"w{i % 97}", f"v{i}"]}}, "tier": "complex"} for i in range(count))
         elif extra == "huge":
             doc["rules"].append({"name": "huge", "when": {"keywords": {"any": [f"k{i}" for i in range(draw(st.integers(1, 20000)))]}}, "tier": "complex"})
         elif extra == "unicode":
@@ -126,8 +135,16 @@ def mutated_policies(draw: st.DrawFn) -> str:
         text = json.dumps(doc)  # not TOML at all: lint must say so
     if draw(st.integers(0, 4)) == 0 and text:  # near-valid: damage the text
         at = draw(st.integers(0, len(text) - 1))
-        text = text[:at] + draw(st.sampled_from(["", "[", "]", "=", '"', "\n", "{", "#", "\\"])) + text[at + draw(st.integers(0, 3)):]
+        text = text[:at] + draw(st.sampled_from(["", "[", "]", "=", '"', "\n", "{", "#", "\\", "\ufeff", "[" * 300, "{ a = " * 200])) + text[at + draw(st.integers(0, 3)):]
+    if draw(st.integers(0, 9)) == 0:
+        text = "\ufeff" + text  # a byte-order mark, as some editors write
     return text
+
+
+def _at(doc: Any, where: tuple) -> Any:
+    for part in where:
+        doc = doc[part]
+    return doc
 
 
 def assert_only_diagnostics(text: str) -> None:
@@ -152,6 +169,28 @@ def test_rule_files_never_raise_anything_but_diagnostics(text: str) -> None:
 @given(st.text(max_size=300))
 def test_any_text_is_diagnosed(text: str) -> None:
     assert_only_diagnostics(text)
+
+
+@examples(60, 600)
+@given(text=mutated_policies(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252", "bytes"]),
+       junk=st.binary(max_size=40))
+def test_rule_files_in_any_encoding_are_read_or_named(tmp_path_factory: pytest.TempPathFactory, text: str, encoding: str, junk: bytes) -> None:
+    """A file's bytes, in whatever encoding: read as UTF-8 (with or without a BOM), or one RR002
+    that says what it is — never an exception, never a TOML error for the wrong encoding."""
+    text = text.removeprefix("\ufeff")
+    try:
+        raw = junk + text.encode("utf-8") if encoding == "bytes" else text.encode(encoding)
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace") + junk
+    path = tmp_path_factory.mktemp("enc") / "policy.toml"
+    path.write_bytes(raw)
+    checked = check_file(path, env={})
+    for diagnostic in checked.diagnostics:
+        assert diagnostic.line >= 1 and diagnostic.col >= 1 and diagnostic.code.startswith("RR")
+    if encoding in ("utf-16", "utf-32"):
+        assert [d.code for d in checked.diagnostics] == ["RR002"] and encoding.upper() in checked.diagnostics[0].message
+    if encoding in ("utf-8", "utf-8-sig"):  # one BOM or none: the same findings as the text itself
+        assert checked.diagnostics == check_text(text, str(path), env={}).diagnostics
 
 
 # --- requests ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ CASES = sorted(p.stem for p in LINT_DIR.glob("*.toml"))
 def test_lint_output_matches_golden_file(name: str, in_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RULEROUTER_LINT_TEST_UNSET_KEY", raising=False)
     monkeypatch.delenv("RULEROUTER_LINT_TEST_UNSET_REDIS", raising=False)
+    monkeypatch.delenv("RULEROUTER_LINT_TEST_UNSET_URL", raising=False)
     path = f"tests/lint/{name}.toml"
     code = main(["lint", path])
     out = capsys.readouterr().out

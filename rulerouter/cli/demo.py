@@ -8,8 +8,9 @@
 3. Serve: `rulerouter serve` in front of the same provider, called with the openai client.
 
 Without RULEROUTER_API_KEY the calls go to a SIMULATED provider on 127.0.0.1 (its answers are
-fake and labelled so). With RULEROUTER_API_KEY set (and RULEROUTER_BASE_URL for an endpoint
-other than the rule file's), they go to the real endpoint and cost real money.
+fake and labelled so). With RULEROUTER_API_KEY and RULEROUTER_BASE_URL set, they go to the
+endpoint RULEROUTER_BASE_URL names, with that key, and cost real money; a key without an
+endpoint stops the demo before anything is sent.
 """
 
 from __future__ import annotations
@@ -126,7 +127,12 @@ def main(policy: str = POLICY) -> int:
     with ExitStack() as stack:
         env: dict[str, str] = dict(os.environ)
         if real:
-            label = "the real endpoint (RULEROUTER_API_KEY is set)"
+            endpoint = os.environ.get("RULEROUTER_BASE_URL")
+            if not endpoint:
+                print("rulerouter demo: RULEROUTER_API_KEY is set but RULEROUTER_BASE_URL is not: set it to the endpoint "
+                      "that key belongs to (the key is sent there), or unset the key for the simulated demo", file=sys.stderr)
+                return 2
+            label = f"the real endpoint {endpoint} (RULEROUTER_API_KEY is set and is sent there)"
         else:
             from ..testing import LoopbackUpstream, SimulatedProvider
 

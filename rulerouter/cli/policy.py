@@ -10,7 +10,7 @@ from pathlib import Path
 from ..policy.diagnostics import format_json, format_text, has_errors
 from ..policy.json_schema import policy_schema
 from ..policy.load import check_file
-from ..quality.policy_tests import policy_tests_for, run_test_file
+from ..quality.policy_tests import check_test_file, is_test_file, policy_tests_for, run_test_file
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -32,7 +32,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.files] or [config_path(args)]
     diagnostics = []
     for path in paths:
-        diagnostics.extend(check_file(path).diagnostics)
+        diagnostics.extend(check_test_file(path) if is_test_file(path) else check_file(path).diagnostics)
     if args.format == "json":
         print(format_json(diagnostics))
     elif diagnostics:
@@ -111,7 +111,7 @@ def _test_files(args: argparse.Namespace) -> list[Path]:
         path = Path(name)
         if path.is_dir():
             files.extend(sorted(path.glob("*.test.toml")))
-        elif path.name.endswith(".test.toml"):
+        elif is_test_file(path):
             files.append(path)
         else:
             files.append(policy_tests_for(path))

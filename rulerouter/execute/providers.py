@@ -89,7 +89,7 @@ class _Provider:
         self.name = name
         self.api: ProviderAPI = AnthropicMessages(spec.anthropic_version, spec.default_max_tokens) if spec.api == "anthropic" else OpenAIChat()
         from_env = env.get(spec.base_url_env) if spec.base_url_env else None
-        base_url = from_env or spec.base_url
+        base_url = from_env or spec.base_url or ""  # Providers builds a provider only when it has an endpoint
         self.base_url = base_url.rstrip("/")
         try:
             url = httpx.URL(self.base_url)
@@ -182,12 +182,23 @@ class Providers:
             proxies = ProxyRules.from_env(env)
         except ValueError as exc:
             raise UsageError(f"the proxy settings of the environment: {exc}") from None
-        self._providers = {name: _Provider(name, spec, env, proxies) for name, spec in policy.providers.items()}
+        self._providers: dict[str, _Provider] = {}
+        unreachable: dict[str, str] = {}  # provider → why it cannot be called (no endpoint)
+        for name, spec in policy.providers.items():
+            problem = spec.endpoint_problem(name, env)
+            if problem is None:
+                self._providers[name] = _Provider(name, spec, env, proxies)
+            else:
+                unreachable[name] = problem
         self.redact = redactor_for(policy, env)
         self.targets: dict[str, Target] = {}
-        only = next(iter(self._providers)) if len(self._providers) == 1 else None
+        #: Models whose provider has no endpoint, and why: calling one fails, nothing is sent.
+        self.unreachable: dict[str, str] = {}
+        only = next(iter(policy.providers)) if len(policy.providers) == 1 else None
         for name, model in policy.models.items():
             provider = model.provider or only
+            if provider in unreachable:
+                self.unreachable[name] = unreachable[provider]
             if provider is None or provider not in self._providers:
                 continue
             spec = self._providers[provider]
@@ -198,6 +209,8 @@ class Providers:
 
     def target(self, model: str) -> Target:
         target = self.targets.get(model)
+        if target is None and model in self.unreachable:
+            raise UsageError(self.unreachable[model])
         if target is None:
             raise UsageError(f"model '{model}' has no provider to call it through; add [providers] to the rule file")
         return target

@@ -32,6 +32,7 @@ class Severity(str, Enum):
 CODES: dict[str, str] = {
     "RR001": "TOML syntax error",
     "RR002": "file cannot be read",
+    "RR003": "tables and arrays nested too deeply",
     "RR101": "unknown key",
     "RR102": "wrong type",
     "RR103": "missing required key",
@@ -42,6 +43,7 @@ CODES: dict[str, str] = {
     "RR204": "fallback cycle",
     "RR205": "duplicate rule name",
     "RR206": "model has no provider",
+    "RR207": "policy test expects an unknown rule",
     "RR301": "rule can never fire: an earlier rule always matches",
     "RR302": "rule can never fire: an earlier rule matches whenever it does",
     "RR303": "invalid regex",
@@ -55,6 +57,7 @@ CODES: dict[str, str] = {
     "RR401": "model without a price",
     "RR402": "API-key environment variable is not set",
     "RR403": "judge prompt template is invalid",
+    "RR404": "provider has no endpoint: its base-URL environment variable is not set",
     "RR501": "unknown budget",
     "RR502": "duplicate budget or rate-limit name",
     "RR503": "budget or rate-limit scope does not name one metadata value",

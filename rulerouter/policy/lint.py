@@ -64,7 +64,7 @@ def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     if adapter is None:
         info = model.model_fields[name]
         annotated = Annotated[info.annotation, info]  # keeps the field's constraints
-        adapter = _FIELD_ADAPTERS[key] = TypeAdapter(annotated, config=ConfigDict(strict=True))
+        adapter = _FIELD_ADAPTERS[key] = TypeAdapter(annotated, config=ConfigDict(strict=True, allow_inf_nan=False))
     return adapter
 
 
@@ -219,10 +219,16 @@ class _Linter(ResourceChecks, LimitChecks):
 
     def check_providers(self) -> None:
         for name, provider in self.parts.providers.items():
+            loc: Loc = ("providers", name)
+            problem = provider.endpoint_problem(name, self.env)
+            if problem is not None:
+                self.report("RR404", problem, loc + ("base_url_env",), warning=True,
+                            hint="no endpoint is built in: rulerouter calls only the URL you give it")
             variable = provider.api_key_env
             if variable is not None and not self.env.get(variable):
-                self.report("RR402", f"provider '{name}': environment variable {variable} is not set; requests will be sent without a key",
-                            ("providers", name, "api_key_env"), warning=True)
+                where = provider.endpoint(self.env) or f"the endpoint in {provider.base_url_env}"
+                self.report("RR402", f"provider '{name}': environment variable {variable} is not set; requests to {where} will be sent without a key",
+                            loc + ("api_key_env",), warning=True)
 
     def check_verification(self) -> None:
         verification = self.parts.verification

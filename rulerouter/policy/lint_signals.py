@@ -73,17 +73,12 @@ class SignalChecks:
                     elif signal not in SIGNALS:
                         self.unknown_signal(signal, at)
                         continue
-                    if not math.isfinite(value):
-                        self.report("RR309", f"score '{name}': {key}.{signal} is {value}, not a finite number", at)
-                    elif key == "caps" and value <= 0:
+                    if key == "caps" and value <= 0:
                         self.report("RR309", f"score '{name}': caps.{signal} must be above 0, got {value:g}", at,
                                     hint="a cap is the value from which the signal counts in full")
                     elif key == "caps" and signal not in (getattr(score, "weights", None) or {}):
                         self.report("RR309", f"score '{name}': caps.{signal} has no effect: the score does not weigh '{signal}'",
                                     at, prefer="key", warning=True)
-            bias = getattr(score, "bias", 0.0)
-            if not math.isfinite(bias):
-                self.report("RR309", f"score '{name}': bias is {bias}, not a finite number", loc + ("bias",))
             weights = getattr(score, "weights", None)
             if weights and not any(weights.values()):
                 self.report("RR309", f"score '{name}' weighs every signal 0, so it is a constant", loc + ("weights",),
@@ -131,8 +126,6 @@ class SignalChecks:
         score = self.parts.scores.get(name)
         if not isinstance(score, Score) or "weights" not in score.model_fields_set:
             return  # a score with errors of its own: its range is unknown
-        if not all(math.isfinite(w) for w in score.weights.values()) or not math.isfinite(score.bias):
-            return
         if not any(score.weights.values()):
             return  # a constant score waiting to be tuned: RR309 says so once
         low, high = score_range(score)

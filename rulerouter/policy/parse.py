@@ -8,17 +8,18 @@ error is mapped back to the line and column of the key or value involved.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from .diagnostics import Diagnostic, Severity
+from .rule_text import BOM, MAX_NESTING, deepest_bracket, non_finite_numbers, read_source, too_deep
 from .toml_positions import TomlPositions, locate
 
 __all__ = ["Parsed", "describe", "did_you_mean", "key_path", "parse_document", "read_source"]
@@ -77,23 +78,19 @@ class Parsed:
         return Diagnostic(code, message, self.path, line, col, severity, hint)
 
 
-def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
-    """The text of a file, or an RR002 diagnostic saying why it cannot be read."""
-    shown = str(path)
-    try:
-        return Path(path).read_bytes().decode("utf-8"), None
-    except FileNotFoundError:
-        return None, Diagnostic("RR002", "no such file", shown, 1, 1)
-    except IsADirectoryError:
-        return None, Diagnostic("RR002", "is a directory, not a rule file", shown, 1, 1)
-    except UnicodeDecodeError as exc:
-        return None, Diagnostic("RR002", f"not UTF-8 text (byte {exc.start})", shown, 1, 1)
-    except OSError as exc:
-        return None, Diagnostic("RR002", f"cannot read: {exc.strerror or exc}", shown, 1, 1)
-
-
 def parse_document(text: str, path: str, model: type[BaseModel]) -> Parsed:
-    """Parse `text` as TOML and validate it against `model`, collecting every diagnostic."""
+    """Parse `text` as TOML and validate it against `model`, collecting every diagnostic.
+
+    A leading byte-order mark is dropped (some editors write one; it says only that the text
+    is UTF-8). Text nested too deeply, and `inf` and `nan` anywhere, are refused here, before
+    anything else reads the values."""
+    if text.startswith(BOM):
+        text = text[1:]
+    deep_at = deepest_bracket(text)
+    if deep_at is not None:
+        line = text.count("\n", 0, deep_at) + 1
+        col = deep_at - (text.rfind("\n", 0, deep_at) + 1) + 1
+        return Parsed(path, text, None, None, [_too_deep(path, line, col)])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -109,11 +106,25 @@ def parse_document(text: str, path: str, model: type[BaseModel]) -> Parsed:
         diagnostic = Diagnostic("RR001", f"TOML syntax error: {message}", path, line, col)
         return Parsed(path, text, None, None, [diagnostic])
     parsed = Parsed(path, text, data, None, [])
+    deep_path = too_deep(data)
+    if deep_path is not None:  # dotted keys nest tables without brackets
+        line, col = parsed.at(deep_path, "key")
+        return Parsed(path, text, None, None, [_too_deep(path, line, col)])
+    non_finite = non_finite_numbers(data)
+    for loc, value in non_finite:
+        parsed.diagnostics.append(parsed.diagnostic(
+            "RR104", f"{describe(loc, data)}: {value} is not a finite number", loc,
+            hint="rule files take finite numbers only: write a large one (1e9) for no limit, or leave the setting out"))
     try:
         parsed.model = model.model_validate(data)
     except ValidationError as exc:
         parsed.diagnostics.extend(schema_diagnostics(parsed, exc, model))
     return parsed
+
+
+def _too_deep(path: str, line: int, col: int) -> Diagnostic:
+    return Diagnostic("RR003", f"tables and arrays nested more than {MAX_NESTING} levels deep", path, line, col,
+                      hint="a condition this deep is better written flat: `all` and `any` take lists")
 
 
 def key_path(loc: tuple[str | int, ...]) -> str:
@@ -206,6 +217,9 @@ def schema_diagnostics(parsed: Parsed, exc: ValidationError, root: type[BaseMode
     out = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
+        given = error.get("input")
+        if isinstance(given, float) and not math.isfinite(given):
+            continue  # every inf and nan in the data is reported once, where the text is read
         kind = error["type"]
         where = describe(loc[:-1], parsed.data) if loc[:-1] else "the top level"
         here = describe(loc, parsed.data)

@@ -22,13 +22,27 @@ threshold can never hold; the JSON Schema still lists the names so editors can c
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from .condition_schema import (
+    SIGNAL_NAMES_SCHEMA,
+    Condition,
+    KeywordCondition,
+    LanguageCondition,
+    PathPredicate,
+    RegexCondition,
+    ScoreCondition,
+    SignalBounds,
+    SimilarCondition,
+    SpendCondition,
+    TextSource,
+    Thresholds,
+)
 from .limits import Budget, RateLimit, State
 from .section import Section
-from .vocabulary import LANGUAGES, SIGNALS
 
 __all__ = [
     "DEFAULT_JUDGE_PROMPT",
@@ -54,13 +68,9 @@ __all__ = [
     "TextSource",
     "Thresholds",
     "Tier",
+    "URL_PATTERN",
     "Verification",
 ]
-
-#: Which text of a chat request a condition looks at.
-#: last_user: the last user message (the seed's `prompt`); all_user: every user message;
-#: system: the system (and developer) messages; all: every message of any role.
-TextSource = Literal["last_user", "all_user", "system", "all"]
 
 DEFAULT_JUDGE_PROMPT = (
     "Rate the quality of this response on a scale of 0-1. Just return the number.\n\n"
@@ -70,207 +80,10 @@ DEFAULT_JUDGE_PROMPT = (
 
 _Section = Section
 
-
-# ---------------------------------------------------------------------------------------------
-# Conditions
-
-
-class Thresholds(_Section):
-    """Bounds on a count; every bound given must hold (`{ gt = 10, lte = 200 }` is a range)."""
-
-    gt: int | None = Field(default=None, ge=0)
-    gte: int | None = Field(default=None, ge=0)
-    lt: int | None = Field(default=None, ge=0)
-    lte: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _needs_a_bound(self) -> Thresholds:
-        if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
-            raise ValueError("give at least one bound: gt, gte, lt or lte")
-        return self
-
-
-class SignalBounds(_Section):
-    """Bounds on a signal's value, which may be a fraction (`{ gte = 0.3 }`)."""
-
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_bound(self) -> SignalBounds:
-        if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
-            raise ValueError("give at least one bound: gt, gte, lt or lte")
-        return self
-
-
-#: A classifier's class probability is a signal too: `CLASSIFIER.CLASS` (e.g. `task.complex`).
-LEARNED_SIGNAL = r"^[A-Za-z_][A-Za-z0-9_-]*\.[^.\s]+$"
-_SIGNAL_NAMES_SCHEMA = {"propertyNames": {"anyOf": [{"enum": sorted(SIGNALS)}, {"pattern": LEARNED_SIGNAL}]}}
 _CLASSIFIER_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 
-
-class ScoreCondition(SignalBounds):
-    """A weighted score (declared under [scores.NAME]) compared with thresholds."""
-
-    name: str = Field(min_length=1)
-
-
-class SpendCondition(SignalBounds):
-    """The fraction of a budget used so far in its window, for this request's scope (0.8 = 80 %).
-
-    The fraction counts what has been spent and what requests in flight have reserved; it can
-    pass 1 (a `downgrade` budget keeps counting past its limit).
-    """
-
-    budget: str = Field(min_length=1)
-
-
-class SimilarCondition(SignalBounds):
-    """Similarity (cosine, 0..1) of the text to the nearest of some example prompts.
-
-    `examples` is a file (one example a line, relative to the rule file) or a list of examples
-    written inline. Computed on the same n-gram features as learned classifiers.
-    """
-
-    examples: str | list[str]
-    text: TextSource | None = None
-
-    @field_validator("examples")
-    @classmethod
-    def _some_examples(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not [v for v in value if v.strip()]:
-            raise ValueError("give at least one example that is not blank")
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("give a file of examples, or a list of examples")
-        return value
-
-
-class LanguageCondition(_Section):
-    """The language guessed for the text (ISO 639-1 codes, `und` when undetermined)."""
-
-    in_: list[str] | None = Field(default=None, alias="in", json_schema_extra={"items": {"enum": sorted(LANGUAGES)}})
-    not_in: list[str] | None = Field(default=None, json_schema_extra={"items": {"enum": sorted(LANGUAGES)}})
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return {"in": [value]}
-        if isinstance(value, list):
-            return {"in": value}
-        return value
-
-    @model_validator(mode="after")
-    def _needs_a_list(self) -> LanguageCondition:
-        if self.in_ is None and self.not_in is None:
-            raise ValueError("give `in` or `not_in` (or a language code, or a list of them)")
-        return self
-
-
-class KeywordCondition(_Section):
-    """Keywords and phrases looked for in the text, case-insensitively unless told otherwise.
-
-    `any`: at least one occurs; `all`: every one occurs; `none`: none occurs. Several of them in
-    one table must all hold. `match = "word"` (default) needs word boundaries around each
-    keyword, so "stub" does not match "stubborn"; `match = "substring"` matches anywhere, as
-    Python's `in` does.
-    """
-
-    any: list[str] | None = None
-    all: list[str] | None = None
-    none: list[str] | None = None
-    match: Literal["word", "substring"] = "word"
-    case_sensitive: bool = False
-    text: TextSource | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_list(self) -> KeywordCondition:
-        if self.any is None and self.all is None and self.none is None:
-            raise ValueError("give at least one keyword list: any, all or none")
-        return self
-
-
-class RegexCondition(_Section):
-    """A regular expression searched for in the text (RE2 syntax: linear time on any input)."""
-
-    pattern: str
-    case_sensitive: bool = False
-    text: TextSource | None = None
-
-
-class PathPredicate(_Section):
-    """A JSONPath into the caller's metadata or the chat request, and tests on what it finds.
-
-    Several tests in one table must all hold. When a path finds several values (wildcards),
-    `eq`, `in`, `gt`… hold if any value passes; `ne` and `not_in` hold if no value fails them.
-    """
-
-    path: str
-    exists: bool | None = None
-    truthy: bool | None = None
-    eq: Any = None
-    ne: Any = None
-    in_: list[Any] | None = Field(default=None, alias="in")
-    not_in: list[Any] | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
-    matches: str | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_test(self) -> PathPredicate:
-        if not (self.model_fields_set - {"path"}):
-            raise ValueError(
-                "give at least one test: exists, truthy, eq, ne, in, not_in, gt, gte, lt, lte "
-                "or matches"
-            )
-        return self
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
-class Condition(_Section):
-    """When a rule applies. Every key given must hold (a table is an implicit `all`)."""
-
-    keywords: KeywordCondition | None = None
-    regex: RegexCondition | None = None
-    words: Thresholds | None = None
-    tokens: Thresholds | None = None
-    metadata: list[PathPredicate] | None = None
-    request: list[PathPredicate] | None = None
-    signals: dict[str, SignalBounds] | None = Field(default=None, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
-    language: LanguageCondition | None = None
-    score: ScoreCondition | None = None
-    spend: SpendCondition | None = None
-    similar: SimilarCondition | None = None
-    all: list[Condition] | None = None
-    any: list[Condition] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
-
-    @field_validator("regex", mode="before")
-    @classmethod
-    def _regex_shorthand(cls, value: Any) -> Any:
-        return {"pattern": value} if isinstance(value, str) else value
-
-    @field_validator("metadata", "request", mode="before")
-    @classmethod
-    def _predicate_shorthand(cls, value: Any) -> Any:
-        return _as_list(value)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Condition:
-        if not self.model_fields_set:
-            raise ValueError(
-                "an empty condition; give keywords, regex, words, tokens, metadata, request, "
-                "signals, language, score, spend, similar, all, any or not (or leave out `when` for a rule that "
-                "always applies)"
-            )
-        return self
+#: What a provider's endpoint looks like, in `base_url` or in the variable `base_url_env` names.
+URL_PATTERN = r"^https?://[^\s/]+"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,9 +149,13 @@ class Provider(_Section):
     default_max_tokens`). Requests are translated to it; `anthropic_version` and
     `default_max_tokens` apply only to `api = "anthropic"`. `http2 = true` calls it over HTTP/2
     (the `http2` extra): negotiated over https, with prior knowledge over plain http.
+
+    The endpoint is `base_url`, or the value of the variable `base_url_env` names, which wins
+    when it is set; one of them must be given. A provider with no `base_url` whose variable is
+    unset is called nowhere: its calls fail naming the variable, and the gateway does not start.
     """
 
-    base_url: str = Field(pattern=r"^https?://[^\s/]+")
+    base_url: str | None = Field(default=None, pattern=URL_PATTERN)
     base_url_env: str | None = Field(default=None, min_length=1)
     api_key_env: str | None = Field(default=None, min_length=1)
     api: Literal["openai", "anthropic"] = "openai"
@@ -349,6 +166,29 @@ class Provider(_Section):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=100, ge=1)
     http2: bool = False
+
+    def endpoint(self, env: Mapping[str, str]) -> str | None:
+        """The URL this provider is called at: `base_url_env`'s value when set, else `base_url`."""
+        from_env = env.get(self.base_url_env) if self.base_url_env else None
+        return from_env or self.base_url
+
+    def endpoint_problem(self, name: str, env: Mapping[str, str]) -> str | None:
+        """Why this provider has no endpoint with `env`, or None: which variable to set, and
+        that requests (and the key, if any) go to the URL it holds."""
+        url = self.endpoint(env)
+        if url is None and self.base_url_env is None:
+            return None  # neither given: a validation error, reported as such
+        if url is not None:
+            return None  # a URL that cannot be called is refused where the provider is built
+        example = "https://api.anthropic.com/v1" if self.api == "anthropic" else "https://api.openai.com/v1"
+        sent = f"requests and the key in {self.api_key_env} go there" if self.api_key_env else "requests go there"
+        return f"provider '{name}' has no endpoint: set {self.base_url_env} to the URL to call (e.g. {example}); {sent}"
+
+    @model_validator(mode="after")
+    def _an_endpoint(self) -> Provider:
+        if self.base_url is None and self.base_url_env is None:
+            raise ValueError("give base_url, or base_url_env naming the environment variable that holds it")
+        return self
 
     @model_validator(mode="after")
     def _anthropic_settings(self) -> Provider:
@@ -404,9 +244,9 @@ class Score(_Section):
     """
 
     description: str | None = None
-    weights: dict[str, float] = Field(min_length=1, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
+    weights: dict[str, float] = Field(min_length=1, json_schema_extra=SIGNAL_NAMES_SCHEMA)
     bias: float = 0.0
-    caps: dict[str, float] = Field(default_factory=dict, json_schema_extra=_SIGNAL_NAMES_SCHEMA)
+    caps: dict[str, float] = Field(default_factory=dict, json_schema_extra=SIGNAL_NAMES_SCHEMA)
     logistic: bool = False
 
 
@@ -449,6 +289,13 @@ class Policy(_Section):
     rate_limits: list[RateLimit] = Field(default_factory=list)
     state: State = Field(default_factory=State)
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        if type(value) is not int:  # `Literal[1]` takes `true` and `1.0` for 1
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return value
+
     @field_validator("classifiers")
     @classmethod
     def _classifier_names(cls, value: dict[str, Classifier]) -> dict[str, Classifier]:
@@ -457,5 +304,3 @@ class Policy(_Section):
                 raise ValueError(f"classifier name {name!r} must be letters, digits, _ or - (its signals are NAME.CLASS)")
         return value
 
-
-Condition.model_rebuild()

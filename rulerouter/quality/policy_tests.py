@@ -10,7 +10,9 @@ A test file (`default.test.toml` beside `default.toml`) names its policy and lis
     repeat = 1000                        # optional: the prompt repeated, space-separated
     expect = { tier = "bulk", rule = "bulk-signals" }   # also model, or default = true
 
-`rulerouter test` runs them; so does the project's own test suite.
+`rulerouter test` runs them; so does the project's own test suite. `rulerouter lint` checks
+them as test files (`check_test_file`): their shape, and that the tiers, models, rules and
+budgets they expect exist in their policy.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from ..decide.compile import CompiledPolicy
 from ..decide.inputs import Inputs
 from ..errors import PolicyError
 from ..policy.diagnostics import Diagnostic
-from ..policy.load import load_file
-from ..policy.parse import parse_document, read_source
+from ..policy.load import check_file, load_file
+from ..policy.parse import Parsed, did_you_mean, parse_document, read_source
 from ..policy.schema import _Section
 
-__all__ = ["CaseResult", "FileResult", "run_test_file", "policy_tests_for"]
+__all__ = ["CaseResult", "FileResult", "check_test_file", "is_test_file", "run_test_file", "policy_tests_for"]
 
 
 class Expect(_Section):
@@ -145,3 +147,49 @@ def run_test_file(path: str | Path) -> FileResult:
         problems = _check(case, compiled)
         results.append(CaseResult(case.name or f"case {index + 1}", not problems, line, problems))
     return FileResult(str(test_path), results, [])
+
+
+def is_test_file(path: str | Path) -> bool:
+    """Policy test files are named NAME.test.toml (beside the NAME.toml they test)."""
+    return Path(path).name.endswith(".test.toml")
+
+
+def check_test_file(path: str | Path) -> list[Diagnostic]:
+    """What lint says about a policy test file: its shape, its policy file, and every tier,
+    model, rule and budget its cases name that the policy does not have. Cases are not run
+    (that is `rulerouter test`); a policy with errors of its own is left to its own lint."""
+    test_path = Path(path)
+    text, problem = read_source(test_path)
+    if text is None:
+        return [problem] if problem else []
+    parsed = parse_document(text, str(test_path), PolicyTests)
+    if not isinstance(parsed.model, PolicyTests):
+        return parsed.diagnostics
+    tests = parsed.model
+    policy_path = _policy_path(test_path, tests.policy)
+    if not policy_path.is_file():
+        where = ("policy",) if tests.policy is not None else ()
+        return parsed.diagnostics + [parsed.diagnostic("RR601", f"the policy these tests are for, {policy_path}, is missing", where,
+                                                        hint="name it with policy = \"FILE.toml\" (relative to this file)")]
+    policy = check_file(policy_path).policy
+    if policy is None:
+        return parsed.diagnostics
+    return parsed.diagnostics + _unknown_names(parsed, tests, policy)
+
+
+def _unknown_names(parsed: Parsed, tests: PolicyTests, policy: Any) -> list[Diagnostic]:
+    known = {"tier": set(policy.tiers), "model": set(policy.models) | {t.model for t in policy.tiers.values()},
+             "rule": {r.name for r in policy.rules}}
+    codes = {"tier": "RR201", "model": "RR202", "rule": "RR207"}
+    budgets = {b.name for b in policy.budgets}
+    out = []
+    for index, case in enumerate(tests.cases):
+        for what, names in known.items():
+            name = getattr(case.expect, what)
+            if name is not None and name not in names:
+                out.append(parsed.diagnostic(codes[what], f"expect.{what} names unknown {what} '{name}'",
+                                             ("cases", index, "expect", what), hint=did_you_mean(name, names)))
+        for budget in sorted(set(case.spend or ()) - budgets):
+            out.append(parsed.diagnostic("RR501", f"spend names unknown budget '{budget}'", ("cases", index, "spend", budget),
+                                         prefer="key", hint=did_you_mean(budget, budgets)))
+    return out
