@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rulerouter.policy import lint as lint_module  # noqa: E402
-from rulerouter.policy.implication import TRUE, implies  # noqa: E402
 from rulerouter.policy.load import check_file  # noqa: E402
+from rulerouter.policy.shadowing import first_shadows_pairwise  # noqa: E402
 
 HEAD = """schema_version = 1
 default_tier = "standard"
@@ -85,24 +85,10 @@ def generate(count: int, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
-def _pairwise(rules: list[tuple[tuple[Any, ...], bool]]) -> list[int | None]:
-    """The shadowing check as it was: every rule against every earlier rule, in order."""
-    out: list[int | None] = []
-    for position, (shape, _) in enumerate(rules):
-        found = None
-        for other in range(position):
-            other_shape, shadows_later = rules[other]
-            if shadows_later and (other_shape == TRUE or implies(shape, other_shape)):
-                found = other
-                break
-        out.append(found)
-    return out
-
-
 def _check_cpu(path: Path, pairwise: bool) -> float:
     saved = lint_module.first_shadows
     if pairwise:
-        lint_module.first_shadows = _pairwise  # type: ignore[assignment]
+        lint_module.first_shadows = first_shadows_pairwise  # type: ignore[assignment]
     try:
         start = time.process_time()
         checked = check_file(path, env={})

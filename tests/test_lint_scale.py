@@ -12,26 +12,13 @@ from typing import Any
 
 import pytest
 
-from rulerouter.policy.implication import TRUE, implies, normalise
+from rulerouter.policy.implication import TRUE, normalise
 from rulerouter.policy.load import check_text
 from rulerouter.policy.schema import Condition
-from rulerouter.policy.shadowing import first_shadows
+from rulerouter.policy.shadowing import first_shadows, first_shadows_pairwise
 
 WORDS = ["alpha", "beta", "gamma", "delta", "Alpha"]
 SOURCES = ["last_user", "system"]
-
-
-def _pairwise(rules: list[tuple[tuple[Any, ...], bool]]) -> list[int | None]:
-    out: list[int | None] = []
-    for position, (shape, _) in enumerate(rules):
-        found = None
-        for other in range(position):
-            other_shape, shadows_later = rules[other]
-            if shadows_later and (other_shape == TRUE or implies(shape, other_shape)):
-                found = other
-                break
-        out.append(found)
-    return out
 
 
 def _bounds(rnd: random.Random, real: bool) -> dict[str, Any]:
@@ -93,12 +80,12 @@ def _rules(seed: int, count: int) -> list[tuple[tuple[Any, ...], bool]]:
 @pytest.mark.parametrize("seed", range(150))
 def test_indexed_shadowing_finds_what_the_pairwise_check_finds(seed: int) -> None:
     rules = _rules(seed, 60)
-    assert first_shadows(rules) == _pairwise(rules)
+    assert first_shadows(rules) == first_shadows_pairwise(rules)
 
 
 def test_the_generated_policies_do_shadow() -> None:
     """Guards the test above: its policies are full of shadowed rules, of every kind."""
-    found = [by is not None for seed in range(150) for by in _pairwise(_rules(seed, 60))]
+    found = [by is not None for seed in range(150) for by in first_shadows_pairwise(_rules(seed, 60))]
     assert 0.2 < sum(found) / len(found) < 0.9
 
 
@@ -117,7 +104,7 @@ def test_thousands_of_ranges_in_any_order_keep_their_first_shadow() -> None:
             shape({"signals": {"questions": {"gt": signal}}}), shape({"signals": {"questions": {"lte": signal}}}),
             shape({"words": {"gt": low}, "keywords": {"any": [rnd.choice(WORDS)]}}),
         ]), True))
-    assert first_shadows(rules) == _pairwise(rules)
+    assert first_shadows(rules) == first_shadows_pairwise(rules)
 
 
 def test_lint_reports_the_first_shadowing_rule_among_thousands() -> None:

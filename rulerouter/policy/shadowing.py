@@ -8,8 +8,8 @@ its words, because a shape that implies it has an `any` list inside it, or an `a
 one of them; a `words > 1000` count under its family (the same count of the same text), where a
 lookup keeps only the ranges that contain the asking range. A shape is then compared only with
 the earlier shapes filed under one of the anchors it carries, in file order, and the first that
-it implies is the answer — the same answer as the pairwise loop, which `tests/test_lint_scale.py`
-checks on generated policies.
+it implies is the answer — the same answer as the pairwise loop (`first_shadows_pairwise`), which
+`tests/test_lint_scale.py` checks on generated policies.
 
 The anchors mirror `implication.implies` case by case (see `_needs` and `_carries`); a new kind
 of implication there needs its anchor here, or the fast check would miss what the slow one finds.
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .implication import TRUE, UNBOUNDED, implies, languages_of, range_ends, range_within
 
-__all__ = ["first_shadows"]
+__all__ = ["first_shadows", "first_shadows_pairwise"]
 
 _RANGES = ("count", "signal", "score", "spend", "similar")  # leaves compared by range containment
 
@@ -243,4 +243,19 @@ def first_shadows(rules: Sequence[tuple[tuple[Any, ...], bool]]) -> list[int | N
                     first_true = position
             else:
                 index.add(position, shape)
+    return out
+
+
+def first_shadows_pairwise(rules: Sequence[tuple[tuple[Any, ...], bool]]) -> list[int | None]:
+    """What `first_shadows` answers, by definition: every rule against every earlier one, in
+    order (n²/2 `implies` calls). Kept for the tests and the benchmark that compare the two."""
+    out: list[int | None] = []
+    for position, (shape, _) in enumerate(rules):
+        found = None
+        for other in range(position):
+            other_shape, shadows_later = rules[other]
+            if shadows_later and (other_shape == TRUE or implies(shape, other_shape)):
+                found = other
+                break
+        out.append(found)
     return out
