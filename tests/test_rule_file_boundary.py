@@ -218,3 +218,17 @@ def test_the_key_warning_names_where_requests_go() -> None:
                           env={}).warnings
     assert [w.message for w in warnings] == [
         "provider 'p': environment variable RR_TEST_UNSET_KEY is not set; requests to https://llm.example/v1 will be sent without a key"]
+
+
+def test_a_reload_to_a_provider_without_an_endpoint_keeps_the_last_policy(tmp_path: Path) -> None:
+    import asyncio
+
+    from rulerouter.gateway.hot_reload import PolicyHolder
+
+    path = tmp_path / "policy.toml"
+    path.write_text(CLEAN)
+    holder = PolicyHolder(path, check_file(path, env={}), env={}, log=None)
+    path.write_text(CLEAN.replace('base_url = "http://127.0.0.1:9/v1"', 'base_url_env = "RR_TEST_UNSET_URL"'))
+    assert asyncio.run(holder.reload("file changed")) is False
+    assert holder.generation == 1 and holder.last_reload is not None and not holder.last_reload["ok"]
+    assert "set RR_TEST_UNSET_URL" in holder.last_reload["errors"][0]

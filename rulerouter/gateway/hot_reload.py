@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import RuleRouterError
+from ..errors import RuleRouterError, UsageError
 from ..observe.metrics import Metrics
 from ..observe.observer import policy_event
 from ..policy.load import Checked, check_file
@@ -67,7 +67,9 @@ class PolicyHolder:
 
     def _router(self, checked: Checked) -> Router:
         router = Router(checked, env=self.env, metrics=self.metrics, log=self.log, secrets=self.secrets, state=self.state)
-        router.executor  # built now, not on the first request: a provider URL that is not one fails here
+        unreachable = router.executor.providers.unreachable  # built now: a provider URL that is not one fails here
+        if unreachable:  # a gateway exists to call models: not without their endpoint (at start, or on a reload)
+            raise UsageError("; ".join(sorted(set(unreachable.values()))))
         return router
 
     def _failed(self, reason: str, event: dict[str, Any]) -> bool:

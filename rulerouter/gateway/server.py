@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PolicyError, UsageError
+from ..errors import PolicyError
 from ..policy.load import check_file
 from ..policy.schema import Log
 from .app import Gateway
@@ -68,9 +68,6 @@ def build_gateway(settings: GatewaySettings) -> Gateway:
     if settings.log:
         log = Log(**{**log.model_dump(), **settings.log})
     holder = PolicyHolder(path, checked, env=None, log=log, secrets=client_keys.secrets())
-    unreachable = holder.router.executor.providers.unreachable
-    if unreachable:  # a gateway exists to call models: it does not start without their endpoint
-        raise UsageError("; ".join(sorted(set(unreachable.values()))))
     return Gateway(holder, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s,
                    client_keys=client_keys, watch_interval_s=settings.watch_interval_s, metrics_dir=settings.metrics_dir)
 
