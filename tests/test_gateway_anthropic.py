@@ -364,3 +364,11 @@ def test_a_chunk_the_translation_cannot_read_ends_the_stream_after_what_came_bef
     body = b"".join(message.get("body", b"") for message in sent[1:])
     assert body.index(b"message_start") < body.index(b"partial answer") < body.index(b"cannot carry") and b"event: error" in body
     assert sent[-1]["more_body"] is False
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"])
+def test_a_model_name_cut_in_half_is_repaired_like_any_text_and_answered_404(gateway: Served, path: str) -> None:
+    body = b'{"model": "\\ud83d", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}'  # half an emoji
+    response = httpx.post(f"{gateway.root}{path}", content=body, headers={"anthropic-version": "2023-06-01", "content-type": "application/json"})
+    assert response.status_code == 404, response.text
+    assert "unknown model '\ufffd'" in json.loads(response.content)["error"]["message"]
