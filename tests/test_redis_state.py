@@ -254,3 +254,18 @@ def test_a_replay_whose_reply_is_lost_is_not_counted_twice(up: LoopbackUpstream,
     while time.monotonic() < deadline and (left[0] or not a.state.health()["available"] or a.state._outbox):
         time.sleep(0.02)
     assert spent(redis_url, a) == pytest.approx(0.006)
+
+
+def test_operation_markers_live_no_longer_than_the_marker_ttl(up: LoopbackUpstream, redis_url: str, replicas: Callable[..., list[Router]]) -> None:
+    import redis
+
+    from rulerouter.state.redis import MARKER_TTL_S
+
+    up.default(ANSWER)
+    (a,) = replicas(1)  # a daily budget: its counters live up to a day, its markers ten minutes
+    a.complete("hi")
+    a.state.flush()
+    client = redis.Redis.from_url(redis_url)
+    ttls = [client.pttl(k) for k in client.keys("rulerouter:op:*")]
+    assert len(ttls) >= 2  # the reservation's and the settlement's (earlier tests' may remain)
+    assert all(0 < ttl <= MARKER_TTL_S * 1000 for ttl in ttls), ttls

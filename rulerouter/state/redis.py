@@ -114,6 +114,11 @@ return out
 
 Entry = tuple[str, float, float]  # a counter's key, the delta, when it expires (seconds)
 
+# How long an operation's marker lives (at most: never past its counters). An operation in doubt
+# is settled at the first catch-up after Redis answers again, so this bounds the partition it
+# survives; it also bounds the markers Redis holds to about ten minutes of requests.
+MARKER_TTL_S = 600.0
+
 
 _OPEN: weakref.WeakSet[RedisState] = weakref.WeakSet()
 _BATCH_S = 0.01  # how long queued settlements wait for others to join them
@@ -254,6 +259,19 @@ class RedisState:
         """A fresh operation marker's key."""
         return self.key("op:" + uuid.uuid4().hex)
 
+    def marker_expiry(self, expires: Any) -> int:
+        """When an operation's marker expires (ms), given its counters' expiries (seconds)."""
+        cap = self.clock() + MARKER_TTL_S
+        return ms(min(max(expires, default=cap), cap))
+
+    def add_call(self, entries: list[Entry], op: str, wanted: bool, client: Any = None) -> Any:
+        """Run (or queue on `client`, a pipeline) the ADD script for one operation."""
+        args: list[Any] = [self._epoch or ""]
+        for _, delta, expires in entries:
+            args += [repr(delta), ms(expires)]
+        args += [self.marker_expiry(e for _, _, e in entries), "1" if wanted else "0"]
+        return self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries] + [op], args=args, client=client)
+
     def doubt(self, op: str, entries: list[Entry], wanted: bool) -> None:
         """An operation was sent and its reply lost: settle it against its marker later."""
         with self._lock:
@@ -261,17 +279,10 @@ class RedisState:
 
     def _flush_outbox(self) -> None:
         """Settle every operation in doubt (with the lock held); on a failure the rest stay."""
-        epoch = self._epoch or ""
         while self._outbox:
             op, entries, wanted = self._outbox[0]
-            if entries:
-                args: list[Any] = [epoch]
-                for _, delta, expires in entries:
-                    args += [repr(delta), ms(expires)]
-                args += [ms(max(expires for _, _, expires in entries)), "1" if wanted else "0"]
-                reply = self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries] + [op], args=args)
-                if int(reply[0]) == -2:
-                    return  # another epoch meanwhile: the next catch-up rebuilds the outbox
+            if entries and int(self.add_call(entries, op, wanted)[0]) == -2:
+                return  # another epoch meanwhile: the next catch-up rebuilds the outbox
             self._outbox.pop(0)
 
     def new_epoch(self) -> None:
@@ -360,15 +371,10 @@ class RedisState:
         lost = False  # sent, and the replies lost: each may or may not have been applied
         if self.up:
             for _ in range(2):
-                epoch = self._epoch or ""
                 try:
                     pipe = self.client.pipeline(transaction=False)
                     for (entries, _), op in zip(batch, ops):
-                        args: list[Any] = [epoch]
-                        for _, delta, expires in entries:
-                            args += [repr(delta), ms(expires)]
-                        args += [ms(max(expires for _, _, expires in entries)), "1"]
-                        self._add(keys=[self.key("epoch")] + [key for key, _, _ in entries] + [op], args=args, client=pipe)
+                        self.add_call(entries, op, True, client=pipe)
                     replies = pipe.execute()
                 except self._errors_type as exc:
                     self._went_down(exc)
@@ -387,7 +393,7 @@ class RedisState:
                 else:
                     values = self.local.add(entries)
                     if lost:
-                        self._outbox.append((op, list(entries), True))
+                        self.doubt(op, list(entries), True)
                 for (key, delta, expires), value in zip(entries, values):
                     self.record(key, delta, expires, remote=remote or lost)  # in doubt: owed through the outbox
                     self._seen[key] = (value, expires)

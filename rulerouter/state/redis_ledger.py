@@ -50,7 +50,7 @@ class RedisLedger:
             args += ["" if check.limit is None else repr(check.limit), repr(check.amount), ms(check.expires_at), repr(check.prev_weight)]
         op = state.op_key()
         keys.append(op)
-        args.append(ms(max((c.expires_at for c in checks), default=state.clock() + 60)))
+        args.append(state.marker_expiry(c.expires_at for c in checks))
         errors = state.errors
         for _ in range(2):
             args[0] = state._epoch or ""
