@@ -36,12 +36,14 @@ from typing import Callable, Iterable, Iterator
 try:
     from . import corpus_rules as rules
     from . import corpus_rules_code as code_rules
+    from . import corpus_rules_reason as reason_rules
     from . import corpus_rules_text as text_rules
     from .corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from .corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
 except ImportError:
     import corpus_rules as rules
     import corpus_rules_code as code_rules
+    import corpus_rules_reason as reason_rules
     import corpus_rules_text as text_rules
     from corpus_common import CORPUS_DIR, DEVSET, SOURCES_MD, TIERS, Contamination, normalize_prompt, render_table
     from corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing
@@ -200,6 +202,12 @@ def load_tot(m: Mirror) -> Iterable[Candidate]:
     return text_rules.tot_candidates(game24, json.loads(m.text("src/tot/data/crosswords/mini0505.json")))
 
 
+def load_folio(m: Mirror) -> Iterable[Candidate]:
+    return reason_rules.folio_candidates(_jsonl(m.text("data/v0.0/folio-train.jsonl")),
+                                         _jsonl(m.text("data/v0.0/folio-validation.jsonl")))
+
+
+
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
     Source("math-train", "aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59", load_math, cap=2000),
@@ -230,6 +238,7 @@ SOURCES: tuple[Source, ...] = (
            cap=1500),
     Source("tot-puzzles", "princeton-nlp/tree-of-thought-llm", "ab400345c5ea39d28ea6d7d3be0e417b11113c87", load_tot,
            cap=800),
+    Source("folio", "Yale-LILY/FOLIO", "5d7bb84c7edab3fb358e057d2807f19cf5cf5e2d", load_folio),
 )
 
 
