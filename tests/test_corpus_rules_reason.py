@@ -1,4 +1,4 @@
-"""The corpus rules of the second reasoning sources (FOLIO), on small
+"""The corpus rules of the second reasoning sources (FOLIO, the Sudoku Exchange bank), on small
 in-test fixtures."""
 
 from __future__ import annotations
@@ -25,3 +25,23 @@ def test_folio_every_example_is_complex_by_its_source_and_validation_overlaps_ar
                              "premises, is the conclusion true, false, or unknown? Explain the reasoning step by step.")
     assert got[1].prompt.startswith("All cats purr.\nTom is a cat.\n\nGiven only the statements above, does this "
                                     "follow: Tom barks.")
+
+
+def test_sudoku_grid_is_nine_rows_of_three_boxes_with_dots_for_blanks() -> None:
+    digits = "1" + "0" * 79 + "9"
+    grid = reason.sudoku_grid(digits)
+    assert grid.splitlines()[0] == "1.. ... ..." and grid.splitlines()[-1] == "... ... ..9"
+    assert len(grid.splitlines()) == 9
+
+
+def test_sudoku_every_puzzle_is_complex_by_rating_band_and_malformed_lines_are_skipped() -> None:
+    puzzle = "0" * 80 + "5"
+    lines = [f"00015097c6c3 {puzzle}  7.2", "not a record", f"0001d2888928 {puzzle}  5.0",
+             f"000274921f39 {puzzle[:-1]}  6.1", f"00ab74921f39 {puzzle}  9.4"]
+    got = list(reason.sudoku_candidates(lines))
+    assert [(c.key, c.tier, c.category) for c in got] == [
+        ("00015097c6c3", "complex", "rating 7"), ("0001d2888928", "complex", "rating 5"),
+        ("00ab74921f39", "complex", "rating 9+")]
+    assert got[0].prompt.startswith("Solve this Sudoku.")
+    assert got[1].prompt.startswith("... ... ...\n") and got[1].prompt.endswith("the dots are the blanks.")
+    assert got[2].prompt.startswith("Here is a Sudoku puzzle")  # line 5: the phrasings come round again

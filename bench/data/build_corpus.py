@@ -207,6 +207,9 @@ def load_folio(m: Mirror) -> Iterable[Candidate]:
                                          _jsonl(m.text("data/v0.0/folio-validation.jsonl")))
 
 
+def load_sudoku(m: Mirror) -> Iterable[Candidate]:
+    return reason_rules.sudoku_candidates(m.text("diabolical.txt").splitlines())
+
 
 # Order matters only for cross-source duplicates: a prompt is kept in the first source that has it.
 SOURCES: tuple[Source, ...] = (
@@ -239,6 +242,9 @@ SOURCES: tuple[Source, ...] = (
     Source("tot-puzzles", "princeton-nlp/tree-of-thought-llm", "ab400345c5ea39d28ea6d7d3be0e417b11113c87", load_tot,
            cap=800),
     Source("folio", "Yale-LILY/FOLIO", "5d7bb84c7edab3fb358e057d2807f19cf5cf5e2d", load_folio),
+    # the last commit whose diabolical.txt is under 4 MiB (later ones grew every file past it)
+    Source("sudoku-bank", "grantm/sudoku-exchange-puzzle-bank", "63957e92bb9f02432c20583443742337f22b49c2",
+           load_sudoku, cap=600),
 )
 
 
