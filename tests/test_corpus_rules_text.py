@@ -110,3 +110,18 @@ def test_tot_puzzles_are_complex_and_the_papers_test_games_are_left_out() -> Non
     words = [c for c in got if c.category == "crossword"]
     assert [c.key for c in words] == ["crossword/1", "crossword/2", "crossword/3", "crossword/4", "crossword/6"]
     assert "Across:\nh1. clue 0" in words[0].prompt and "Down:\nv1. clue 5" in words[0].prompt
+
+
+def test_banking77_every_message_is_bulk_asked_with_five_of_its_intents_and_unknown_intents_skipped() -> None:
+    intents = ["card_arrival", "card_linking", "exchange_rate", "top_up_failed", "lost_or_stolen_card", "age_limit"]
+    rows = [{"text": "Where is my  card?", "category": "card_arrival"}, {"text": "Rate?", "category": "not_an_intent"},
+            {"text": "  ", "category": "age_limit"}, {"text": "My top-up failed.", "category": "top_up_failed"}]
+    got = list(text.banking77_candidates(rows, intents))
+    assert [(c.key, c.tier, c.category) for c in got] == [("00000", "bulk", "card_arrival"),
+                                                        ("00003", "bulk", "top_up_failed")]
+    assert got[0].prompt.startswith("Which of these topics is this bank customer's message about: ")
+    assert got[0].prompt.endswith('?\n\n"Where is my card?"')
+    line = got[0].prompt.split(": ", 1)[1].split("?\n")[0]
+    assert "card arrival" in line and sum(i.replace("_", " ") in line for i in intents) == 5
+    assert got[1].prompt.startswith("Which of these topics")  # row 4: the phrasings come round again
+    assert got == list(text.banking77_candidates(rows, intents))  # deterministic

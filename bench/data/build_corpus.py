@@ -202,6 +202,11 @@ def load_tot(m: Mirror) -> Iterable[Candidate]:
     return text_rules.tot_candidates(game24, json.loads(m.text("src/tot/data/crosswords/mini0505.json")))
 
 
+def load_banking77(m: Mirror) -> Iterable[Candidate]:
+    return text_rules.banking77_candidates(csv.DictReader(io.StringIO(m.text("banking_data/train.csv"))),
+                                           json.loads(m.text("banking_data/categories.json")))
+
+
 def load_folio(m: Mirror) -> Iterable[Candidate]:
     return reason_rules.folio_candidates(_jsonl(m.text("data/v0.0/folio-train.jsonl")),
                                          _jsonl(m.text("data/v0.0/folio-validation.jsonl")))
@@ -245,6 +250,8 @@ SOURCES: tuple[Source, ...] = (
     # the last commit whose diabolical.txt is under 4 MiB (later ones grew every file past it)
     Source("sudoku-bank", "grantm/sudoku-exchange-puzzle-bank", "63957e92bb9f02432c20583443742337f22b49c2",
            load_sudoku, cap=600),
+    Source("banking77", "PolyAI-LDN/task-specific-datasets", "57ec275d8078af65b7731c2a98be812d844a6d6b", load_banking77,
+           cap=1500),
 )
 
 

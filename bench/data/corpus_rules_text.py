@@ -4,7 +4,8 @@ maths competition problems by knowledge point and difficulty (TAL-SCQ5K, arithme
 standard, the rest complex), and biomedical abstracts put in requests with a machine-readable
 answer contract or a free-text one (BC5CDR, structured and standard), and deductions in
 propositional, first-order and non-monotonic logic (LogicBench(Aug), complex), and puzzles to
-solve by search (the Game of 24 and 5x5 mini crosswords of Tree of Thoughts, complex).
+solve by search (the Game of 24 and 5x5 mini crosswords of Tree of Thoughts, complex), and bank
+customers' messages to label with one of five Banking77 intents, asked as a question (bulk).
 
 As in ``corpus_rules.py``, a tier comes only from the source's own task, module or annotation
 field; no rule reads the prompt text. ``corpus/SOURCES.md`` states each rule in prose and
@@ -15,6 +16,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Iterable, Iterator
 
@@ -25,7 +27,7 @@ except ImportError:
 
 __all__ = ["TAL_ARITHMETIC", "TWEETEVAL_PHRASINGS", "TWEETEVAL_TASKS", "gpteacher_candidates", "tal_candidates",
            "tal_tier", "tweeteval_candidates", "tweeteval_labels", "BC5CDR_FORMS", "bc5cdr_candidates",
-           "logicbench_candidates", "pubtator_documents", "tot_candidates"]
+           "logicbench_candidates", "pubtator_documents", "tot_candidates", "BANKING77_PHRASINGS", "banking77_candidates"]
 
 
 # --- TweetEval (Barbieri et al., Findings of EMNLP 2020), training splits ------------------
@@ -244,3 +246,36 @@ def tot_candidates(game24: Iterable[dict], crosswords: Iterable[tuple[list[str],
         prompt = ("Solve this 5x5 mini crossword: every row (h1-h5) and every column (v1-v5) is a five-letter "
                   f"word. Give the filled grid.\n\nAcross:\n{across}\n\nDown:\n{down}")
         yield Candidate(f"crossword/{n}", prompt, "complex", "crossword")
+
+
+# --- Banking77 (Casanueva et al., 2020, arXiv:2003.04807; PolyAI), training split ----------------
+
+# Each request asks which of five of Banking77's intents one given customer message expresses: a
+# label for a given item (bulk), asked as a question. The five are the message's own intent and
+# four others picked by a hash of the message, in hash order; our wording, taken in turn.
+BANKING77_PHRASINGS = (
+    "Which of these topics is this bank customer's message about: {labels}?\n\n\"{text}\"",
+    "A customer wrote to their bank: \"{text}\"\nIs it about {labels}? Answer with one of them.",
+    "Customer message: {text}\n\nWhat does the customer need help with? Pick one: {labels}.",
+)
+BANKING77_CHOICES = 5
+
+
+def _hash_order(key: str, items: Iterable[str]) -> list[str]:
+    return sorted(items, key=lambda item: hashlib.sha256(f"{key}\0{item}".encode()).hexdigest())
+
+
+def banking77_candidates(rows: Iterable[dict], intents: list[str]) -> Iterator[Candidate]:
+    """``rows``: ``train.csv`` (``text``, ``category``); ``intents``: ``categories.json``. Every
+    message -> **bulk**; category = its Banking77 intent. Rows whose intent is not one of
+    ``intents`` are skipped."""
+    known = set(intents)
+    for n, row in enumerate(rows):
+        text, intent = " ".join(str(row.get("text", "")).split()), str(row.get("category", ""))
+        if not text or intent not in known:
+            continue
+        others = _hash_order(text, (i for i in intents if i != intent))[:BANKING77_CHOICES - 1]
+        shown = [label.replace("_", " ") for label in _hash_order(text + "\0order", [intent, *others])]
+        labels = ", ".join(shown[:-1]) + " or " + shown[-1]
+        prompt = BANKING77_PHRASINGS[n % len(BANKING77_PHRASINGS)].format(text=text, labels=labels)
+        yield Candidate(f"{n:05d}", prompt, "bulk", intent)
