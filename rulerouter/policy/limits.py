@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .section import Section as _Section
+from .section import empty_list
 
 __all__ = ["WINDOWS", "Budget", "RateLimit", "Scope", "State", "Window"]
 
@@ -59,7 +60,7 @@ class Budget(_Section):
     per: Scope = Field(default="everyone", json_schema_extra=_SCOPE)
     on_exceeded: Literal["refuse", "downgrade"] = "refuse"
     downgrade_to: str | None = Field(default=None, min_length=1)
-    warn_at: list[float] = Field(default_factory=list, json_schema_extra={"items": {"exclusiveMinimum": 0, "exclusiveMaximum": 1}})
+    warn_at: list[float] = Field(default_factory=empty_list, json_schema_extra={"items": {"exclusiveMinimum": 0, "exclusiveMaximum": 1}})
     reserve_output_tokens: int = Field(default=1000, ge=0)
 
     _per = field_validator("per")(lambda cls, value: _scope(value))

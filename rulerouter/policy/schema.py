@@ -42,7 +42,7 @@ from .condition_schema import (
     Thresholds,
 )
 from .limits import Budget, RateLimit, State
-from .section import Section
+from .section import Section, empty_dict, empty_list
 
 __all__ = [
     "DEFAULT_JUDGE_PROMPT",
@@ -137,7 +137,7 @@ class Model(_Section):
     upstream: str | None = Field(default=None, min_length=1)
     price: Price | None = None
     context_window: int | None = Field(default=None, gt=0)
-    fallback: list[str] = Field(default_factory=list)
+    fallback: list[str] = Field(default_factory=empty_list)
 
 
 class Provider(_Section):
@@ -161,7 +161,7 @@ class Provider(_Section):
     api: Literal["openai", "anthropic"] = "openai"
     anthropic_version: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     default_max_tokens: int | None = Field(default=None, gt=0)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=empty_dict)
     timeout_s: float = Field(default=60.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=100, ge=1)
@@ -246,7 +246,7 @@ class Score(_Section):
     description: str | None = None
     weights: dict[str, float] = Field(min_length=1, json_schema_extra=SIGNAL_NAMES_SCHEMA)
     bias: float = 0.0
-    caps: dict[str, float] = Field(default_factory=dict, json_schema_extra=SIGNAL_NAMES_SCHEMA)
+    caps: dict[str, float] = Field(default_factory=empty_dict, json_schema_extra=SIGNAL_NAMES_SCHEMA)
     logistic: bool = False
 
 
@@ -276,17 +276,17 @@ class Policy(_Section):
     schema_version: Literal[1]
     default_tier: str
     tiers: dict[str, Tier] = Field(min_length=1)
-    providers: dict[str, Provider] = Field(default_factory=dict)
-    models: dict[str, Model] = Field(default_factory=dict)
-    rules: list[Rule] = Field(default_factory=list)
-    scores: dict[str, Score] = Field(default_factory=dict)
-    classifiers: dict[str, Classifier] = Field(default_factory=dict, json_schema_extra={"propertyNames": {"pattern": _CLASSIFIER_NAME}})
+    providers: dict[str, Provider] = Field(default_factory=empty_dict)
+    models: dict[str, Model] = Field(default_factory=empty_dict)
+    rules: list[Rule] = Field(default_factory=empty_list)
+    scores: dict[str, Score] = Field(default_factory=empty_dict)
+    classifiers: dict[str, Classifier] = Field(default_factory=empty_dict, json_schema_extra={"propertyNames": {"pattern": _CLASSIFIER_NAME}})
     retry: Retry = Field(default_factory=Retry)
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     verification: Verification | None = None
     log: Log = Field(default_factory=Log)
-    budgets: list[Budget] = Field(default_factory=list)
-    rate_limits: list[RateLimit] = Field(default_factory=list)
+    budgets: list[Budget] = Field(default_factory=empty_list)
+    rate_limits: list[RateLimit] = Field(default_factory=empty_list)
     state: State = Field(default_factory=State)
 
     @field_validator("schema_version", mode="before")
