@@ -54,6 +54,38 @@ def test_loading_a_policy_and_deciding_loads_nothing_that_calls_models():
     assert heavy(modules) == set()  # default.toml's metadata paths are simple: read without jsonpath-ng
 
 
+#: What deciding loads only for a policy that uses signals, languages, scores, classifiers or examples.
+SIGNALS_AND_FEATURES = {"rulerouter.decide.signals", "rulerouter.decide.language_guess", "rulerouter.decide.cue_phrases",
+                        "rulerouter.decide.text_measures", "rulerouter.decide.scores", "rulerouter.decide.signal_conditions",
+                        "rulerouter.decide.classifier", "rulerouter.decide.feature_table", "rulerouter.decide.text_features",
+                        "rulerouter.decide.similarity"}
+
+
+def test_signals_and_features_load_with_the_first_policy_that_uses_them():
+    modules = loaded("from rulerouter import Router\nRouter.from_file('rules/default.toml').decide('Summarise the notes')")
+    assert modules & SIGNALS_AND_FEATURES == set()  # default.toml tests keywords, sizes and metadata only
+    modules = loaded("from rulerouter import Router\nRouter.from_file('rules/recommended.toml').decide('Prove it')")
+    assert SIGNALS_AND_FEATURES - {"rulerouter.decide.similarity"} <= modules  # signals, scores and the classifier
+    similar = """
+from rulerouter import Router
+router = Router.from_toml('''
+schema_version = 1
+default_tier = "cheap"
+[tiers]
+cheap = "m"
+[models.m]
+[[rules]]
+name = "like-these"
+when.similar = { examples = ["prove the theorem", "derive the formula"], gte = 0.5 }
+tier = "cheap"
+''')
+assert router.decide("prove the theorem").rule == "like-these"
+"""
+    modules = loaded(similar)
+    assert {"rulerouter.decide.similarity", "rulerouter.decide.feature_table"} <= modules
+    assert "rulerouter.decide.signals" not in modules and "rulerouter.decide.classifier" not in modules
+
+
 def test_each_heavy_part_loads_when_it_is_used():
     log_and_paths = """
 from rulerouter import Router

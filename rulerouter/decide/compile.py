@@ -10,20 +10,23 @@ I/O, never raises on any input, and formats no explanation until someone asks fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..policy.jsonpath import compile_path
 from ..policy.load import gc_paused
 from ..policy.resources import ResourceError, Resources
 from ..policy.schema import Condition, Policy, Rule, SimilarCondition
-from .classifier import Classifier
 from .conditions import Matcher, build_matcher
-from .feature_table import FeatureTable
 from .inputs import Inputs
 from .keyword_scan import KeywordScanner
 from .learned_conditions import Learned
-from .scores import CompiledScore, compile_scores
-from .similarity import ExampleSet
+
+if TYPE_CHECKING:  # imported where a policy has classifiers, scores or example sets: signals and
+    # features cost milliseconds to load, which a policy without them need not pay
+    from .classifier import Classifier
+    from .feature_table import FeatureTable
+    from .scores import CompiledScore
+    from .similarity import ExampleSet
 
 __all__ = ["FORCED_MODEL", "FORCED_TIER", "CompiledPolicy", "CompiledRule", "Decision", "RuleTrace"]
 
@@ -148,12 +151,20 @@ class CompiledPolicy:
         self.tier_models = {name: tier.model for name, tier in policy.tiers.items()}
         self._scanners: dict[tuple[str, bool], KeywordScanner] = {}
         self._example_sets: dict[object, ExampleSet] = {}
-        try:
-            self.classifiers = {name: Classifier(name, self.resources.model(spec.model))
-                                for name, spec in policy.classifiers.items()}
-        except ResourceError as exc:
-            raise ValueError(str(exc)) from None
-        self.scores = compile_scores(policy.scores, self.classifiers)
+        self.classifiers: dict[str, Classifier] = {}
+        if policy.classifiers:
+            from .classifier import Classifier
+
+            try:
+                self.classifiers = {name: Classifier(name, self.resources.model(spec.model))
+                                    for name, spec in policy.classifiers.items()}
+            except ResourceError as exc:
+                raise ValueError(str(exc)) from None
+        self.scores: dict[str, CompiledScore] = {}
+        if policy.scores:
+            from .scores import compile_scores
+
+            self.scores = compile_scores(policy.scores, self.classifiers)
         learned = Learned(self.classifiers, self._example_set)
         with gc_paused():  # a big policy's matchers are many small objects, none in cycles
             self.rules = tuple(
@@ -165,8 +176,11 @@ class CompiledPolicy:
                 scanner.build()
         #: One lookup per request feature serves every classifier and example set (each is
         #: attached to its fields of this table); None when the policy has neither.
-        self.feature_table = (FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))
-                              if self.classifiers or self._example_sets else None)
+        self.feature_table: FeatureTable | None = None
+        if self.classifiers or self._example_sets:
+            from .feature_table import FeatureTable
+
+            self.feature_table = FeatureTable(list(self.classifiers.values()), list(self._example_sets.values()))
         #: Budgets whose spend some enabled rule tests: the router reads these before deciding.
         self.spend_budgets = frozenset(name for rule in policy.rules if rule.enabled for name in _spend_budgets(rule.when))
 
@@ -175,6 +189,8 @@ class CompiledPolicy:
         key: object = spec.examples if isinstance(spec.examples, str) else tuple(spec.examples)
         found = self._example_sets.get(key)
         if found is None:
+            from .similarity import ExampleSet
+
             if isinstance(spec.examples, str):
                 try:
                     examples = self.resources.examples(spec.examples)

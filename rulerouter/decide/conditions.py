@@ -1,7 +1,8 @@
 """Compiled conditions: small matcher objects, built once, called per request.
 
-The matchers of signals, languages and scores live in `signal_matchers`; the base class in
-`matcher`. This module builds every kind from a validated condition tree.
+The matchers of signals, languages and scores live in `signal_conditions` (imported with the
+first policy that uses one: the signals' tables and patterns cost milliseconds to load); the
+base class in `matcher`. This module builds every kind from a validated condition tree.
 
 Each matcher is called with the request's `Inputs` and answers True or False; `explain()` says
 why in words (only used when someone asks, never on the hot path). Settings are fixed in
@@ -10,7 +11,7 @@ why in words (only used when someone asks, never on the hot path). Settings are 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..policy.jsonpath import compile_path
 from ..policy.regex import compile_regex
@@ -24,12 +25,13 @@ from ..policy.schema import (
 from .inputs import Inputs, estimate_tokens
 from .keyword_scan import KeywordScanner
 from .matcher import Always, Matcher
-from .scores import CompiledScore
 from .learned_conditions import NOTHING_LEARNED, ClassifierTest, Learned, SimilarTest
-from .signal_conditions import LanguageTest, ScoreTest, SignalTest
 from .spend_condition import SpendTest
 
-__all__ = ["Matcher", "ScoreTest", "SignalTest", "build_matcher"]
+if TYPE_CHECKING:
+    from .scores import CompiledScore
+
+__all__ = ["Matcher", "build_matcher"]
 
 
 def _quote_list(words: Sequence[str], limit: int = 5) -> str:
@@ -346,6 +348,8 @@ def build_matcher(
     if condition.request is not None:
         parts.append(PathTest("request", condition.request))
     if condition.signals is not None:
+        from .signal_conditions import SignalTest  # the signals load with the first policy that reads them
+
         plain = {name: spec for name, spec in condition.signals.items() if "." not in name}
         if plain:
             parts.append(SignalTest(plain, source))
@@ -353,11 +357,15 @@ def build_matcher(
             probabilities = {name: spec for name, spec in condition.signals.items() if "." in name}
             parts.append(ClassifierTest(probabilities, source, learned.classifiers))
     if condition.language is not None:
+        from .signal_conditions import LanguageTest
+
         parts.append(LanguageTest(condition.language, source))
     if condition.score is not None:
         name = condition.score.name
         if name not in scores:
             raise ValueError(f"unknown score '{name}'")
+        from .signal_conditions import ScoreTest
+
         parts.append(ScoreTest(condition.score, scores[name], source))
     if condition.spend is not None:
         parts.append(SpendTest(condition.spend))

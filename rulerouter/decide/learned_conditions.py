@@ -7,14 +7,15 @@ per request and text source (cached on `Inputs`), however many rules compare the
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..policy.schema import SignalBounds, SimilarCondition
-from .classifier import Classifier
 from .inputs import Inputs
-from .matcher import Matcher
-from .similarity import ExampleSet
-from .signal_conditions import _bounds, _shown_bounds, _within
+from .matcher import Matcher, _bounds, _shown_bounds, _within
+
+if TYPE_CHECKING:  # built by the compiler only for a policy that has them
+    from .classifier import Classifier
+    from .similarity import ExampleSet
 
 __all__ = ["ClassifierTest", "Learned", "SimilarTest", "learned_signal"]
 
@@ -29,7 +30,13 @@ class Learned:
         self.example_set = example_set
 
 
-NOTHING_LEARNED = Learned({}, lambda spec: ExampleSet(spec.examples if isinstance(spec.examples, list) else (), "examples"))
+def _inline_examples(spec: SimilarCondition) -> ExampleSet:
+    from .similarity import ExampleSet
+
+    return ExampleSet(spec.examples if isinstance(spec.examples, list) else (), "examples")
+
+
+NOTHING_LEARNED = Learned({}, _inline_examples)
 
 
 def learned_signal(name: str, classifiers: Mapping[str, Classifier]) -> tuple[Classifier, int]:

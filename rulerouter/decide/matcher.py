@@ -6,7 +6,12 @@ Kept in its own module so the condition matchers (`conditions`) and the signal m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
 from .inputs import Inputs
+
+if TYPE_CHECKING:
+    from ..policy.schema import SignalBounds
 
 __all__ = ["Always", "Matcher"]
 
@@ -31,3 +36,29 @@ class Always(Matcher):
 
     def explain(self, inputs: Inputs) -> str:
         return "no condition (always applies)"
+
+
+# Bounds on a number (`gt`, `gte`, `lt`, `lte`), resolved once at compile time: shared by the
+# matchers of signals, learned signals, similarity and spend.
+
+
+def _bounds(spec: SignalBounds) -> tuple[tuple[str, float, Callable[[float, float], bool]], ...]:
+    ops = (
+        (">", spec.gt, float.__gt__),
+        (">=", spec.gte, float.__ge__),
+        ("<", spec.lt, float.__lt__),
+        ("<=", spec.lte, float.__le__),
+    )
+    return tuple((op, float(bound), cmp) for op, bound, cmp in ops if bound is not None)
+
+
+def _within(value: float, bounds: tuple[tuple[str, float, Callable[[float, float], bool]], ...]) -> bool:
+    value = float(value)
+    for _, bound, cmp in bounds:
+        if not cmp(value, bound):
+            return False
+    return True
+
+
+def _shown_bounds(bounds: tuple[tuple[str, float, Any], ...]) -> str:
+    return " and ".join(f"{op} {bound:g}" for op, bound, _ in bounds)

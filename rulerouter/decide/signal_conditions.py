@@ -7,38 +7,18 @@ so that module stays readable; `build_matcher` there builds these too.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING
 
 from ..policy.schema import LanguageCondition, ScoreCondition, SignalBounds
 from ..policy.vocabulary import SIGNALS
 from .inputs import Inputs
-from .matcher import Matcher
-from .scores import CompiledScore
+from .matcher import Matcher, _bounds, _shown_bounds, _within
 from .signals import INDEX, signals_of
 
+if TYPE_CHECKING:
+    from .scores import CompiledScore
+
 __all__ = ["LanguageTest", "ScoreTest", "SignalTest"]
-
-
-def _bounds(spec: SignalBounds) -> tuple[tuple[str, float, Callable[[float, float], bool]], ...]:
-    ops = (
-        (">", spec.gt, float.__gt__),
-        (">=", spec.gte, float.__ge__),
-        ("<", spec.lt, float.__lt__),
-        ("<=", spec.lte, float.__le__),
-    )
-    return tuple((op, float(bound), cmp) for op, bound, cmp in ops if bound is not None)
-
-
-def _within(value: float, bounds: tuple[tuple[str, float, Callable[[float, float], bool]], ...]) -> bool:
-    value = float(value)
-    for _, bound, cmp in bounds:
-        if not cmp(value, bound):
-            return False
-    return True
-
-
-def _shown_bounds(bounds: tuple[tuple[str, float, Any], ...]) -> str:
-    return " and ".join(f"{op} {bound:g}" for op, bound, _ in bounds)
 
 
 def _shown(value: float) -> str:

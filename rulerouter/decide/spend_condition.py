@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from ..policy.schema import SpendCondition
 from .inputs import Inputs
-from .matcher import Matcher
-from .signal_conditions import _bounds, _shown_bounds, _within
+from .matcher import Matcher, _bounds, _shown_bounds, _within
 
 __all__ = ["SpendTest"]
 
