@@ -146,3 +146,54 @@ def test_a_cancelled_library_call_is_recorded_and_cut_off(up: LoopbackUpstream) 
     while not all(r.abandoned for r in up.requests) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [r.abandoned for r in up.requests] == [True, True]
+
+
+def test_serve_s_protocol_tells_the_app_of_a_client_that_left_without_a_watcher_task() -> None:
+    """`rulerouter serve`'s protocol hands each request the disconnect extension and calls it
+    when the connection is lost mid-request; the app uses it instead of a task per request."""
+    pytest.importorskip("uvicorn")
+    import uvicorn
+
+    from rulerouter.gateway.limits import ConnectionLimits
+    from rulerouter.gateway.request_boundary import DISCONNECT_EXTENSION, ClientGone, while_connected
+    from rulerouter.gateway.server import uvicorn_config
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            return await send({"type": "lifespan.shutdown.complete"})
+        await receive()
+        seen["extension"] = DISCONNECT_EXTENSION in scope.get("extensions", {})
+        tasks = len(asyncio.all_tasks())
+        try:
+            async with while_connected(scope, receive):
+                seen["tasks_added"] = len(asyncio.all_tasks()) - tasks
+                await asyncio.sleep(30)
+        except ClientGone:
+            seen["gone_at"] = time.monotonic()
+
+    async def go() -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn_config(app, ConnectionLimits()))
+        serving = asyncio.create_task(server.serve(sockets=[listener]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        while "tasks_added" not in seen:
+            await asyncio.sleep(0.01)
+        left_at = time.monotonic()
+        writer.close()
+        while "gone_at" not in seen and time.monotonic() < left_at + 3:
+            await asyncio.sleep(0.01)
+        server.should_exit = True
+        await serving
+        assert seen.get("gone_at", float("inf")) - left_at < 1.0  # noticed at once
+
+    asyncio.run(go())
+    assert seen["extension"] and seen["tasks_added"] == 0

@@ -97,9 +97,9 @@ class AnthropicDoor:
                 return await self.error(send, exc.status, str(exc))
             target["client"] = scope.get("rulerouter.client")
             if request.stream:
-                await self._stream(router, request, target, receive, send)
+                await self._stream(router, request, target, scope, receive, send)
             else:
-                await self._complete(router, request, target, receive, send)
+                await self._complete(router, request, target, scope, receive, send)
         finally:
             await self.gateway.holder.release(router)
 
@@ -116,9 +116,9 @@ class AnthropicDoor:
             return await self.error(send, status, str(exc), exc.request_id)
         await self.error(send, 502, str(exc))
 
-    async def _complete(self, router: Router, request: MessagesRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _complete(self, router: Router, request: MessagesRequest, target: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with while_connected(receive):  # the client leaves: the upstream call is cut off and recorded
+            async with while_connected(scope, receive):  # the client leaves: the upstream call is cut off and recorded
                 result = await router.acomplete(messages=request.messages, metadata=request.metadata, native=request.native,
                                                 parameters=request.params, **target)
         except RuleRouterError as exc:
@@ -138,8 +138,8 @@ class AnthropicDoor:
         headers = routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id, result.repaired)
         await send_bytes(send, 200, body, [*headers, (b"request-id", result.request_id.encode())])
 
-    async def _stream(self, router: Router, request: MessagesRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
-        async with while_connected(receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
+    async def _stream(self, router: Router, request: MessagesRequest, target: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
+        async with while_connected(scope, receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
             await self._stream_connected(router, request, target, send)
 
     async def _stream_connected(self, router: Router, request: MessagesRequest, target: dict[str, Any], send: Send) -> None:

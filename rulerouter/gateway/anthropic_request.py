@@ -122,6 +122,8 @@ def _turn(message: Any, where: str, t: _Translation) -> list[dict[str, Any]]:
         raise _bad(f"{where}.role", f"Input should be 'user', 'assistant' or 'system', not {role!r}")
     if "content" not in message:
         raise _bad(f"{where}.content", "Field required")
+    if type(message["content"]) is str:  # a plain text turn, what most requests are: one message as it is
+        return [{"role": role, "content": message["content"]}]
     blocks = _blocks(message["content"], f"{where}.content")
     parts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []

@@ -254,15 +254,15 @@ class Gateway:
                 return await _send_bad_request(send, exc)
             target["client"] = scope.get("rulerouter.client")
             if request.stream:
-                await self._stream(router, request, target, receive, send)
+                await self._stream(router, request, target, scope, receive, send)
             else:
-                await self._complete(router, request, target, receive, send)
+                await self._complete(router, request, target, scope, receive, send)
         finally:
             await self.holder.release(router)
 
-    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _complete(self, router: Router, request: ChatRequest, target: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with while_connected(receive):  # the client leaves: the upstream call is cut off and recorded
+            async with while_connected(scope, receive):  # the client leaves: the upstream call is cut off and recorded
                 result = await router.acomplete(messages=request.messages, metadata=request.metadata, **target, parameters=request.params)
         except InvalidInput as exc:
             return await _send_bad_request(send, bad_request(exc))
@@ -284,8 +284,8 @@ class Gateway:
         headers = routing_headers(result.tier, result.model_used, result.rule, len(result.attempts), result.cost, result.request_id, result.repaired)
         await send_bytes(send, 200, body, headers)
 
-    async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], receive: Receive, send: Send) -> None:
-        async with while_connected(receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
+    async def _stream(self, router: Router, request: ChatRequest, target: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> None:
+        async with while_connected(scope, receive):  # the client leaves, at any point: the upstream stream is cut off and recorded
             await self._stream_connected(router, request, target, send)
 
     async def _stream_connected(self, router: Router, request: ChatRequest, target: dict[str, Any], send: Send) -> None:

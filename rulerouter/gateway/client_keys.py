@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["DEFAULT_KEYS_ENV", "ClientKeys", "ClientKeysError", "client_id", "client_keys_from"]
 
@@ -43,6 +43,10 @@ class ClientKeys:
 
     keys: tuple[bytes, ...]
     source: str  # where they came from, for the startup line: a variable name, or "--no-client-keys"
+    ids: tuple[str, ...] = field(init=False, repr=False, compare=False)  # each key's client_id, hashed once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", tuple(client_id(key) for key in self.keys))
 
     @classmethod
     def none(cls, source: str = "--no-client-keys") -> ClientKeys:
@@ -74,10 +78,10 @@ class ClientKeys:
             elif name == b"x-api-key" and not given:
                 given = value.strip()
         matched = None
-        for key in self.keys:  # compare with every key, each in constant time
+        for key, name in zip(self.keys, self.ids):  # compare with every key, each in constant time
             if hmac.compare_digest(given, key):
-                matched = key
-        return matched is not None, (client_id(matched) if matched is not None else None)
+                matched = name
+        return matched is not None, matched
 
 
 def client_keys_from(environ: Mapping[str, str], variable: str | None, *, open_mode: bool = False) -> ClientKeys:

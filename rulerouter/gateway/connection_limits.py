@@ -20,6 +20,11 @@ bytes never reach the parser:
 - **connections**: at most `max_connections` (1,000) open at once; one more is answered 503
   with `Retry-After: 1` and closed at once, before anything of its request is read.
 
+The protocol also tells the app at once when a connection is lost before its response is
+complete: each request's scope carries `request_boundary.DISCONNECT_EXTENSION`, the set of
+callbacks `while_connected` registers, which `connection_lost` calls — under other servers the
+app watches `receive()` with a task per request instead.
+
 The limits are `limits.ConnectionLimits` (the `serve` options `--max-header-bytes`,
 `--max-headers`, `--head-timeout`, `--idle-timeout`, `--max-connections`). Every refusal is an OpenAI-shaped JSON error with `Connection: close`, and is reported to the
 application (`Gateway.connection_refused(reason)`: a `connection_refused` event and the
@@ -37,6 +42,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .limits import ConnectionLimits
+from .request_boundary import DISCONNECT_EXTENSION
 
 __all__ = ["LimitedHttpToolsProtocol"]
 
@@ -68,6 +74,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._heads = 0  # request heads read whole on this connection
         self._head_timer: asyncio.TimerHandle | None = None
         self._broken: tuple[int, str, str] | None = None  # a limit broken inside a parser callback
+        self._on_lost: set[Any] = set()  # the app's callbacks for a connection lost mid-request (DISCONNECT_EXTENSION)
 
     # ---- connections ----------------------------------------------------------------------------
 
@@ -82,7 +89,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head()
+        answered = self.cycle is None or self.cycle.response_complete
         super().connection_lost(exc)
+        if not answered:  # a request whose client left before its answer was complete: the app is told at once
+            for callback in list(self._on_lost):
+                callback()
 
     # ---- bytes ----------------------------------------------------------------------------------
 
@@ -129,6 +140,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._arm_head()  # a pipelined request starts inside a chunk
         super().on_message_begin()
+        # How the app learns of a client that leaves: a callback, not a watcher task per request.
+        self.scope["extensions"] = {DISCONNECT_EXTENSION: self._on_lost}
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1

@@ -51,22 +51,24 @@ def _messages(value: Any) -> list[dict[str, Any]]:
         raise BadRequest(f"'messages' must be an array of message objects, not {type_name(value)}", "messages")
     if not value:
         raise BadRequest("'messages' must hold at least one message", "messages")
-    for index, message in enumerate(value):
-        where = f"messages[{index}]"
+    for index, message in enumerate(value):  # where a message is named only when it is at fault
         if not isinstance(message, dict):
-            raise BadRequest(f"'{where}' must be an object, not {type_name(message)}", where)
+            raise BadRequest(f"'messages[{index}]' must be an object, not {type_name(message)}", f"messages[{index}]")
         role = message.get("role")
-        if not isinstance(role, str):
-            raise BadRequest(f"'{where}.role' must be a string, not {type_name(role)}", f"{where}.role")
-        if role not in _ROLES:
-            raise BadRequest(f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}, not {role!r}", f"{where}.role")
+        if type(role) is not str or role not in _ROLES:
+            if not isinstance(role, str):
+                raise BadRequest(f"'messages[{index}].role' must be a string, not {type_name(role)}", f"messages[{index}].role")
+            raise BadRequest(f"'messages[{index}].role' must be one of {', '.join(sorted(_ROLES))}, not {role!r}", f"messages[{index}].role")
         content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise BadRequest(f"'{where}.content' must be a string or an array of parts, not {type_name(content)}", f"{where}.content")
+        if content is None or type(content) is str:
+            continue
+        if not isinstance(content, (str, list)):
+            raise BadRequest(f"'messages[{index}].content' must be a string or an array of parts, not {type_name(content)}", f"messages[{index}].content")
         if isinstance(content, list):
             for part_index, part in enumerate(content):
                 if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                    raise BadRequest(f"'{where}.content[{part_index}]' must be an object with a string 'type'", f"{where}.content[{part_index}]")
+                    where = f"messages[{index}].content[{part_index}]"
+                    raise BadRequest(f"'{where}' must be an object with a string 'type'", where)
     return value
 
 
@@ -88,13 +90,12 @@ def parse_chat_request(body: bytes, metadata_header: bytes | None = None) -> Cha
     from_header = metadata_from_header(metadata_header)
     if from_header is not None:
         metadata = {**from_header, **(metadata or {})}
-    for name, (kind, description) in _TYPED_PARAMS.items():
-        if name in data and data[name] is not None:
-            value = data[name]
-            if isinstance(value, NotJSONNumber):
-                continue  # NaN, 1e999, a 5,000-digit integer: the router's boundary names it
-            if isinstance(value, bool) or not isinstance(value, kind):
-                raise BadRequest(f"'{name}' must be {description}, not {type_name(value)}", name)
+    for name, value in data.items():  # the fields sent, not every field known: a request sends few
+        typed = _TYPED_PARAMS.get(name)
+        if typed is None or value is None or isinstance(value, NotJSONNumber):
+            continue  # NaN, 1e999, a 5,000-digit integer: the router's boundary names it
+        if isinstance(value, bool) or not isinstance(value, typed[0]):
+            raise BadRequest(f"'{name}' must be {typed[1]}, not {type_name(value)}", name)
     options = data.get("stream_options")
     include_usage = bool(isinstance(options, dict) and options.get("include_usage") is True)
     if not stream:

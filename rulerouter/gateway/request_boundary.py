@@ -25,17 +25,19 @@ machine-readable `code`; each front door renders it in its own API's error shape
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ..boundary import InvalidInput, check, read_json
 from .limits import BodyLimits
 
-__all__ = ["BadRequest", "BodyLimits", "ClientGone", "bad_request", "metadata_from_header", "parse_body", "read_body", "while_connected"]
+__all__ = ["DISCONNECT_EXTENSION", "BadRequest", "BodyLimits", "ClientGone", "bad_request", "metadata_from_header", "parse_body", "read_body", "while_connected"]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 METADATA_HEADER = b"x-rulerouter-metadata"
+#: A scope extension of `rulerouter serve`'s protocol: the set of callbacks to call when the
+#: connection is lost before its response is complete (`while_connected` adds to it).
+DISCONNECT_EXTENSION = "rulerouter.disconnect"
 
 
 class BadRequest(ValueError):
@@ -70,60 +72,113 @@ async def read_body(scope: dict[str, Any], receive: Receive, limits: BodyLimits)
                 raise BadRequest(f"the request body is {declared} bytes; the limit is {limits.max_bytes}", status=413, code="request_too_large")
         elif name == METADATA_HEADER:
             metadata_header = value
-    chunks: list[bytes] = []
-    size = 0
+    deadline = _Deadline(limits.timeout_s)  # a timer, not asyncio.timeout: a third of its cost on every request
     try:
-        async with asyncio.timeout(limits.timeout_s):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limits.max_bytes:
-                    raise BadRequest(f"the request body is over the limit of {limits.max_bytes} bytes", status=413, code="request_too_large")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise BadRequest(f"the request body did not arrive within {limits.timeout_s:g}s", status=408, code="request_timeout") from None
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), metadata_header
+        message = await receive()
+        chunk = message.get("body", b"")
+        if message["type"] == "http.request" and not message.get("more_body", False) and len(chunk) <= limits.max_bytes:
+            return chunk, metadata_header  # the whole body in one message: the usual case
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limits.max_bytes:
+                raise BadRequest(f"the request body is over the limit of {limits.max_bytes} bytes", status=413, code="request_too_large")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), metadata_header
+            message = await receive()
+    except asyncio.CancelledError:
+        if deadline.expired():
+            raise BadRequest(f"the request body did not arrive within {limits.timeout_s:g}s", status=408, code="request_timeout") from None
+        raise
+    finally:
+        deadline.cancel()
 
 
-@contextlib.asynccontextmanager
-async def while_connected(receive: Receive) -> AsyncIterator[None]:
+class _Deadline:
+    """Cancels the current task after `seconds`; `expired()` says, once it has, whether that
+    cancellation was this deadline's alone (then it is taken back), as `asyncio.timeout` does."""
+
+    __slots__ = ("task", "cancelling", "handle", "fired")
+
+    def __init__(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task, self.cancelling, self.fired = task, task.cancelling(), False
+        self.handle = asyncio.get_running_loop().call_later(seconds, self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        self.task.cancel()
+
+    def expired(self) -> bool:
+        return self.fired and self.task.uncancel() <= self.cancelling
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+class while_connected:  # noqa: N801  (used as `async with while_connected(scope, receive):`, like a function)
     """Run the block while the client stays: when it disconnects, at any await of the block, the
     block is cancelled — so an upstream call in flight is cut off, and the router records the
     request as `cancelled` with what it spent — and `ClientGone` is raised instead.
 
-    One watcher task per request: it waits on the ASGI `receive()` for `http.disconnect` (the
-    body has been read by then) and cancels the request's own task, which the block leaves as it
-    does for any cancellation.
+    How the disconnect is seen depends on the server. `rulerouter serve`'s own protocol
+    (`connection_limits.py`) offers the `DISCONNECT_EXTENSION` in the scope: a set of callbacks
+    it calls when the connection is lost before the response is complete, so the block costs
+    two set operations. Under any other server, a watcher task per request waits on the ASGI
+    `receive()` for `http.disconnect` (the body has been read by then). Either way the request's
+    own task is cancelled, and the block leaves as it does for any cancellation. A class, not a
+    generator-based context manager: it is entered on every request.
     """
-    task = asyncio.current_task()
-    assert task is not None
-    inside = True
 
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+    __slots__ = ("scope", "receive", "task", "watcher", "watchers", "on_lost", "inside", "gone")
 
-    def gone(watcher: asyncio.Task[None]) -> None:
-        if inside and not watcher.cancelled() and watcher.exception() is None:
-            task.cancel("the client disconnected")
+    def __init__(self, scope: dict[str, Any], receive: Receive) -> None:
+        self.scope, self.receive = scope, receive
+        self.inside = self.gone = False
+        self.watcher: asyncio.Task[None] | None = None
 
-    watcher = asyncio.get_running_loop().create_task(watch())
-    watcher.add_done_callback(gone)
-    try:
-        yield
-    except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled() and watcher.exception() is None:
-            task.uncancel()  # the cancellation was ours: the request ends as ClientGone, not cancelled
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task, self.inside = task, True
+        extensions = self.scope.get("extensions")
+        self.watchers: set[Callable[[], None]] | None = extensions.get(DISCONNECT_EXTENSION) if extensions else None
+        if self.watchers is not None:
+            self.on_lost = self._lost
+            self.watchers.add(self.on_lost)
+        else:
+            self.watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def _lost(self) -> None:
+        if self.inside and not self.gone:
+            self.gone = True
+            self.task.cancel("the client disconnected")
+
+    async def _watch(self) -> None:
+        receive = self.receive
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except Exception:
+            return  # a receive that fails says nothing of the client: the request goes on
+        self._lost()
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        self.inside = False
+        if self.watchers is not None:
+            self.watchers.discard(self.on_lost)
+        else:
+            self.watcher.cancel()  # type: ignore[union-attr]
+        if kind is asyncio.CancelledError and self.gone:
+            self.task.uncancel()  # the cancellation was ours: the request ends as ClientGone, not cancelled
             raise ClientGone() from None
-        raise
-    finally:
-        inside = False
-        watcher.cancel()
+        return False
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -135,7 +190,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest(f"the request body must be a JSON object, not {type_name(data)}")
     model = data.get("model")
-    if isinstance(model, str):  # the one field the doors read themselves: repaired here, like every text
+    if isinstance(model, str) and not model.isascii():  # the one field the doors read themselves: repaired here, like every text
         data["model"] = check(model, "model")[0]
     return data
 
