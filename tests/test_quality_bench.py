@@ -52,6 +52,34 @@ def test_cruxeval_quality_is_each_models_pass_rate_and_failed_checks_are_left_ou
     assert "assert f(??) == 1" in rec["prompt"]
 
 
+def test_leval_option_answers_are_read_from_their_leading_letters_or_one_option_a_line() -> None:
+    assert qs.leval_options("AB") == {"A", "B"} and qs.leval_options(" A, B and D") == {"A", "B", "D"}
+    assert qs.leval_options("(B) Their subconscious knew") == {"B"}
+    assert qs.leval_options("C. to study human form") == {"C"}
+    assert qs.leval_options("A. Arrive early\nB. Engage with all attendees\nC. Keep it small") == {"A", "B", "C"}
+    assert qs.leval_options("Any of them") == frozenset() and qs.leval_options("") == frozenset()
+    assert qs.leval_score("options", "B", "B") == 1.0 and qs.leval_score("options", "AB", "ABD") == 0.0
+    assert qs.leval_score("options", "(D)", "(A) It means that the Tr'en put Korvin") == 0.0
+    assert qs.leval_score("options", "nothing chosen", "A") == 0.0
+    assert qs.leval_score("topic", 'The first topic was "The role of art in society".', "The role of art in society") == 1.0
+    assert qs.leval_score("topic", "Space tourism.", "The future of space tourism") == 0.0
+
+
+def test_leval_records_fill_the_template_with_the_document_and_score_both_models() -> None:
+    docs = [{"input": " Long text. ", "instructions": ["Q1\nA. x\nB. y", "Q2\nA. x\nB. y"]}, {"input": "Other.", "instructions": ["Q3"]}]
+    template = "Document is as follows. {} Question: {} Answer: "
+    strong = [{"query": "Q1\nA. x\nB. y", "gt": "A", "prompt": template, "gpt4-x_pred": "A"},
+              {"query": "Q2\nA. x\nB. y", "gt": "B", "prompt": template, "gpt4-x_pred": "B. y"},
+              {"query": "Q3", "gt": "A", "prompt": template, "gpt4-x_pred": "A"}]
+    weak = [{"query": "Q1\nA. x\nB. y", "gt": "A", "turbo-16k-0613_pred": "B"},
+            {"query": "Q2\nA. x\nB. y", "gt": "B", "turbo-16k-0613_pred": "(B)"},
+            {"query": "not Q3", "gt": "A", "turbo-16k-0613_pred": "A"}]  # out of step: left out
+    got = list(qs.leval_records("quality", docs, strong, weak))
+    assert [(r["id"], r["category"], r["quality"]) for r in got] == [
+        ("leval/quality/0", "quality", {"strong": 1.0, "weak": 0.0}), ("leval/quality/1", "quality", {"strong": 1.0, "weak": 1.0})]
+    assert got[0]["prompt"] == "Document is as follows. Long text. Question: Q1\nA. x\nB. y Answer: "
+
+
 class FakeContamination:
     def hits(self, record: dict) -> list[str]:
         return [record["prompt"]] if "held out" in record["prompt"] else []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -30,7 +31,7 @@ except ImportError:
     from corpus_mirror import Mirror
 
 __all__ = ["QUALITY_SOURCES", "QualitySource", "check_input_predictions", "cruxeval_prompt", "cruxeval_records",
-           "theoremqa_records"]
+           "leval_options", "leval_records", "leval_score", "theoremqa_records"]
 
 
 @dataclass(frozen=True)
@@ -206,9 +207,78 @@ def cruxeval_agreement(m: Mirror, records: Iterable[dict]) -> tuple[int, int]:
     return equal, compared
 
 
+# --- L-Eval, closed-ended long-document tasks -----------------------------------------------------
+
+LEVAL_COMMIT = "cd34b050269148aed75acbbe4a599873ad0f37e9"
+LEVAL_STRONG, LEVAL_WEAK = "gpt4-32k", "turbo-16k-0613"
+# task -> the multiple-choice tasks are scored by their option letters, topic retrieval by the topic.
+# Left out: gsm100 (GSM8K's problems), codeU (its answers are free text that no rule here checks
+# reliably), sci_fi and the open-ended tasks (no gpt4-32k predictions, or scores that need a judge).
+LEVAL_TASKS = {"coursera": "options", "quality": "options", "tpo": "options", "topic_retrieval_longchat": "topic"}
+_LEADING_OPTIONS = re.compile(r"^\W*([A-D](?:\s*(?:,|and|&)?\s*[A-D])*)(?![A-Za-z])")
+_LISTED_OPTION = re.compile(r"^\(?([A-D])[.):]\s")
+
+
+def leval_options(answer: str) -> frozenset[str]:
+    """The option letters an answer chooses: the letters it opens with ("AB", "A, B and D", "(B) …",
+    "C. to study …"), or, when every line lists one option ("A. …" / "B. …"), those options."""
+    text = answer.strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    listed = [_LISTED_OPTION.match(line) for line in lines]
+    if len(lines) > 1 and all(listed):
+        return frozenset(m.group(1) for m in listed if m)
+    m = _LEADING_OPTIONS.match(text)
+    return frozenset(re.findall("[A-D]", m.group(1))) if m else frozenset()
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.sub(r"[\"'.,!?]", " ", text).lower().split())
+
+
+def leval_score(kind: str, answer: str, truth: str) -> float:
+    """1.0 when the answer is right: the same set of options as the truth's first word, or, for topic
+    retrieval, the topic named in the answer (case, quotes and punctuation aside); else 0.0."""
+    if kind == "options":
+        chosen = leval_options(answer)
+        return float(bool(chosen) and chosen == frozenset(re.findall("[A-D]", truth.split()[0] if truth.split() else "")))
+    return float(_squash(truth) in _squash(answer))
+
+
+def leval_records(task: str, documents: Sequence[dict], strong: Sequence[dict], weak: Sequence[dict]) -> Iterator[dict]:
+    """One record per question of ``task``: the prompt is L-Eval's own request template filled with
+    the document and the question, as both models were asked; quality = :func:`leval_score` of each
+    model's recorded answer. ``documents`` are the task's data file (``input``, ``instructions``);
+    the prediction files list the questions in the same order. A question whose two predictions
+    do not both match it is left out."""
+    kind = LEVAL_TASKS[task]
+    questions = [(d, q) for d in documents for q in d.get("instructions") or []]
+    for n, ((doc, question), s, w) in enumerate(zip(questions, strong, weak)):
+        if not (s.get("query") == w.get("query") == question and s.get("gt") == w.get("gt")):
+            continue
+        answer_s, answer_w = str(s.get(f"{LEVAL_STRONG}_pred", s.get("gpt4-x_pred", ""))), str(w.get(f"{LEVAL_WEAK}_pred", ""))
+        template = str(s.get("prompt") or "")
+        if template.count("{}") != 2:
+            continue
+        yield {"id": f"leval/{task}/{n}", "prompt": template.format(str(doc.get("input", "")).strip(), question),
+               "source": "leval", "category": task,
+               "quality": {"strong": leval_score(kind, answer_s, str(s["gt"])),
+                           "weak": leval_score(kind, answer_w, str(w["gt"]))},
+               "output_tokens": estimate_tokens(answer_s)}
+
+
+def load_leval(m: Mirror) -> Iterator[dict]:
+    for task in LEVAL_TASKS:
+        documents = [json.loads(line) for line in m.text(f"LEval-data/Closed-ended-tasks/{task}.jsonl").splitlines()
+                     if line.strip()]
+        preds = [[json.loads(line) for line in m.text(f"Predictions/exam_eval/{model}/{task}.pred.jsonl").splitlines()
+                  if line.strip()] for model in (LEVAL_STRONG, LEVAL_WEAK)]
+        yield from leval_records(task, documents, *preds)
+
+
 QUALITY_SOURCES: tuple[QualitySource, ...] = (
     QualitySource("theoremqa", "wenhuchen/TheoremQA", THEOREMQA_COMMIT, "gpt-4 (June 2023)", "gpt-3.5-turbo (May 2023)",
                   load_theoremqa),
     QualitySource("cruxeval", "facebookresearch/cruxeval", CRUXEVAL_COMMIT, "gpt-3.5-turbo-0613", "codellama-7b",
                   load_cruxeval, (("gpt-3.5-turbo-0613 generations", CRUXEVAL_GPT35_COMMIT),)),
+    QualitySource("leval", "OpenLMLab/LEval", LEVAL_COMMIT, "gpt-4-32k (2023)", "gpt-3.5-turbo-16k-0613", load_leval),
 )
