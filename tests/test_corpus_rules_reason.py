@@ -22,7 +22,7 @@ def test_folio_every_example_is_complex_by_its_source_and_validation_overlaps_ar
     got = list(reason.folio_candidates(rows, held))
     assert [(c.key, c.tier, c.category) for c in got] == [("00003", "complex", "wiki"), ("00004", "complex", "hyb")]
     assert got[0].prompt == ("Premises:\nAll cats purr.\nTom is a cat.\n\nConclusion: Tom purrs.\n\nBased only on the "
-                             "premises, is the conclusion true, false, or unknown? Explain the reasoning step by step.")
+                             "premises, is the conclusion true, false, or unknown?")
     assert got[1].prompt.startswith("All cats purr.\nTom is a cat.\n\nGiven only the statements above, does this "
                                     "follow: Tom barks.")
 

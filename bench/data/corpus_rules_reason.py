@@ -25,10 +25,11 @@ __all__ = ["FOLIO_PHRASINGS", "SUDOKU_PHRASINGS", "folio_candidates", "sudoku_ca
 # --- FOLIO (Han et al., 2022, arXiv:2209.00840), training split ------------------------------------
 
 # Every example asks whether a conclusion follows from premises in first-order logic: True, False
-# or Unknown (neither it nor its negation follows). Our wording, taken in turn by example id.
+# or Unknown (neither it nor its negation follows). Our wording, taken in turn by example id; none of
+# the three names a reasoning cue ("step by step", "prove"), so the template does not give the tier away.
 FOLIO_PHRASINGS = (
     "Premises:\n{premises}\n\nConclusion: {conclusion}\n\nBased only on the premises, is the conclusion true, "
-    "false, or unknown? Explain the reasoning step by step.",
+    "false, or unknown?",
     "{premises}\n\nGiven only the statements above, does this follow: {conclusion} Answer True, False or "
     "Unknown.",
     "Here are some facts and rules:\n{premises}\n\nCan we conclude the following? {conclusion}\nSay whether it is "
