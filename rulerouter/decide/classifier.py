@@ -56,13 +56,15 @@ class Classifier:
         return self._table if self._table is not None else FeatureTable([self], [])
 
     def _from(self, measured: Measured) -> tuple[float, ...]:
-        per = self._scale / math.sqrt(measured.count) if measured.count else 0.0
-        sums, offset, slot = measured.class_sums, measured.hits * OFFSET, self._slot
-        logits = [b + (sums[slot + c] - offset) * per for c, b in enumerate(self._bias)]
+        count, slot = measured.count, self._slot
+        per = self._scale / math.sqrt(count) if count else 0.0
+        offset = measured.hits * OFFSET
+        sums = measured.class_sums[slot:slot + len(self._bias)].tolist()
+        logits = [b + (s - offset) * per for b, s in zip(self._bias, sums)]
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
         norm = sum(exps)
-        return tuple(e / norm for e in exps)
+        return tuple([e / norm for e in exps])
 
     def probabilities(self, inputs: Inputs, source: str) -> tuple[float, ...]:
         cache = inputs._store()

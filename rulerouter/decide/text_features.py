@@ -14,10 +14,16 @@ No word bigrams: held out by source, the shipped policy routes as well without t
 phrases carry the phrases that matter), and they were about half the lookups of a request.
 
 Keys. So that one dictionary lookup per feature serves every model and example set of a
-policy (`rulerouter.decide.feature_table`), the kinds are told apart by the key's type, not by a
-prefix string built per feature: a word or a punctuation run is a `str` (words hold only letters
-and digits, punctuation runs none), a prefix a 1-tuple. Model files name features by strings
-(`w:`, `p:`, `s:` kinds): `name_of` and `key_of` convert.
+policy (`rulerouter.decide.feature_table`), every key is a `str` told apart by its characters:
+a word holds only letters and digits, a punctuation run none, and a prefix is its five
+letters and digits followed by NUL, which no word holds and no punctuation run starts after a
+letter. Model files name features by strings (`w:`, `p:`, `s:` kinds): `name_of` and `key_of`
+convert.
+
+A word's prefix key is worked out once per process and remembered (`_PREFIXES`, at most
+`PREFIX_MEMO` distinct words; later new words are worked out each time, never forgotten or
+evicted, so the memo is safe to share between threads): prompts repeat their vocabulary, and
+slicing and building the key word by word was about two fifths of the extraction's work.
 
 Long texts are sampled as the structural signals are (their first 12,000 and last 4,000
 characters), so the cost is linear in the text up to that size and flat beyond. Plain ASCII
@@ -37,16 +43,16 @@ from ..policy.model_file import FEATURES_VERSION
 from .inputs import Inputs
 from .text_measures import sample
 
-__all__ = ["FEATURES_VERSION", "PREFIX", "Features", "Key", "extract", "extract_slow", "features_of", "key_of", "name_of"]
+__all__ = ["FEATURES_VERSION", "MARK", "PREFIX", "Features", "Key", "extract", "extract_slow", "features_of", "key_of", "name_of"]
 
 PREFIX = 5  # characters of a word kept as its prefix feature
 
 _ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
 _SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _DIGITS = bytes(string.digits, "ascii")
-# Words: letters and digits stay (digits become 0), everything else becomes a space.
+# Words: letters (lower-cased) and digits stay (digits become 0), everything else becomes a space.
 _WORD_TABLE = bytes(
-    (ord("0") if c in _DIGITS else c) if c in _ALNUM else ord(" ") for c in range(256)
+    (ord("0") if c in _DIGITS else ord(chr(c).lower())) if c in _ALNUM else ord(" ") for c in range(256)
 )
 _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[^\W_]+")
@@ -54,7 +60,22 @@ _ALNUM_RUN = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
 
 
-Key = Any  # str (a word or punctuation run), or (prefix,) a prefix
+Key = str  # a word, a punctuation run, or a prefix (its letters and digits, then MARK)
+MARK = "\x00"  # ends a prefix key
+PREFIX_MEMO = 50_000  # distinct words whose prefix key is remembered (a few MB at most)
+_PREFIXES: dict[str, str] = {}  # word → its prefix key, or "" for a word of PREFIX characters or fewer
+
+
+def _prefix_keys(words: set[str]) -> list[str]:
+    """The prefix keys of the distinct words (those longer than PREFIX characters)."""
+    known = _PREFIXES
+    missing = words.difference(known)
+    if not missing:
+        return list(filter(None, map(known.__getitem__, words)))
+    found = {w: w[:PREFIX] + MARK if len(w) > PREFIX else "" for w in missing}
+    if len(known) < PREFIX_MEMO:
+        known.update(found)
+    return [key for w in words if (key := found[w] if w in found else known[w])]
 
 
 class Features:
@@ -64,8 +85,8 @@ class Features:
 
     def __init__(self, words: list[str], punctuation: list[str], cjk: list[str]) -> None:
         keys: set[Key] = set(words)
-        # Prefixes of the distinct words only: a prompt repeats its words, and each costs a slice.
-        keys.update(zip([w[:PREFIX] for w in keys if len(w) > PREFIX]))
+        # Prefixes of the distinct words only: a prompt repeats its words.
+        keys.update(_prefix_keys(keys))
         keys.update(punctuation)
         keys.update(cjk)
         self.keys = keys
@@ -78,25 +99,25 @@ class Features:
 
 def name_of(key: Key) -> str:
     """The model-file name of a feature key: `w:word`, `p:prefi`, `s:()`."""
-    if type(key) is tuple:
-        return f"p:{key[0]}"
-    return f"w:{key}" if key[0].isalnum() else f"s:{key}"
+    if not key[0].isalnum():
+        return f"s:{key}"
+    return f"p:{key[:-1]}" if key[-1] == MARK else f"w:{key}"
 
 
 def key_of(name: str) -> Key:
     """The feature key a model-file name stands for (the inverse of `name_of`)."""
-    return (name[2:],) if name.startswith("p:") else name[2:]
+    return name[2:] + MARK if name.startswith("p:") else name[2:]
 
 
 def extract(text: str) -> Features:
     """The features of a text (any case, any length, any characters)."""
-    lowered = sample(text).lower()
-    if lowered.isascii():
-        raw = lowered.encode("ascii")
+    sampled = sample(text)
+    if sampled.isascii():  # the table lower-cases; punctuation runs have no letters to lower
+        raw = sampled.encode("ascii")
         words = raw.translate(_WORD_TABLE).decode("ascii").split()
         punctuation = raw.translate(None, _ALNUM).decode("ascii").split()
         return Features(words, punctuation, [])
-    return _from_unicode(lowered)
+    return _from_unicode(sampled.lower())
 
 
 def _from_unicode(lowered: str) -> Features:
