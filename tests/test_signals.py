@@ -178,11 +178,35 @@ def test_code_requests_without_code() -> None:
 
 
 def test_puzzles_and_translations_and_layouts_have_cues() -> None:
-    assert value("A always tells the truth and B always lies. Deduce who took the key.", "reasoning") == 3
+    assert value("A always tells the truth and B always lies. Deduce who took the key.", "puzzle") == 2  # tells the truth, always lies
     assert value("How would you say this in German? Good morning.", "edit_cues") == 2  # how would you say this, say this in
     assert value("Output format: one line per field, as key: value.", "schema_given") == 4  # output format, format:, one line per, key: value
     assert value("CREATE TABLE t (id INT); list every id.", "schema_given") == 1
     assert value("Is this review positive or negative? What is the topic of it?", "labels") == 4  # is this review, positive or negative, topic of, what is the topic
+
+
+def test_deductions_are_told_by_their_premises_and_the_conclusion_asked() -> None:
+    syllogism = "All poets are dreamers. Some dreamers are sailors. Does it follow that some poets are sailors?"
+    assert value(syllogism, "deduction") == 1  # does it follow
+    assert value(syllogism, "premises") == 1  # All poets are
+    chain = ("If the alarm rings, then the guard wakes. If the guard wakes, then the dog barks. "
+             "The dog did not bark. Which of these must be true?")
+    assert value(chain, "premises") == 2 and value(chain, "deduction") == 1  # must be true
+    assert value("No reptile is warm-blooded; every lizard is a reptile.", "premises") == 2
+    assert value("A holds if and only if B holds. Can we infer B from A?", "premises") == 1
+    assert value("A holds if and only if B holds. Can we infer B from A?", "deduction") == 2  # infer, can we infer
+    # Conditions that are no premises: an "if" without a "then" in its sentence, ordinary questions.
+    assert value("If you have time, tell me about Rome. Then about Florence.", "premises") == 0
+    assert value("What is the capital of France? I want to visit it all.", "premises") == 0
+    assert value("What is the capital of France?", "deduction") == 0
+
+
+def test_constraint_puzzles_have_cues() -> None:
+    assert value("Use each of 2, 3, 5 and 7 exactly once with + - × ÷ to make 10.", "puzzle") == 2  # use each, exactly once
+    assert value("Fill in the grid so that every row and every column holds 1 to 4.", "puzzle") == 3  # the grid, every row, every column
+    assert value("Solve this riddle: what has keys but opens no locks?", "puzzle") == 1
+    assert value("Write a short story about a lighthouse keeper.", "puzzle") == 0
+    assert measure.count_premises("if a then b. " * 50) == measure.PREMISES_LIMIT
 
 
 def test_tools_granted_in_the_text_are_a_given_answer_shape() -> None:

@@ -1,8 +1,8 @@
 """Cue phrases behind the text signals, and one automaton that finds them all in one scan.
 
 The signals in `rulerouter.decide.signals` that count words and phrases (reasoning cues, constraints,
-symptoms of a bug, mechanical-edit cues, requests for code, maths vocabulary, requested output formats, stack
-frames, diff markers, list items) share a single Aho-Corasick automaton over the lower-cased
+symptoms of a bug, mechanical-edit cues, requests for code, deductions, puzzles, maths vocabulary,
+requested output formats, stack frames, diff markers, list items) share a single Aho-Corasick automaton over the lower-cased
 text, so the text is scanned once for all of them, whatever the number of phrases.
 
 The phrase lists follow from the tier definitions (docs/conditions-and-signals.md): what a
@@ -36,11 +36,36 @@ REASONING = [
     "rigorous*", "counterexample*", "root cause", "think through", "carefully", "thorough*",
     "review", "is it correct", "is this correct", "is it safe", "is this safe", "what would you",
     "what's going on", "what is going on", "what could go wrong", "explain how", "show your work",
-    # Logic puzzles: a conclusion reached through several facts.
-    "puzzle*", "riddle*", "brain teaser*", "deduce", "deduction", "logically", "infer",
-    "true, false, or uncertain", "true or false or uncertain", "must be true", "cannot be true",
+]
+
+# A deduction: a conclusion asked of stated premises ("can we conclude", "does this entail",
+# "which of the following must be true"). The premises themselves ("If …, then …", "All … are
+# …") are counted by structure (`rulerouter.decide.text_measures.count_premises`).
+DEDUCTION = [
+    "deduce", "deduced", "deduction", "deductive", "logically", "infer", "inferred",
+    "can we conclude", "can we say", "can we infer", "can we deduce", "can you conclude",
+    "can it be concluded", "can it be inferred", "can be concluded", "can be inferred",
+    "does this entail", "does it entail", "does that entail", "does this imply", "does it imply",
+    "does that imply", "does this mean that", "does that mean that", "does it follow",
+    "it follows that", "follows from", "must be true", "must be false", "cannot be true",
+    "must always be true", "necessarily true", "necessarily false", "is it necessarily",
+    "true, false, or uncertain", "true or false or uncertain", "premise*", "syllogism*",
+    "valid argument", "invalid argument", "modus ponens", "modus tollens", "contrapositive",
+    "we know that", "it is known that", "at least one of the following is true",
+]
+
+# A constraint puzzle: a search for the one arrangement that meets every stated rule (the
+# Game of 24, crosswords, grids, liars and truth-tellers, river crossings).
+PUZZLE = [
+    "puzzle*", "riddle*", "brain teaser*", "crossword*", "sudoku", "kakuro", "kenken",
+    "nonogram*", "magic square*", "cryptarithm*", "word ladder", "logic grid", "lateral thinking",
     "knights and knaves", "who is lying", "who is telling the truth", "tells the truth",
-    "tell the truth", "always lies", "always lie",
+    "tell the truth", "always lies", "always lie", "tower of hanoi", "towers of hanoi",
+    "n-queens", "eight queens", "river crossing", "seating arrangement",
+    "exactly once", "each used once", "each number once", "every number once", "each digit once",
+    "each number exactly once", "use each", "using each", "used once", "at most once",
+    "basic arithmetic", "arithmetic operations", "the grid", "every row",
+    "every column", "each row", "each column", "across:", "down:", "clues:", "the clues",
 ]
 
 # Writing or fixing code: the request asks for a program, or names the language it is written in.
@@ -219,6 +244,8 @@ CUE_GROUPS: dict[str, list[str]] = {
     "security": SECURITY,
     "labels": LABELS,
     "code_request": CODE_REQUEST,
+    "deduction": DEDUCTION,
+    "puzzle": PUZZLE,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -227,7 +254,8 @@ CUE_GROUPS: dict[str, list[str]] = {
     "list": LIST,
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
-DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "math_terms", "quantity"})
+DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "deduction", "puzzle",
+                      "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)

@@ -15,6 +15,7 @@ from .inputs import count_words_upto
 __all__ = [
     "EQUATIONS_LIMIT",
     "count_equations",
+    "count_premises",
     "opens_with_edit",
     "count_words",
     "count_latex",
@@ -79,6 +80,30 @@ def opens_with_edit(prose: str) -> int:
             break
     word = _OPENING.match(head)
     return 1 if word is not None and word.group() in EDIT_VERBS else 0
+
+
+# Premises of a deduction, as sentences state them: a conditional ("If it rains, then the
+# match is off", "x if and only if y") or a universal statement at a sentence's start ("All
+# cats have whiskers", "No student who… is…", "Every row is a word").
+_CONDITIONAL = re.compile(r"\bif\b[^.?!;\n]{1,200}?\bthen\b|\bif and only if\b")
+_UNIVERSAL = re.compile(
+    r"(?:^|[.!?:;\n][ \t]*)(?:all|every|each|no)[ \t]+[a-z]+(?:[ \t]+[a-z]+){0,3}?[ \t]+"
+    r"(?:are|is|have|has|can|cannot|will|must|do|does|who|that)\b"
+)
+PREMISES_LIMIT = 20  # counting stops here
+
+
+def count_premises(lowered: str) -> int:
+    """Premise-shaped sentences in lower-cased text: conditionals and universal statements."""
+    found = 0
+    if "if" in lowered:
+        for found, _ in enumerate(_CONDITIONAL.finditer(lowered), 1):
+            if found >= PREMISES_LIMIT:
+                return found
+    for found, _ in enumerate(_UNIVERSAL.finditer(lowered), found + 1):
+        if found >= PREMISES_LIMIT:
+            break
+    return found
 
 
 def sample(text: str) -> str:
