@@ -44,6 +44,16 @@ def test_rosetta_takes_the_task_text_before_the_first_solution_and_tiers_by_cate
     assert maze.prompt == "Maze solving\n\nSolve a maze read from a file, shortest path first."
 
 
+def test_rosetta_prompts_lose_the_wiki_markup_that_names_their_category() -> None:
+    body = ("\n{{task|Basic language learning}}\nShow how to print [[wp:Hello world|a greeting]] on "
+            "[[Terminal Control|the terminal]], {{math|x<sup>2</sup>}}.\n[[Category:Simple]]\n{{omit from|{{nested|x}}}}\n\n"
+            "=={{header|Ada}}==\nPut_Line;\n")
+    (hello,) = code.rosetta_candidates([("content/tasks/hello.md", rosetta_page("Hello", ["Simple", "task"], body))])
+    assert hello.tier == "standard"
+    assert hello.prompt == "Hello\n\nShow how to print a greeting on the terminal, x<sup>2</sup>."
+    assert code.wiki_text("[[Loops/For]] and [[oeis:A000045]] {{draft task}}") == "Loops/For and A000045 "
+
+
 PROBLEM_MD = ("## Description\n\n<div><p>Given $n$ numbers, print their sum.</p></div>\n\n## Input\n\n<p>dup</p>\n\n"
               "```input1\n2\n1 2\n```\n\n```output1\n3\n```\n\n## Note\n\n<p>Easy.</p>\n")
 

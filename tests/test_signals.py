@@ -209,6 +209,25 @@ def test_constraint_puzzles_have_cues() -> None:
     assert measure.count_premises("if a then b. " * 50) == measure.PREMISES_LIMIT
 
 
+def test_a_closed_question_about_a_given_item_is_labelling() -> None:
+    item = "The soup arrived cold, the waiter forgot our drinks, and the bill had two dishes we never ordered."
+    assert value(f"{item}\nWas the diner satisfied with this restaurant?", "closed_question") == 1
+    assert value(f"{item}\nWhich describes it best: angry, neutral, or pleased?", "closed_question") == 1
+    assert value(f"{item}\nCould you tell me what went wrong?", "closed_question") == 0  # a request for an open answer
+    assert value(f"{item}\nWhat should the owner change first?", "closed_question") == 0  # an open question
+    assert value("Is Lisbon the capital of Portugal?", "closed_question") == 0  # nothing given before it
+    assert value("Why do cats purr when they are content and also when they are hurt? Is it the same sound?",
+                 "closed_question") == 0  # a question after a question: no given item
+    assert value(f"{item} Is this review positive", "closed_question") == 0  # no question mark
+
+
+def test_how_to_questions_have_cues() -> None:
+    assert value("How do I pin a dependency to a commit? Is there a way to do it per branch?", "how_to") == 2
+    assert value("The build fails with this log. How can I make it use the cached wheels?", "how_to") == 1
+    assert value("It returns 500 under load: what is going on and how do we fix it?", "how_to") == 0
+    assert value("Implement a trie with insert and prefix search.", "how_to") == 0
+
+
 def test_tools_granted_in_the_text_are_a_given_answer_shape() -> None:
     agent = ("You have access to the following tools:\nsearch: a search engine, useful for when you need to answer "
              "questions about current events. Input should be a search query.\nWho won the last Tour de France?")

@@ -97,17 +97,50 @@ def _heading_key(title: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", title).strip("_")
 
 
+# The wiki's own markup left in some converted pages. Templates ({{task|Basic language
+# learning}}, {{draft task}}, {{omit from|…}}) and category links ([[Category:Simple]]) name the
+# very categories the tier is read from: a label leak, so they go. A template that only formats
+# text keeps its text; a link keeps the words it shows.
+_TEMPLATE = re.compile(r"\{\{([^{}]*)\}\}")
+_TEXT_TEMPLATES = frozenset({"math", "overline", "sub", "sup", "tt", "nowrap", "mvar"})
+_WIKI_LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+_DROPPED_LINKS = ("category:", "file:", "image:", "user:", "user talk:", "talk:", "special:", "template:")
+_WIKI_SOLUTION = re.compile(r"^=+\s*\{\{\s*header\s*\|", re.I)
+
+
+def _template_text(m: re.Match[str]) -> str:
+    name, _, rest = m.group(1).partition("|")
+    return rest.rsplit("|", 1)[-1] if name.strip().lower() in _TEXT_TEMPLATES and rest else ""
+
+
+def _link_text(m: re.Match[str]) -> str:
+    target, _, shown = m.group(1).partition("|")
+    if target.strip().lower().startswith(_DROPPED_LINKS):
+        return ""
+    return shown or re.sub(r"^(?:wp|wikt|oeis|wikipedia):", "", target.strip(), flags=re.I)
+
+
+def wiki_text(text: str) -> str:
+    """``text`` without the wiki's templates and category, file and user links."""
+    previous = None
+    while previous != text:  # innermost templates first, so nested ones go too
+        previous, text = text, _TEMPLATE.sub(_template_text, text)
+    return _WIKI_LINK.sub(_link_text, text)
+
+
 def rosetta_description(body: str, languages: Iterable[str]) -> str:
     """The task text of a page: everything before the first heading that names a language of
-    the page's solutions (``## Ada``), with ``@/`` site links reduced to their text."""
+    the page's solutions (``## Ada``, or the wiki's ``=={{header|Ada}}==``), with ``@/`` site
+    links reduced to their text and the wiki's markup taken out (`wiki_text`)."""
     keys = {_heading_key(lang) for lang in languages}
     keep = []
     for line in body.splitlines():
         m = re.match(r"^#{1,3}\s+(.+?)\s*$", line)
-        if m and _heading_key(m.group(1)) in keys:
+        if (m and _heading_key(m.group(1)) in keys) or _WIKI_SOLUTION.match(line):
             break
         keep.append(line)
-    text = re.sub(r"\[([^\]]+)\]\(@/[^)]*\)", r"\1", "\n".join(keep))
+    text = wiki_text(re.sub(r"\[([^\]]+)\]\(@/[^)]*\)", r"\1", "\n".join(keep)))
+    text = re.sub(r"[ \t]+$", "", text, flags=re.M)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 

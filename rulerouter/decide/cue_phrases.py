@@ -54,6 +54,15 @@ DEDUCTION = [
     "we know that", "it is known that", "at least one of the following is true",
 ]
 
+# A question of how to do something: advice or usage help, answered from knowledge (standard),
+# even when it carries a log.
+HOW_TO = [
+    "how do i", "how can i", "how should i", "how would i", "how would one", "how does one", "how to", "is it possible to", "is there a way", "is there any way",
+    "is there an option", "is there a setting", "is there a command", "what is the best way",
+    "what's the best way", "what is the right way", "what is the recommended way", "what is the correct way",
+    "can i", "am i able to",
+]
+
 # A constraint puzzle: a search for the one arrangement that meets every stated rule (the
 # Game of 24, crosswords, grids, liars and truth-tellers, river crossings).
 PUZZLE = [
@@ -246,6 +255,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "code_request": CODE_REQUEST,
     "deduction": DEDUCTION,
     "puzzle": PUZZLE,
+    "how_to": HOW_TO,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -255,7 +265,7 @@ CUE_GROUPS: dict[str, list[str]] = {
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
 DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "deduction", "puzzle",
-                      "math_terms", "quantity"})
+                      "how_to", "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)

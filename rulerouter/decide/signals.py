@@ -13,7 +13,7 @@ for signals share one computation. The groups:
 * cues — one Aho-Corasick scan of the lower-cased text for every cue phrase of
   `rulerouter.decide.cue_phrases` (reasoning, deductions, puzzles, constraints, symptoms, edits, formats, stack frames, diffs…);
 * structure — code fences, question marks, code density, numbers, LaTeX, equations, list
-  items, an opening edit verb and premise-shaped sentences, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
+  items, an opening edit verb, premise-shaped sentences and a closing closed question, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
   its first 12,000 and last 4,000 characters when it is longer (see `rulerouter.decide.text_measures`);
 * language — `rulerouter.decide.language_guess` on the first 2,000 characters of prose;
 * request — `response_format`, `tools` and the number of user turns, read from the request;
@@ -39,7 +39,7 @@ __all__ = ["EVERYTHING", "INDEX", "Plan", "Signals", "plan_for", "signals_of"]
 
 _CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
               "security": "security", "labels": "labels", "code_request": "code_request", "deduction": "deduction",
-              "puzzle": "puzzle", "math_terms": "math_terms", "quantity": "_quantity",
+              "puzzle": "puzzle", "how_to": "how_to", "math_terms": "math_terms", "quantity": "_quantity",
               "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
 _CUE_ORDER = [_CUE_NAMES[group] for group in GROUP_NAMES]
 #: Signal name → its slot in `Signals.values`. The cue scan's counts come first, in the
@@ -145,6 +145,7 @@ class Signals:
         values[_COMMA_ITEMS] = measure.comma_items(sampled)
         values[_EDIT_REQUEST] = measure.opens_with_edit(prose)
         values[_PREMISES] = measure.count_premises(sampled.lower())
+        values[_CLOSED_QUESTION] = measure.closed_question(prose)
 
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
@@ -211,13 +212,13 @@ _CODE_BLOCKS = _I["code_blocks"]
 _FORMAT_REQUEST = _I["format_request"]
 _QUESTIONS, _CODE_DENSITY, _LATEX, _NUMBERS = _I["questions"], _I["code_density"], _I["latex"], _I["numbers"]
 _EQUATIONS, _NUMBERED, _COMMA_ITEMS = _I["equations"], _I["_numbered"], _I["comma_items"]
-_EDIT_REQUEST, _PREMISES = _I["edit_request"], _I["premises"]
+_EDIT_REQUEST, _PREMISES, _CLOSED_QUESTION = _I["edit_request"], _I["premises"], _I["closed_question"]
 # Group → the slots it fills, in the order groups must run when several are needed.
 _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
     Signals._fences: ("code_blocks",),
     Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
     Signals._structure: ("questions", "code_density", "latex", "numbers", "equations", "_numbered", "comma_items",
-                         "edit_request", "premises"),
+                         "edit_request", "premises", "closed_question"),
     Signals._language: ("non_english",),
     Signals._request: ("response_format", "tools", "turns"),
     Signals._size: ("words", "lines"),

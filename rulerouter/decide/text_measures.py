@@ -16,6 +16,7 @@ __all__ = [
     "EQUATIONS_LIMIT",
     "count_equations",
     "count_premises",
+    "closed_question",
     "opens_with_edit",
     "count_words",
     "count_latex",
@@ -189,6 +190,48 @@ def count_questions(prose: str) -> int:
     if not prose.isascii():
         found += prose.count("？")
     return found
+
+
+# A closed question: one a fixed answer set answers. It opens with an auxiliary verb ("Is this
+# review positive?", "Did the reviewer enjoy it?") or offers its answers ("…: No, Maybe, or Yes?").
+_AUXILIARIES = frozenset((
+    "is", "are", "was", "were", "does", "do", "did", "would", "will", "can", "could", "should",
+    "has", "have", "had", "isn't", "doesn't", "didn't", "wasn't", "aren't",
+))
+# "Can you tell me what it is?" is a request for an open answer, not a closed question.
+_ASKING = frozenset(("tell", "give", "explain", "describe", "list", "write", "help", "show", "provide", "summarize",
+                     "summarise", "suggest", "find", "name", "generate", "think", "come"))
+_SENTENCE_END = re.compile(r"[.!?:\n]\s*(?=[^.!?:\n]*\Z)")
+_OPTIONS = re.compile(r"\bor\b[^,]*\Z")
+GIVEN_ITEM_WORDS = 12  # words before the question that make it a question about a given item
+
+
+def closed_question(prose: str) -> int:
+    """1 when the prose ends with a closed question about an item given before it, else 0.
+
+    The last sentence must end with a question mark and either open with an auxiliary verb or
+    offer its answers ("A, B or C?"), and at least `GIVEN_ITEM_WORDS` words must come before it:
+    a text followed by "Is this review positive?" is an item to label, a bare "Is Rome in
+    Italy?" is a question.
+    """
+    offset = max(0, len(prose) - 600)
+    tail = prose[offset:].rstrip()
+    if not tail.endswith("?"):
+        return 0
+    body = tail[:-1]
+    end = _SENTENCE_END.search(body)
+    if end is not None and body[end.start()] == "?":
+        return 0  # a question after a question: what comes before it is no given item
+    start = end.end() if end is not None else 0
+    question = body[start:].lower()
+    words = question.split()
+    if not words:
+        return 0
+    opens_closed = words[0].strip("\"'(*") in _AUXILIARIES and not (len(words) > 2 and words[1] == "you" and words[2] in _ASKING)
+    if not opens_closed and not ("," in question and _OPTIONS.search(question)):
+        return 0
+    before = prose[max(0, offset - 400) : offset + start]
+    return 1 if len(before.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS else 0
 
 
 def count_latex(text: str) -> int:
