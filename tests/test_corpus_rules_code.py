@@ -70,14 +70,14 @@ def test_codeforces_rated_problems_before_the_cutoff_are_complex() -> None:
                            "Example input:\n2\n1 2\n\nExample output:\n3\n\nNote:\nEasy.")
 
 
-def test_exercism_difficulty_one_is_standard_the_rest_complex() -> None:
+def test_every_exercism_exercise_is_a_program_from_a_description() -> None:
     exercises = [{"slug": "leap", "difficulty": 1}, {"slug": "zipper", "difficulty": 8},
                  {"slug": "old", "difficulty": 3, "status": "deprecated"}, {"slug": "nodocs", "difficulty": 2}]
     docs = {"leap": {"instructions": "# Instructions\n\nIs it a leap year?", "stub": ("leap.py", "def leap_year(y):\n    pass\n")},
             "zipper": {"introduction": "# Introduction\n\nTrees.", "instructions": "# Instructions\n\nBuild a zipper."},
             "old": {"instructions": "Gone."}, "nodocs": {}}
     leap, zipper = code.exercism_candidates(exercises, docs)
-    assert (leap.key, leap.tier, leap.category, zipper.tier) == ("leap", "standard", "difficulty/1", "complex")
+    assert (leap.key, leap.tier, leap.category, zipper.tier) == ("leap", "complex", "difficulty/1", "complex")
     assert leap.prompt == "# Instructions\n\nIs it a leap year?\n\nleap.py:\n```python\ndef leap_year(y):\n    pass\n```"
     assert zipper.prompt == "# Introduction\n\nTrees.\n\n# Instructions\n\nBuild a zipper."
     for n, cand in enumerate([leap, zipper], 1):
