@@ -226,6 +226,7 @@ def translation_cost(gw_url: str, message: list[dict], seconds: float, rounds: i
 
 async def translation_in_process(message: list[dict], n: int = 3000) -> dict[str, dict[str, float]]:
     """The same comparison with the gateway app called in-process, native and translated alternating call by call."""
+    from bench.profile_gateway import call as driven
     from rulerouter.gateway.app import Gateway
     from rulerouter.gateway.client_keys import ClientKeys
     from rulerouter.gateway.hot_reload import PolicyHolder
@@ -239,22 +240,7 @@ async def translation_in_process(message: list[dict], n: int = 3000) -> dict[str
         app = Gateway(holder, client_keys=ClientKeys.none("bench"))
 
         async def call(path: str, body: bytes) -> None:
-            given = False
-            done = asyncio.Event()
-
-            async def receive() -> dict:
-                nonlocal given
-                if not given:
-                    given = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                await done.wait()
-                return {"type": "http.disconnect"}
-
-            async def send(message: dict) -> None:
-                pass
-
-            await app({"type": "http", "method": "POST", "path": path, "headers": [(b"content-type", b"application/json")]}, receive, send)
-            done.set()
+            await driven(app, {"type": "http", "method": "POST", "path": path, "headers": [(b"content-type", b"application/json")]}, body)
 
         for kind, stream in (("non-streaming in-process", False), ("streaming in-process", True)):
             body = json.dumps({"model": "auto", "messages": message, "max_tokens": 100, "stream": stream}).encode()

@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import POLICY, PROMPT, start_upstream  # noqa: E402
 from bench.compare import load_checkout  # noqa: E402
+from bench.profile_call import part_of  # noqa: E402
 from rulerouter.gateway.request_boundary import DISCONNECT_EXTENSION  # noqa: E402
 
 Call = Callable[[], Awaitable[None]]
@@ -69,15 +70,6 @@ PARTS = [
     ("event loop (asyncio, futures, tasks)", ("asyncio/", "selectors.py", "_contextvars", "_asyncio", "method 'run' of", "uvloop")),
     ("sockets", ("_socket", "select")),
 ]
-
-
-def part_of(key: tuple[str, int, str]) -> str:
-    filename, line, name = key
-    text = f"{filename}:{line}({name})" if line else name
-    for part, needles in PARTS:
-        if any(needle in text for needle in needles):
-            return part
-    return "other (builtins, httpx, …)"
 
 
 def build(package: ModuleType, base_url: str, events: Path) -> Any:
@@ -259,7 +251,7 @@ async def profile(fn: Call, calls: int, concurrency: int, top: int) -> None:
     function_calls = sum(ncalls for _, ncalls, _, _, _ in stats.values())
     print(f"{function_calls / calls:.0f} function calls per request (counted by cProfile: Python functions and builtins)")
     for key, (_, _, tottime, _, _) in stats.items():
-        part = part_of(key)
+        part = part_of(key, PARTS, "other (builtins, httpx, …)")
         parts[part] += tottime
         if part.startswith("gateway"):
             own.append((tottime, f"{Path(key[0]).name}:{key[1]}({key[2]})"))
