@@ -7,7 +7,6 @@ error is mapped back to the line and column of the key or value involved.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import tomllib
@@ -152,6 +151,8 @@ def describe(loc: tuple[str | int, ...], data: Any) -> str:
 
 
 def did_you_mean(name: str, choices: typing.Iterable[str]) -> str | None:
+    import difflib  # only when a name is wrong
+
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

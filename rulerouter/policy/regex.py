@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import re2
-
 __all__ = ["RegexError", "compile_regex"]
 
 
@@ -18,6 +16,8 @@ class RegexError(ValueError):
 
 
 def compile_regex(pattern: str, case_sensitive: bool = True) -> Any:
+    import re2  # loaded with the first rule that has a regex
+
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = case_sensitive
