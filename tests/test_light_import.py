@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Third-party packages and parts of rulerouter that deciding does not need.
 HEAVY = {"httpx", "httpcore", "httptools", "h2", "asyncio", "structlog", "jsonpath_ng", "tomli_w", "tqdm", "numpy", "scipy",
          "uvicorn", "uvloop", "redis", "rulerouter.execute.executor", "rulerouter.execute.transport", "rulerouter.execute.streaming",
-         "rulerouter.execute.batch", "rulerouter.observe.report", "rulerouter.observe.simulate", "rulerouter.policy.json_schema",
+         "rulerouter.execute.batch", "rulerouter.execute.result", "rulerouter.observe.report", "rulerouter.observe.simulate", "rulerouter.policy.json_schema",
          "rulerouter.quality", "rulerouter.gateway", "rulerouter.testing", "rulerouter.cli", "rulerouter.state.redis"}
 
 

@@ -27,13 +27,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from ..errors import BudgetExceeded, LimitExceeded, RateLimited
 from ..policy.jsonpath import compile_path
 from ..policy.limits import Budget, RateLimit
 from ..policy.schema import Policy
-from .result import Attempt
+
+if TYPE_CHECKING:
+    from .result import Attempt
 
 __all__ = ["SLACK", "Admission", "Check", "Ledger", "LedgerUnavailable", "Limits", "output_tokens_of", "window_of"]
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from ..execute.result import Attempt, Usage
+if TYPE_CHECKING:
+    from ..execute.result import Attempt, Usage
 
 __all__ = ["LATENCY_BUCKETS", "Metrics", "labels"]
 

@@ -13,14 +13,16 @@ state backend adds `state_unavailable` and `state_restored`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BudgetExceeded, LimitExceeded, RateLimited
-from ..execute.result import Attempt, Cancelled, ExecutionError, Result
 from ..execute.redact import Redactor
 from ..policy.schema import Log
 from .events import EventLog
 from .metrics import Metrics
+
+if TYPE_CHECKING:  # results exist once the executor (and its result module) has loaded
+    from ..execute.result import Attempt, ExecutionError, Result
 
 __all__ = ["Observer", "policy_event", "request_event"]
 
@@ -89,6 +91,8 @@ def request_event(
         event["repaired"] = list(repaired)  # field names only: the text itself is never logged unless asked
     if error is not None:
         event["error"] = {"type": type(error).__name__, "message": error.summary}
+        from ..execute.result import Cancelled
+
         if isinstance(error, Cancelled):  # the caller left: say so, and what is known to have been spent
             event["outcome"] = "cancelled"
             event["cost_so_far"] = round(sum(c for c in costs if c is not None), 10)
