@@ -125,7 +125,7 @@ class Inputs:
             request = _checked(request, "request", repaired, False)
         if params:
             params = _checked(params, "", repaired, sent)  # each parameter is named as itself: 'temperature'
-        if messages is None and isinstance(request, Mapping):
+        if messages is None and request is not None and isinstance(request, Mapping):  # (an ABC check: not for None)
             messages = request.get("messages")
         self.prompt = prompt if isinstance(prompt, str) else None
         self.messages = messages

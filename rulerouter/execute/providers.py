@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Awaitable, Iterator, Mapping
 
 import httpx
 
@@ -224,8 +224,9 @@ class Providers:
     async def asend(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = (), url: httpx.URL | None = None) -> httpx.Response:
         return await self._providers[target.provider].send(target, body, extra, url)
 
-    async def apost(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> tuple[int, ReplyHeaders, bytes]:
-        return await self._providers[target.provider].post(target, body, extra)
+    def apost(self, target: Target, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> Awaitable[tuple[int, ReplyHeaders, bytes]]:
+        """The provider's `post` of the call, to await (handed on, not wrapped in a coroutine of its own)."""
+        return self._providers[target.provider].post(target, body, extra)
 
     def close(self) -> None:
         for provider in self._providers.values():
