@@ -29,6 +29,12 @@ def loaded(code: str) -> set[str]:
     return set(json.loads(out.splitlines()[-1]))
 
 
+def router_code(tables: str) -> str:
+    """Code that builds `router` from a one-tier policy with these extra tables."""
+    policy = f'schema_version = 1\ndefault_tier = "cheap"\n[tiers]\ncheap = "m"\n[models.m]\n{tables}'
+    return f"from rulerouter import Router\nrouter = Router.from_toml({policy!r})\n"
+
+
 def heavy(modules: set[str], allowed: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
     """The heavy packages (top names) among `modules`, less those `allowed`."""
     return {h for h in HEAVY - allowed for m in modules if m == h or m.startswith(h + ".")}
@@ -66,44 +72,17 @@ def test_signals_and_features_load_with_the_first_policy_that_uses_them():
     assert modules & SIGNALS_AND_FEATURES == set()  # default.toml tests keywords, sizes and metadata only
     modules = loaded("from rulerouter import Router\nRouter.from_file('rules/recommended.toml').decide('Prove it')")
     assert SIGNALS_AND_FEATURES - {"rulerouter.decide.similarity"} <= modules  # signals, scores and the classifier
-    similar = """
-from rulerouter import Router
-router = Router.from_toml('''
-schema_version = 1
-default_tier = "cheap"
-[tiers]
-cheap = "m"
-[models.m]
-[[rules]]
-name = "like-these"
-when.similar = { examples = ["prove the theorem", "derive the formula"], gte = 0.5 }
-tier = "cheap"
-''')
-assert router.decide("prove the theorem").rule == "like-these"
-"""
-    modules = loaded(similar)
+    similar = router_code('[[rules]]\nname = "like-these"\ntier = "cheap"\n'
+                          'when.similar = { examples = ["prove the theorem", "derive the formula"], gte = 0.5 }\n')
+    modules = loaded(similar + 'assert router.decide("prove the theorem").rule == "like-these"\n')
     assert {"rulerouter.decide.similarity", "rulerouter.decide.feature_table"} <= modules
     assert "rulerouter.decide.signals" not in modules and "rulerouter.decide.classifier" not in modules
 
 
 def test_each_heavy_part_loads_when_it_is_used():
-    log_and_paths = """
-from rulerouter import Router
-router = Router.from_toml('''
-schema_version = 1
-default_tier = "cheap"
-[tiers]
-cheap = "m"
-[models.m]
-[log]
-destination = "stderr"
-[[rules]]
-name = "by-team"
-when.metadata = { path = "$.teams[*].name", eq = "ml" }
-tier = "cheap"
-''')
-router.decide("hi", metadata={"teams": [{"name": "ml"}]})
-"""
+    log_and_paths = router_code('[log]\ndestination = "stderr"\n[[rules]]\nname = "by-team"\ntier = "cheap"\n'
+                                'when.metadata = { path = "$.teams[*].name", eq = "ml" }\n')
+    log_and_paths += 'router.decide("hi", metadata={"teams": [{"name": "ml"}]})\n'
     modules = loaded(log_and_paths)
     assert {"structlog", "jsonpath_ng"} <= modules  # a rule file that writes events and reads a path with a wildcard
     assert heavy(modules, {"structlog", "jsonpath_ng", "asyncio"}) == set()  # structlog imports asyncio
