@@ -87,24 +87,38 @@ def opens_with_edit(prose: str) -> int:
 # match is off", "x if and only if y") or a universal statement at a sentence's start ("All
 # cats have whiskers", "No student who… is…", "Every row is a word").
 _CONDITIONAL = re.compile(r"\bif\b[^.?!;\n]{1,200}?\bthen\b|\bif and only if\b")
-_UNIVERSAL = re.compile(
-    r"(?:^|[.!?:;\n][ \t]*)(?:all|every|each|no)[ \t]+[a-z]+(?:[ \t]+[a-z]+){0,3}?[ \t]+"
-    r"(?:are|is|have|has|can|cannot|will|must|do|does|who|that)\b"
-)
+_UNIVERSAL = r"(?:all|every|each|no)[ \t]+[a-z]+(?:[ \t]+[a-z]+){0,3}?[ \t]+(?:are|is|have|has|can|cannot|will|must|do|does|who|that)\b"
+# The same statement at the text's start, or after a sentence's end: two patterns, so that the
+# second one opens with a character set the regex engine skips to (an alternation with "^" in
+# front made it try every position, three times slower).
+_UNIVERSAL_AT_START = re.compile(_UNIVERSAL)
+_UNIVERSAL_AFTER_END = re.compile(r"[.!?:;\n][ \t]*" + _UNIVERSAL)
 PREMISES_LIMIT = 20  # counting stops here
 
 
 def count_premises(lowered: str) -> int:
-    """Premise-shaped sentences in lower-cased text: conditionals and universal statements."""
+    """Premise-shaped sentences in lower-cased text: conditionals and universal statements.
+
+    Conditionals are tried only where "if" starts a word (found by `str.find`), in order and
+    without overlap, which is what `_CONDITIONAL.finditer` would find, at a fraction of the cost.
+    """
     found = 0
-    if "if" in lowered:
-        for found, _ in enumerate(_CONDITIONAL.finditer(lowered), 1):
-            if found >= PREMISES_LIMIT:
-                return found
-    for found, _ in enumerate(_UNIVERSAL.finditer(lowered), found + 1):
+    at = lowered.find("if")
+    while at != -1 and found < PREMISES_LIMIT:
+        match = _CONDITIONAL.match(lowered, at)
+        if match is not None:
+            found += 1
+            at = lowered.find("if", match.end())
+        else:
+            at = lowered.find("if", at + 1)
+    start = _UNIVERSAL_AT_START.match(lowered)
+    if start is not None:
+        found += 1
+    for _ in _UNIVERSAL_AFTER_END.finditer(lowered, start.end() if start is not None else 0):
         if found >= PREMISES_LIMIT:
             break
-    return found
+        found += 1
+    return min(found, PREMISES_LIMIT)
 
 
 def sample(text: str) -> str:
