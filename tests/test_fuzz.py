@@ -177,7 +177,7 @@ def test_any_text_is_diagnosed(text: str) -> None:
 def test_rule_files_in_any_encoding_are_read_or_named(tmp_path_factory: pytest.TempPathFactory, text: str, encoding: str, junk: bytes) -> None:
     """A file's bytes, in whatever encoding: read as UTF-8 (with or without a BOM), or one RR002
     that says what it is — never an exception, never a TOML error for the wrong encoding."""
-    text = text.removeprefix("\ufeff")
+    text = text.lstrip("\ufeff")  # the file gets at most one BOM (more are text: see the test of invisible characters)
     try:
         raw = junk + text.encode("utf-8") if encoding == "bytes" else text.encode(encoding)
     except UnicodeEncodeError:
@@ -191,6 +191,25 @@ def test_rule_files_in_any_encoding_are_read_or_named(tmp_path_factory: pytest.T
         assert [d.code for d in checked.diagnostics] == ["RR002"] and encoding.upper() in checked.diagnostics[0].message
     if encoding in ("utf-8", "utf-8-sig"):  # one BOM or none: the same findings as the text itself
         assert checked.diagnostics == check_text(text, str(path), env={}).diagnostics
+
+
+INVISIBLE = ["\ufeff", "\u200b", "\u200d", "\u2060", "\u00a0", "\u3000", "\u2028", "\x0b", "\x7f"]
+
+
+@examples(60, 600)
+@given(where=st.integers(min_value=0), char=st.sampled_from(INVISIBLE))
+def test_an_invisible_character_anywhere_is_read_or_named(where: int, char: str) -> None:
+    """An invisible character put anywhere in a valid rule file: read (inside a string or a
+    comment), or a TOML error; when the error is at that character, its hint names it."""
+    clean = tomli_w.dumps(BASE)
+    at = where % (len(clean) + 1)
+    text = clean[:at] + char + clean[at:]
+    checked = load_check(text, "p.toml", env={})
+    line = clean.count("\n", 0, at) + 1
+    col = at - (clean.rfind("\n", 0, at) + 1) + 1
+    for d in checked.diagnostics:
+        if d.code == "RR001" and (d.line, d.col) == (line, col):
+            assert f"U+{ord(char):04X}" in (d.hint or ""), d
 
 
 # --- requests ------------------------------------------------------------------------------------

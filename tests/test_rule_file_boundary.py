@@ -125,6 +125,22 @@ def test_a_byte_order_mark_is_accepted_and_read_like_the_text_without_it(tmp_pat
     assert check_text("\ufeff" + CLEAN, env={}).ok
 
 
+@pytest.mark.parametrize("text, line, col, named", [
+    ("\ufeff\ufeff" + CLEAN, 1, 1, "U+FEFF ZERO WIDTH NO-BREAK SPACE (a byte-order mark"),  # a second BOM
+    (CLEAN.replace("[[rules]]", "\u200b[[rules]]", 1), None, 1, "U+200B ZERO WIDTH SPACE"),
+    ("version\u00a0= 1\n", 1, 8, "U+00A0 NO-BREAK SPACE"),
+])
+def test_an_invisible_character_that_breaks_the_toml_is_named(text: str, line: int | None, col: int, named: str) -> None:
+    [diagnostic] = check_text(text, env={}).diagnostics
+    assert diagnostic.code == "RR001" and named in (diagnostic.hint or "") and diagnostic.col == col
+    assert line is None or diagnostic.line == line
+
+
+def test_an_ordinary_character_at_a_toml_error_gets_no_invisible_hint() -> None:
+    [diagnostic] = check_text("version = 1\nx y = 2\n", env={}).diagnostics
+    assert diagnostic.code == "RR001" and diagnostic.hint is None
+
+
 @pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("utf-32", "UTF-32")])
 def test_utf16_and_utf32_files_are_named_as_such(tmp_path: Path, encoding: str, name: str) -> None:
     path = tmp_path / "wide.toml"

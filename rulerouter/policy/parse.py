@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .diagnostics import Diagnostic, Severity
-from .rule_text import BOM, MAX_NESTING, deepest_bracket, non_finite_numbers, read_source, too_deep
+from .rule_text import BOM, MAX_NESTING, deepest_bracket, invisible_at, non_finite_numbers, read_source, too_deep
 from .toml_positions import TomlPositions, locate
 
 __all__ = ["Parsed", "describe", "did_you_mean", "key_path", "parse_document", "read_source"]
@@ -102,7 +102,7 @@ def parse_document(text: str, path: str, model: type[BaseModel]) -> Parsed:
         elif message.endswith("(at end of document)"):
             line = text.count("\n") + 1
             message = message[: -len("(at end of document)")].rstrip()
-        diagnostic = Diagnostic("RR001", f"TOML syntax error: {message}", path, line, col)
+        diagnostic = Diagnostic("RR001", f"TOML syntax error: {message}", path, line, col, hint=invisible_at(text, line, col))
         return Parsed(path, text, None, None, [diagnostic])
     parsed = Parsed(path, text, data, None, [])
     deep_path = too_deep(data)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .diagnostics import Diagnostic
 
-__all__ = ["BOM", "MAX_NESTING", "NonFinite", "deepest_bracket", "non_finite_numbers", "read_source", "too_deep"]
+__all__ = ["BOM", "MAX_NESTING", "NonFinite", "deepest_bracket", "invisible_at", "non_finite_numbers", "read_source", "too_deep"]
 
 #: Tables and arrays inside one another, at most (a condition nested ~30 levels deep).
 MAX_NESTING = 64
@@ -52,6 +52,28 @@ def read_source(path: str | Path) -> tuple[str | None, Diagnostic | None]:
         col = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
         return None, Diagnostic("RR002", f"not UTF-8 text (byte 0x{raw[exc.start]:02X} at offset {exc.start})", shown, line, col,
                                 hint="rule files are UTF-8; convert it, e.g. iconv -f LATIN1 -t UTF-8 FILE for Latin-1")
+
+
+def invisible_at(text: str, line: int, col: int) -> str | None:
+    """What to say when the character at `line`:`col` (both from 1) is one an editor does not
+    show — a format character such as a second byte-order mark or a zero-width space, a space
+    other than U+0020, a control character — or None when it is an ordinary one."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines) or not 1 <= col <= len(lines[line - 1]):
+        return None
+    char = lines[line - 1][col - 1]
+    if char in " \t\r" or char.isprintable() and not char.isspace():
+        return None
+    import unicodedata  # only on this error path
+
+    kind = unicodedata.category(char)
+    if kind not in ("Cf", "Zs", "Zl", "Zp", "Cc"):
+        return None
+    name = unicodedata.name(char, "a control character")
+    what = f"U+{ord(char):04X} {name}"
+    if char == BOM:
+        what += " (a byte-order mark; only one may open a file, and none may appear after it)"
+    return f"the character there is {what}, which most editors do not show; delete it"
 
 
 def _decodes(raw: bytes, encoding: str) -> bool:
