@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any
 
 from ..policy.model_file import FEATURES_VERSION
 from .inputs import Inputs
@@ -48,7 +47,6 @@ __all__ = ["FEATURES_VERSION", "MARK", "PREFIX", "Features", "Key", "extract", "
 PREFIX = 5  # characters of a word kept as its prefix feature
 
 _ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
-_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _DIGITS = bytes(string.digits, "ascii")
 # Words: letters (lower-cased) and digits stay (digits become 0), everything else becomes a space.
 _WORD_TABLE = bytes(

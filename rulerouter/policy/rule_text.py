@@ -62,12 +62,9 @@ def invisible_at(text: str, line: int, col: int) -> str | None:
     if not 1 <= line <= len(lines) or not 1 <= col <= len(lines[line - 1]):
         return None
     char = lines[line - 1][col - 1]
-    if char in " \t\r" or char.isprintable() and not char.isspace():
-        return None
     import unicodedata  # only on this error path
 
-    kind = unicodedata.category(char)
-    if kind not in ("Cf", "Zs", "Zl", "Zp", "Cc"):
+    if char in " \t\r" or unicodedata.category(char) not in ("Cf", "Zs", "Zl", "Zp", "Cc"):
         return None
     name = unicodedata.name(char, "a control character")
     what = f"U+{ord(char):04X} {name}"
