@@ -31,7 +31,7 @@ __all__ = ["Classifier"]
 class Classifier:
     """A compiled model: `probabilities(inputs, source)` gives one probability per class."""
 
-    __slots__ = ("name", "classes", "index", "model", "_bias", "_scale", "_table", "_slot", "_keys")
+    __slots__ = ("name", "classes", "index", "model", "_bias", "_scale", "_table", "_first")
 
     def __init__(self, name: str, model: ModelFile) -> None:
         self.name = name
@@ -41,28 +41,31 @@ class Classifier:
         self._bias = model.bias
         self._scale = model.scale
         self._table: FeatureTable | None = None
-        self._slot = 0
+        self._first = 0
 
     def rows(self) -> Iterator[tuple[Key, tuple[int, ...]]]:
         """(feature key, quantised weight per class) for every feature of the model."""
         for name, row in self.model.weights.items():
             yield key_of(name), row
 
-    def attach(self, table: FeatureTable, slot: int) -> None:
-        """Read class sums from `table`'s fields `slot`, `slot + 1`, … (one per class)."""
-        self._table, self._slot = table, slot
+    def attach(self, table: FeatureTable, first: int) -> None:
+        """Read class sums from `table`'s fields `first`, `first + 1`, … (one per class)."""
+        self._table, self._first = table, first
 
     def _own_table(self) -> FeatureTable:
         return self._table if self._table is not None else FeatureTable([self], [])
 
     def _from(self, measured: Measured) -> tuple[float, ...]:
-        count, slot = measured.count, self._slot
+        count, fields = measured
         per = self._scale / math.sqrt(count) if count else 0.0
-        offset = measured.hits * OFFSET
-        sums = measured.class_sums[slot:slot + len(self._bias)].tolist()
-        logits = [b + (s - offset) * per for b, s in zip(self._bias, sums)]
+        offset = fields[0] * OFFSET  # every hit added OFFSET to each class field
+        logits = []  # loops, not comprehensions: on Python 3.11 each comprehension is a call
+        for b, s in zip(self._bias, fields[self._first:self._first + len(self._bias)]):
+            logits.append(b + (s - offset) * per)
         top = max(logits)
-        exps = [math.exp(x - top) for x in logits]
+        exps = []
+        for x in logits:
+            exps.append(math.exp(x - top))
         norm = sum(exps)
         return tuple([e / norm for e in exps])
 
@@ -71,7 +74,7 @@ class Classifier:
         key = (self, source)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self._from(self._own_table().measure(inputs, source))
+            found = cache[key] = self._from((self._table or self._own_table()).measure(inputs, source))
         return found  # type: ignore[no-any-return]
 
     def probabilities_of(self, text: str) -> dict[str, float]:

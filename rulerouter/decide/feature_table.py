@@ -10,20 +10,21 @@ integer holding, in fixed-width bit fields,
 * for every example of every example set, 1 when the example holds the feature (8 or 16 bits
   a field: a shared-feature count).
 
-Measuring a request is then `filter(None, map(table.get, keys))` and one `sum` — C-level loops,
-no Python code per feature — and the sum's bytes, read through a memoryview, give every
-classifier's class sums and every example's shared-feature count at once. A feature no member
-knows looks up nothing and costs nothing more.
+Measuring a request is then `filter(None, map(table.get, keys))` and `sum` over each kind of
+feature — C-level loops, no Python code per feature — and the sum's bytes, unpacked by one
+precompiled `struct` format, give every classifier's class sums and every example's
+shared-feature count at once, as one tuple of integers (`Measured`). A feature no member knows
+looks up nothing and costs nothing more.
 """
 
 from __future__ import annotations
 
-import sys
+import struct
 from typing import Iterable, Protocol, Sequence
 
 from ..policy.model_file import LIMIT
 from .inputs import Inputs
-from .text_features import Features, Key, features_of
+from .text_features import Features, Key, extract
 
 __all__ = ["ExampleMember", "FeatureTable", "Measured", "WeightMember"]
 
@@ -51,16 +52,11 @@ OFFSET = LIMIT  # added to every weight so that each field stays non-negative
 _CLASS_BITS, _EXAMPLE_BITS = 32, 16
 
 
-class Measured:
-    """What one table found in one text: its feature count, and the fields of the sum."""
-
-    __slots__ = ("count", "hits", "class_sums", "shared")
-
-    def __init__(self, count: int, hits: int, class_sums: memoryview, shared: memoryview) -> None:
-        self.count = count  # distinct features of the text, known or not
-        self.hits = hits  # of which some member of the table knows
-        self.class_sums = class_sums  # per class field: Σ (q + OFFSET) over the hits
-        self.shared = shared  # per example field: features the example shares with the text
+Measured = tuple[int, tuple[int, ...]]
+"""What one table found in one text: (its distinct features, known or not; the fields of the
+sum). Field 0 counts the features some member knows (the hits), then one field per class
+(Σ (q + OFFSET) over the hits), then one per example (features it shares with the text);
+`attach` tells each member the index of its first field."""
 
 
 class FeatureTable:
@@ -72,7 +68,7 @@ class FeatureTable:
     sum), else 16.
     """
 
-    __slots__ = ("_table", "_split", "_length", "_example_format")
+    __slots__ = ("_table", "_length", "_unpack")
 
     def __init__(self, classifiers: Sequence[WeightMember], example_sets: Sequence[ExampleMember]) -> None:
         classes = sum(len(c.classes) for c in classifiers)
@@ -83,7 +79,7 @@ class FeatureTable:
         table: dict[Key, int] = {}
         slot = 0
         for classifier in classifiers:
-            classifier.attach(self, slot)
+            classifier.attach(self, 1 + slot)
             for key, row in classifier.rows():
                 value = table.get(key, base)
                 for c, q in enumerate(row, 1 + slot):
@@ -93,21 +89,22 @@ class FeatureTable:
         first = _CLASS_BITS * (1 + classes)
         slot = 0
         for example_set in example_sets:
-            example_set.attach(self, slot)
+            example_set.attach(self, 1 + classes + slot)
             for i, keys in enumerate(example_set.keys, slot):
                 bit = 1 << (first + example_bits * i)
                 for key in keys:
                     table[key] = table.get(key, base) + bit
             slot += len(example_set.examples)
         self._table = table
-        self._split = first // 8
         self._length = (first + example_bits * examples) // 8
-        self._example_format = "B" if example_bits == 8 else "H"
+        self._unpack = struct.Struct(f"<{1 + classes}I{examples}{'B' if example_bits == 8 else 'H'}").unpack
 
     def measure_features(self, features: Features) -> Measured:
-        data = memoryview(sum(filter(None, map(self._table.get, features.keys))).to_bytes(self._length, sys.byteorder))
-        counts = data[:self._split].cast("I")
-        return Measured(features.count, counts[0], counts[1:], data[self._split:].cast(self._example_format))
+        get = self._table.get  # the three kinds of feature share no key: each is summed apart
+        total = sum(filter(None, map(get, features.prefixes)), sum(filter(None, map(get, features.words))))
+        if features.punctuation:
+            total += sum(filter(None, map(get, features.punctuation)))
+        return features.count, self._unpack(total.to_bytes(self._length, "little"))
 
     def measure(self, inputs: Inputs, source: str) -> Measured:
         """The (cached) measurement of one text source of a request."""
@@ -115,5 +112,5 @@ class FeatureTable:
         key = (self, source)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self.measure_features(features_of(inputs, source))
+            found = cache[key] = self.measure_features(extract(inputs.text(source)))
         return found  # type: ignore[no-any-return]

@@ -27,7 +27,7 @@ __all__ = ["ExampleSet"]
 class ExampleSet:
     """Examples compiled for similarity; `nearest(inputs, source)` → (similarity, example index)."""
 
-    __slots__ = ("label", "examples", "keys", "_per_size", "_table", "_slot")
+    __slots__ = ("label", "examples", "keys", "_per_size", "_table", "_first")
 
     def __init__(self, examples: Sequence[str], label: str) -> None:
         self.label = label
@@ -35,29 +35,30 @@ class ExampleSet:
         self.keys: tuple[frozenset[Key], ...] = tuple(frozenset(extract(e).keys) for e in self.examples)
         self._per_size = tuple(1 / math.sqrt(len(k)) if k else 0.0 for k in self.keys)
         self._table: FeatureTable | None = None
-        self._slot = 0
+        self._first = 0
 
-    def attach(self, table: FeatureTable, slot: int) -> None:
-        """Read shared-feature counts from `table`'s example fields `slot`, `slot + 1`, …"""
-        self._table, self._slot = table, slot
+    def attach(self, table: FeatureTable, first: int) -> None:
+        """Read shared-feature counts from `table`'s fields `first`, `first + 1`, … (one per example)."""
+        self._table, self._first = table, first
 
     def _own_table(self) -> FeatureTable:
         return self._table if self._table is not None else FeatureTable([], [self])
 
     def _from(self, measured: Measured) -> tuple[float, int]:
-        if not measured.hits or not self.examples:
+        count, fields = measured
+        if not fields[0] or not self.examples:
             return 0.0, 0
-        shared = measured.shared[self._slot:self._slot + len(self.examples)]
-        scores = list(map(mul, shared, self._per_size))
+        # float × int (not int × float): one dispatch fewer per example, the same product.
+        scores = list(map(mul, self._per_size, fields[self._first:self._first + len(self.examples)]))
         best = max(scores)
-        return best / math.sqrt(measured.count), scores.index(best)
+        return best / math.sqrt(count), scores.index(best)
 
     def nearest(self, inputs: Inputs, source: str) -> tuple[float, int]:
         cache = inputs._store()
         key = (self, source)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self._from(self._own_table().measure(inputs, source))
+            found = cache[key] = self._from((self._table or self._own_table()).measure(inputs, source))
         return found  # type: ignore[no-any-return]
 
     def nearest_to(self, text: str) -> tuple[float, str]:

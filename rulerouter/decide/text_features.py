@@ -40,11 +40,12 @@ import string
 
 from ..policy.model_file import FEATURES_VERSION
 from .inputs import Inputs
-from .text_measures import sample
+from .text_measures import SAMPLE_HEAD, SAMPLE_TAIL, sample
 
 __all__ = ["FEATURES_VERSION", "MARK", "PREFIX", "Features", "Key", "extract", "extract_slow", "features_of", "key_of", "name_of"]
 
 PREFIX = 5  # characters of a word kept as its prefix feature
+SAMPLED = SAMPLE_HEAD + SAMPLE_TAIL  # a text up to this long is read whole
 
 _ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
 _DIGITS = bytes(string.digits, "ascii")
@@ -61,34 +62,51 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
 Key = str  # a word, a punctuation run, or a prefix (its letters and digits, then MARK)
 MARK = "\x00"  # ends a prefix key
 PREFIX_MEMO = 50_000  # distinct words whose prefix key is remembered (a few MB at most)
-_PREFIXES: dict[str, str] = {}  # word → its prefix key, or "" for a word of PREFIX characters or fewer
 
 
-def _prefix_keys(words: set[str]) -> list[str]:
-    """The prefix keys of the distinct words (those longer than PREFIX characters)."""
-    known = _PREFIXES
-    missing = words.difference(known)
-    if not missing:
-        return list(filter(None, map(known.__getitem__, words)))
-    found = {w: w[:PREFIX] + MARK if len(w) > PREFIX else "" for w in missing}
-    if len(known) < PREFIX_MEMO:
-        known.update(found)
-    return [key for w in words if (key := found[w] if w in found else known[w])]
+class _PrefixMemo(dict[str, str]):
+    """word → its prefix key, or "" for a word of PREFIX characters or fewer.
+
+    A word not yet in the memo is worked out by `__missing__` (called by `dict.__getitem__`
+    only on a miss, so a known word costs one C-level lookup) and kept while the memo holds
+    fewer than PREFIX_MEMO words.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, word: str) -> str:
+        key = word[:PREFIX] + MARK if len(word) > PREFIX else ""
+        if len(self) < PREFIX_MEMO:
+            self[word] = key
+        return key
+
+
+_PREFIXES = _PrefixMemo()
+_prefix_of = _PREFIXES.__getitem__
 
 
 class Features:
-    """The distinct features of one text (`keys`) and how many there are (`count`)."""
+    """The distinct features of one text, in three disjoint sets, and how many there are.
 
-    __slots__ = ("keys", "count")
+    `words` (CJK bigrams included), `prefixes` and `punctuation` share no key (see Keys above),
+    so a table sums each without building their union; `keys` is that union.
+    """
 
-    def __init__(self, words: list[str], punctuation: list[str], cjk: list[str]) -> None:
-        keys: set[Key] = set(words)
+    __slots__ = ("words", "prefixes", "punctuation", "count")
+
+    def __init__(self, words: set[str], punctuation: set[str]) -> None:
         # Prefixes of the distinct words only: a prompt repeats its words.
-        keys.update(_prefix_keys(keys))
-        keys.update(punctuation)
-        keys.update(cjk)
-        self.keys = keys
-        self.count = len(keys)
+        prefixes = set(map(_prefix_of, words))
+        prefixes.discard("")
+        self.words = words
+        self.prefixes = prefixes
+        self.punctuation = punctuation
+        self.count = len(words) + len(prefixes) + len(punctuation)
+
+    @property
+    def keys(self) -> frozenset[Key]:
+        """Every feature key of the text."""
+        return frozenset().union(self.words, self.prefixes, self.punctuation)
 
     def names(self) -> list[str]:
         """Every feature as the string a model file names it by, sorted."""
@@ -109,21 +127,19 @@ def key_of(name: str) -> Key:
 
 def extract(text: str) -> Features:
     """The features of a text (any case, any length, any characters)."""
-    sampled = sample(text)
+    sampled = text if len(text) <= SAMPLED else sample(text)
     if sampled.isascii():  # the table lower-cases; punctuation runs have no letters to lower
         raw = sampled.encode("ascii")
         words = raw.translate(_WORD_TABLE).decode("ascii").split()
-        punctuation = raw.translate(None, _ALNUM).decode("ascii").split()
-        return Features(words, punctuation, [])
+        return Features(set(words), set(raw.translate(None, _ALNUM).decode("ascii").split()))
     return _from_unicode(sampled.lower())
 
 
 def _from_unicode(lowered: str) -> Features:
     folded = _DIGIT.sub("0", lowered)
-    words = _WORD.findall(folded)
-    punctuation = _ALNUM_RUN.sub("", folded).split()
-    cjk = [run[i:i + 2] for run in _CJK.findall(folded) for i in range(len(run) - 1)]
-    return Features(words, punctuation, cjk)
+    words = set(_WORD.findall(folded))
+    words.update(run[i:i + 2] for run in _CJK.findall(folded) for i in range(len(run) - 1))
+    return Features(words, set(_ALNUM_RUN.sub("", folded).split()))
 
 
 def extract_slow(text: str) -> Features:
