@@ -13,6 +13,7 @@ from rulerouter.decide import text_measures as measure
 from rulerouter.decide.inputs import Inputs
 from rulerouter.decide.language_guess import CODES, guess_language
 from rulerouter.decide.signals import INDEX, Signals, signals_of
+from rulerouter.policy.vocabulary import READING_WORDS
 from rulerouter.policy.vocabulary import LANGUAGES, SIGNALS
 
 
@@ -219,6 +220,49 @@ def test_a_closed_question_about_a_given_item_is_labelling() -> None:
     assert value("Why do cats purr when they are content and also when they are hurt? Is it the same sound?",
                  "closed_question") == 0  # a question after a question: no given item
     assert value(f"{item} Is this review positive", "closed_question") == 0  # no question mark
+
+
+def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
+    item = '"The parcel said delivered on Monday, but nothing was at my door and the courier will not answer."'
+    asked = "Which of these topics is this message about: billing, missing delivery, returns, account access or other?"
+    assert value(f"{asked}\n\n{item}", "closed_question") == 1  # the question first, then the item
+    assert value(f"Message: {item}\nPick one: billing, missing delivery, returns or other.", "closed_question") == 1
+    assert value(f"{item}\nIs it about billing, missing delivery, returns or other? Answer with one.", "closed_question") == 1
+    # No item to label: the question stands alone.
+    assert value("Is it about billing, missing delivery, returns or other?", "closed_question") == 0
+    # A list inside a statement, or inside a question it does not end, offers no answers.
+    assert value(f"{item} Each half of the shell is blue, red, white or yellow.", "closed_question") == 0
+    assert value(f"{item} On which side, north, east, south or west, did the courier stop?", "closed_question") == 0
+    # Two alternatives are a plain question; a long lead-in before the colon is a statement.
+    assert measure.offered_answers("So which is it, calling or waiting?") is None
+    assert value(f"{item}\nThe category of each player can be one of these: noob, random, average or pro.",
+                 "closed_question") == 0
+    assert measure.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
+    assert measure.offered_answers("Pick one: a b c d e f g h, b, c or d.") is None
+    assert measure.offered_answers(" or a, b, c" * 10_000) is None  # bounded: stops after 50 tries
+
+
+def test_a_bare_calculation_is_arithmetic() -> None:
+    assert value("What is 17 × 23 + 5?", "arithmetic") == 1
+    assert value("Calculate: $$\\frac{1}{2}\\times \\frac{22}{7}\\div \\frac{11}{5}$$.\n\nA. $$\\frac{5}{7}$$\nB. $$\\frac{4}{7}$$",
+                 "arithmetic") == 1  # the options are answers to pick, not maths asked
+    assert value("Round $$398\\text{ m}$$ to the nearest ten.", "arithmetic") == 1  # a unit is no variable
+    assert value("Solve $x^2 - 5x + 6 = 0$.", "arithmetic") == 0  # a variable
+    assert value("Find 2x + 3 when 4 + 5 = 9.", "arithmetic") == 0  # a variable outside the maths
+    assert value("Mark and Karl have $$100$$ dollars in total. The money Mark owns is three times the money "
+                 "Karl owns. How many dollars does Mark have?", "arithmetic") == 0  # a word problem's story
+    assert value("How many cats are in the picture?", "arithmetic") == 0  # no maths
+    assert value("Add up: " + "1 + " * 400 + "1", "arithmetic") == 0  # too long to be a bare calculation
+
+
+def test_a_long_given_text_to_read_counts_its_references() -> None:
+    story = ("The council met on Tuesday to weigh three proposals for the old mill: a museum, flats, or a "
+             "market hall. Each would cost between two and four million, and the vote was close. ") * 5
+    assert value(f"{story}\nAccording to the article, which proposal won, and why?", "reading") == 2  # the article, according to
+    assert value(f"Summarize the following text in two sentences.\n\n{story}", "reading") == 2  # summari*, the following text
+    assert value("According to the article, which proposal won?", "reading") == 0  # too short to be a given text
+    assert value(f"{story}\nWhich proposal would you choose?", "reading") == 0  # a long text with no reference to it
+    assert READING_WORDS == 150
 
 
 def test_how_to_questions_have_cues() -> None:

@@ -154,6 +154,19 @@ LABELS = [
     "belong to",
 ]
 
+# A reference to a given text the answer is read from: reading comprehension and summaries, which
+# the standard tier holds however many numbers or reasoning words the passage itself contains.
+PASSAGE = [
+    "the passage", "this passage", "the following passage", "passage:", "the article", "this article",
+    "the following article", "article:", "the text above", "the above text", "the following text",
+    "this text", "in the text", "from the text", "text:", "the document", "this document",
+    "the following document", "document:", "the context", "context:", "the paragraph",
+    "this paragraph", "the following paragraph", "paragraph:", "the story", "this story", "story:",
+    "the transcript", "transcript:", "the excerpt", "the abstract", "the lecture", "the news",
+    "background:", "summari*", "summary", "key points",
+    "main idea", "main points", "according to", "based on the", "reading comprehension", "tl;dr",
+]
+
 # Maths vocabulary.
 MATHS = [
     "equation*", "inequalit*", "integral*", "integrate", "derivative*", "differentiat*",
@@ -256,6 +269,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "deduction": DEDUCTION,
     "puzzle": PUZZLE,
     "how_to": HOW_TO,
+    "passage": PASSAGE,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -265,7 +279,7 @@ CUE_GROUPS: dict[str, list[str]] = {
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
 DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "deduction", "puzzle",
-                      "how_to", "math_terms", "quantity"})
+                      "how_to", "passage", "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)

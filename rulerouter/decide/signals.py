@@ -13,12 +13,13 @@ for signals share one computation. The groups:
 * cues — one Aho-Corasick scan of the lower-cased text for every cue phrase of
   `rulerouter.decide.cue_phrases` (reasoning, deductions, puzzles, constraints, symptoms, edits, formats, stack frames, diffs…);
 * structure — code fences, question marks, code density, numbers, LaTeX, equations, list
-  items, an opening edit verb, premise-shaped sentences and a closing closed question, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
+  items, an opening edit verb, premise-shaped sentences, a closed question about a given item and a
+  bare calculation, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
   its first 12,000 and last 4,000 characters when it is longer (see `rulerouter.decide.text_measures`);
 * language — `rulerouter.decide.language_guess` on the first 2,000 characters of prose;
 * request — `response_format`, `tools` and the number of user turns, read from the request;
 * size — words (counted up to 2,000) and lines;
-* derived — `code`, `maths`, `list_items`, `output_format`, from the groups above.
+* derived — `code`, `maths`, `reading`, `list_items`, `output_format`, from the groups above.
 
 Computing a signal never raises, whatever the text (lone surrogates, control characters, 10 MB).
 This module holds the definitions and the computation only; matching lives in `conditions`.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from ..policy.vocabulary import CODE_DENSITY_FLOOR, SIGNALS, WORDS_LIMIT
+from ..policy.vocabulary import CODE_DENSITY_FLOOR, READING_WORDS, SIGNALS, WORDS_LIMIT
 from . import text_measures as measure
 from .cue_phrases import GROUP_NAMES, cue_scanner
 from .inputs import Inputs
@@ -39,7 +40,7 @@ __all__ = ["EVERYTHING", "INDEX", "Plan", "Signals", "plan_for", "signals_of"]
 
 _CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
               "security": "security", "labels": "labels", "code_request": "code_request", "deduction": "deduction",
-              "puzzle": "puzzle", "how_to": "how_to", "math_terms": "math_terms", "quantity": "_quantity",
+              "puzzle": "puzzle", "how_to": "how_to", "passage": "_passage", "math_terms": "math_terms", "quantity": "_quantity",
               "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
 _CUE_ORDER = [_CUE_NAMES[group] for group in GROUP_NAMES]
 #: Signal name → its slot in `Signals.values`. The cue scan's counts come first, in the
@@ -146,6 +147,7 @@ class Signals:
         values[_EDIT_REQUEST] = measure.opens_with_edit(prose)
         values[_PREMISES] = measure.count_premises(sampled.lower())
         values[_CLOSED_QUESTION] = measure.closed_question(prose)
+        values[_ARITHMETIC] = measure.arithmetic(text)
 
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
@@ -187,6 +189,10 @@ class Signals:
         v[_I["word_problem"]] = word_problem
         v[_I["maths"]] = v[_I["latex"]] + v[_I["equations"]] + v[_I["math_terms"]] + word_problem  # type: ignore[operator]
 
+    def _reading(self) -> None:
+        v = self.values
+        v[_I["reading"]] = v[_I["_passage"]] if v[_I["words"]] >= READING_WORDS else 0  # type: ignore[operator]
+
     def _list_items(self) -> None:
         v = self.values
         v[_I["list_items"]] = v[_I["_bullets"]] + v[_I["_numbered"]]  # type: ignore[operator]
@@ -213,17 +219,19 @@ _FORMAT_REQUEST = _I["format_request"]
 _QUESTIONS, _CODE_DENSITY, _LATEX, _NUMBERS = _I["questions"], _I["code_density"], _I["latex"], _I["numbers"]
 _EQUATIONS, _NUMBERED, _COMMA_ITEMS = _I["equations"], _I["_numbered"], _I["comma_items"]
 _EDIT_REQUEST, _PREMISES, _CLOSED_QUESTION = _I["edit_request"], _I["premises"], _I["closed_question"]
+_ARITHMETIC = _I["arithmetic"]
 # Group → the slots it fills, in the order groups must run when several are needed.
 _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
     Signals._fences: ("code_blocks",),
     Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
     Signals._structure: ("questions", "code_density", "latex", "numbers", "equations", "_numbered", "comma_items",
-                         "edit_request", "premises", "closed_question"),
+                         "edit_request", "premises", "closed_question", "arithmetic"),
     Signals._language: ("non_english",),
     Signals._request: ("response_format", "tools", "turns"),
     Signals._size: ("words", "lines"),
     Signals._code: ("code",),
     Signals._maths: ("word_problem", "maths"),
+    Signals._reading: ("reading",),
     Signals._list_items: ("list_items",),
     Signals._output_format: ("output_format",),
 }
@@ -231,6 +239,7 @@ _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
 _NEEDS: dict[Callable[[Signals], object], tuple[Callable[[Signals], object], ...]] = {
     Signals._code: (Signals._fences, Signals._cues, Signals._structure),
     Signals._maths: (Signals._cues, Signals._structure),
+    Signals._reading: (Signals._cues, Signals._size),
     Signals._list_items: (Signals._cues, Signals._structure),
     Signals._output_format: (Signals._cues, Signals._request),
 }

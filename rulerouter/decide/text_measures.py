@@ -14,9 +14,11 @@ from .inputs import count_words_upto
 
 __all__ = [
     "EQUATIONS_LIMIT",
+    "arithmetic",
     "count_equations",
     "count_premises",
     "closed_question",
+    "offered_answers",
     "opens_with_edit",
     "count_words",
     "count_latex",
@@ -221,31 +223,139 @@ GIVEN_ITEM_WORDS = 12  # words before the question that make it a question about
 
 
 def closed_question(prose: str) -> int:
-    """1 when the prose ends with a closed question about an item given before it, else 0.
+    """1 when the prose asks a closed question about an item it gives, else 0.
 
-    The last sentence must end with a question mark and either open with an auxiliary verb or
-    offer its answers ("A, B or C?"), and at least `GIVEN_ITEM_WORDS` words must come before it:
-    a text followed by "Is this review positive?" is an item to label, a bare "Is Rome in
-    Italy?" is a question.
+    Either the last sentence is a closed question (it ends with a question mark and opens with
+    an auxiliary verb or offers its answers, "A, B or C?") with at least `GIVEN_ITEM_WORDS`
+    words before it: a text followed by "Is this review positive?" is an item to label, a bare
+    "Is Rome in Italy?" is a question. Or, anywhere in the text, a question offers a list of
+    answers to pick from (`offered_answers`) and the rest of the text gives the item.
     """
+    return 1 if _ends_with_closed_question(prose) or _offers_answers_for_item(prose) else 0
+
+
+# The end of a sentence, for `offered_answers`; a colon ends one too ("Pick one: a, b or c.").
+_CLAUSE_ENDS = ".?!:;\n"
+_CLAUSE_END = re.compile(r"[.?!:;\n]")
+ANSWER_WORDS = 6  # an offered answer has at most this many words
+LEAD_IN_WORDS = 5  # "Pick one:", "Choose from the following:" before a list of answers
+_OR_LOOKED_AT = 50  # " or " occurrences tried, so a long text costs no more than a short one
+
+
+def offered_answers(text: str) -> tuple[int, int] | None:
+    """(start, end) of a sentence that offers three or more short answers to pick from, else None.
+
+    The answers are a list "a, b, c or d" of at most `ANSWER_WORDS` words each, and the list
+    must be what the sentence asks: it ends the sentence with a question mark ("Is it about
+    billing, shipping, returns or other?"), or it is the whole sentence after a short lead-in
+    and a colon ("Pick one: billing, shipping, returns or other."). A list inside a statement
+    ("each half is blue, red, white or yellow") is no question.
+    """
+    at = text.find(" or ")
+    looked = 0
+    while at != -1 and looked < _OR_LOOKED_AT:
+        looked += 1
+        start = max(map(lambda end: text.rfind(end, 0, at), _CLAUSE_ENDS)) + 1
+        found = _CLAUSE_END.search(text, at + 4)
+        end = found.start() if found is not None else len(text)
+        last = text[at + 4 : end]
+        items = text[start:at].split(",")
+        # After a colon the list starts the sentence; else its first piece holds the question too.
+        listed = items if start and text[start - 1] == ":" else items[1:]
+        if len(items) >= 3 and "," not in last and 1 <= len(last.split()) <= ANSWER_WORDS and all(
+            1 <= len(item.split()) <= ANSWER_WORDS for item in listed
+        ) and (end < len(text) and text[end] == "?" or _after_lead_in(text, start, end)):
+            return start, end
+        at = text.find(" or ", at + 4)
+    return None
+
+
+def _after_lead_in(text: str, start: int, end: int) -> bool:
+    """The list from `start` to `end` is a whole sentence after "Pick one:" (a short lead-in)."""
+    if start == 0 or text[start - 1] != ":" or not (end == len(text) or text[end] in ".\n"):
+        return False
+    lead_in = max(map(lambda stop: text.rfind(stop, 0, start - 1), ".?!;\n")) + 1
+    return 0 < len(text[lead_in : start - 1].split()) <= LEAD_IN_WORDS
+
+
+def _offers_answers_for_item(prose: str) -> bool:
+    sampled = prose if len(prose) <= 4_000 else prose[:2_000] + "\n" + prose[-2_000:]
+    found = offered_answers(sampled)
+    if found is None:
+        return False
+    rest = sampled[: found[0]] + " " + sampled[found[1] :]
+    return len(rest.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS
+
+
+def _ends_with_closed_question(prose: str) -> bool:
     offset = max(0, len(prose) - 600)
     tail = prose[offset:].rstrip()
     if not tail.endswith("?"):
-        return 0
+        return False
     body = tail[:-1]
     end = _SENTENCE_END.search(body)
     if end is not None and body[end.start()] == "?":
-        return 0  # a question after a question: what comes before it is no given item
+        return False  # a question after a question: what comes before it is no given item
     start = end.end() if end is not None else 0
     question = body[start:].lower()
     words = question.split()
     if not words:
-        return 0
+        return False
     opens_closed = words[0].strip("\"'(*") in _AUXILIARIES and not (len(words) > 2 and words[1] == "you" and words[2] in _ASKING)
     if not opens_closed and not ("," in question and _OPTIONS.search(question)):
-        return 0
+        return False
     before = prose[max(0, offset - 400) : offset + start]
-    return 1 if len(before.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS else 0
+    return len(before.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS
+
+
+# A calculation on given numbers (the standard tier's arithmetic, docs/tiers.md): the maths in
+# the text has digits and no variable, and the words around it are few ("Calculate: $$\\frac{1}{2}
+# \\times \\frac{22}{7}$$", "What is 17 × 23 + 5?"). A variable ("x", "$n^2$"), a word problem's
+# story or a proof to write makes it maths beyond arithmetic.
+ARITHMETIC_WORDS = 8  # words (two or more letters) outside the maths, at most
+ARITHMETIC_CHARS = 1_500  # a longer text is no bare calculation
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
+# LaTeX commands and their text arguments: \frac and \times are operators, \text{cm} a unit.
+_LATEX_WORDS = re.compile(r"\\(?:text|rm|mathrm|textbf|textit|mathbf|mbox|operatorname)\s*\{[^}]*\}|\\[A-Za-z]+")
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"\d")
+# The options of a multiple-choice question ("A. 12", "(b) 3/4"): answers to pick, not the maths asked.
+_OPTION_LINE = re.compile(r"(?m)^[ \t]*\(?[A-Ea-e][.)][ \t].*$")
+_BARE_OPERATION = re.compile(r"\d[ \t]*[-+*/×÷^][ \t]*\(?[ \t]*\d")
+_NOT_VARIABLES = frozenset(("a", "i"))
+
+
+def arithmetic(text: str) -> int:
+    """1 when the text asks for a calculation on given numbers and nothing more, else 0.
+
+    Its maths (``$…$``, ``$$…$$``, ``\\[…\\]``, ``\\(…\\)``, or a bare ``17 × 23``) holds digits
+    and, LaTeX commands aside, no letter; no single-letter word stands for a variable outside it;
+    and at most `ARITHMETIC_WORDS` words surround it. Multiple-choice option lines are left out.
+    """
+    if len(text) > ARITHMETIC_CHARS or not _DIGIT.search(text):
+        return 0
+    text = _OPTION_LINE.sub(" ", text) if "\n" in text else text
+    digits = False
+    for span in _MATH_SPAN.finditer(text):
+        maths = _LATEX_WORDS.sub(" ", next(part for part in span.groups() if part is not None))
+        if _LETTER.search(maths):
+            return 0
+        digits = digits or _DIGIT.search(maths) is not None
+    prose = _MATH_SPAN.sub(" ", text)
+    if not digits and not _BARE_OPERATION.search(prose):
+        return 0
+    words = 0
+    for token in prose.split():
+        letters = sum(1 for c in token if c.isalpha())
+        if letters == 1:
+            bare = token.strip(".,:;?!()")
+            if len(bare) <= 2 and bare.lower() not in _NOT_VARIABLES:
+                return 0  # "x", "2x", "n": a variable
+        elif letters > 1:
+            words += 1
+            if words > ARITHMETIC_WORDS:
+                return 0
+    return 1
 
 
 def count_latex(text: str) -> int:

@@ -31,6 +31,7 @@ class SignalInfo:
 
 WORDS_LIMIT = 2_000  # `words` counts no further (`when.words` counts all)
 CODE_DENSITY_FLOOR = 0.08  # code-like characters per non-space character that make `code` 1
+READING_WORDS = 150  # `reading` counts references to a given text only in texts this long
 
 SIGNALS: dict[str, SignalInfo] = {
     "code": SignalInfo("flag", 1, "1 when the text holds code: a fenced block, a stack trace (2+ frames), a diff, or code-like character density ≥ 0.08"),
@@ -61,7 +62,9 @@ SIGNALS: dict[str, SignalInfo] = {
     "edit_request": SignalInfo("flag", 1, "1 when the request opens with an imperative edit or labelling verb (translate, convert, rename, classify, sort…)"),
     "security": SignalInfo("count", 2, "distinct security cues (attack, exploit, injection, vulnerability, auth…)"),
     "labels": SignalInfo("count", 2, "distinct cues that the answer is a label from a given set (classify, one of the following, yes or no…)"),
-    "closed_question": SignalInfo("flag", 1, "1 when the text ends with a closed question (yes/no, or offering its answers) about an item given before it"),
+    "closed_question": SignalInfo("flag", 1, "1 when the text asks a closed question (yes/no, or offering its answers) about an item it gives, before or after it"),
+    "reading": SignalInfo("count", 1, f"distinct references to a given text to read (the passage, the article, context:, summarize, according to…), in a text of {READING_WORDS}+ words"),
+    "arithmetic": SignalInfo("flag", 1, "1 when the text asks for a calculation on given numbers: maths with digits and no variable, few words around it"),
     "comma_items": SignalInfo("count", 8, "short items in the longest comma-separated list of the prose (Spain, France, Norway…)"),
     "list_items": SignalInfo("count", 5, "lines starting with a bullet or a number (- , * , 1. , 2) …)"),
     "questions": SignalInfo("count", 3, "question marks in the prose (not in code blocks, not inside URLs)"),
