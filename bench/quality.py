@@ -48,6 +48,7 @@ from bench.data.corpus_common import CORPUS_DIR, Contamination, normalize_prompt
 from bench.data.corpus_mirror import DEFAULT_MIRRORS, Mirror, MirrorMissing  # noqa: E402
 from bench.data.quality_sources import QUALITY_SOURCES, QualitySource  # noqa: E402
 from rulerouter import Router  # noqa: E402
+from rulerouter.errors import PolicyError  # noqa: E402
 from rulerouter.quality.evaluate import default_strong_and_weak, quality_report, route_all  # noqa: E402
 from rulerouter.quality.labelled_data import read_records  # noqa: E402
 
@@ -111,7 +112,10 @@ def build(sources: Iterable[QualitySource], mirrors: Path, out: Path, rebuild: b
 
 def report(policy: Path, out: Path, sources: Iterable[QualitySource], strong: str | None = None,
            weak: str | None = None) -> dict[str, Any]:
-    router = Router.from_file(policy)
+    try:
+        router = Router.from_file(policy)
+    except PolicyError as exc:
+        raise SystemExit(f"cannot route with {policy}:\n{exc}") from None
     default_strong, default_weak = default_strong_and_weak(router.policy)
     strong, weak = strong or default_strong, weak or default_weak
     for option, tier in (("--strong", strong), ("--weak", weak)):

@@ -237,6 +237,11 @@ def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
     assert measure.offered_answers("So which is it, calling or waiting?") is None
     assert value(f"{item}\nThe category of each player can be one of these: noob, random, average or pro.",
                  "closed_question") == 0
+    assert value(f"{item}\nWould you say the customer is angry, worried, calm, or pleased?", "closed_question") == 1
+    assert value(f"Which category best describes this message? {item}\nChoose from the following list:\n"
+                 "Billing, Delivery, Returns, Account", "closed_question") == 1  # a list on its own line, no "or"
+    assert value(f"{item}\nMETHODS: a randomised, double-blind, placebo-controlled trial.", "closed_question") == 0
+    assert value(f"{item}\nInput: nums = [1,2,3], k = 2", "closed_question") == 0  # code, not answers
     assert measure.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
     assert measure.offered_answers("Pick one: a b c d e f g h, b, c or d.") is None
     assert measure.offered_answers(" or a, b, c" * 10_000) is None  # bounded: stops after 50 tries

@@ -245,37 +245,79 @@ _OR_LOOKED_AT = 50  # " or " occurrences tried, so a long text costs no more tha
 def offered_answers(text: str) -> tuple[int, int] | None:
     """(start, end) of a sentence that offers three or more short answers to pick from, else None.
 
-    The answers are a list "a, b, c or d" of at most `ANSWER_WORDS` words each, and the list
-    must be what the sentence asks: it ends the sentence with a question mark ("Is it about
-    billing, shipping, returns or other?"), or it is the whole sentence after a short lead-in
-    and a colon ("Pick one: billing, shipping, returns or other."). A list inside a statement
-    ("each half is blue, red, white or yellow") is no question.
+    The answers are a list "a, b, c or d" (or "a, b, or c") of at most `ANSWER_WORDS` words
+    each, and the list must be what the sentence asks: it ends the sentence with a question
+    mark ("Is it about billing, shipping, returns or other?"), or it is the whole sentence after
+    a short lead-in that offers a choice and a colon ("Pick one: billing, shipping, returns or
+    other.", "Choose from the following list:" and a line "Description, Entity, Person,
+    Location"). A list inside a statement ("each half is blue, red, white or yellow", "METHODS:
+    a randomised, double-blind, multicentre trial") is no question.
     """
+    return _list_ending_a_question(text) or _list_after_lead_in(text)
+
+
+# A lead-in that offers a choice names it ("Pick one:", "Options:", "Choose from the following
+# list:"); "METHODS:" or "Input:" before a comma-separated sentence offers none.
+_CHOOSING = frozenset(("pick", "choose", "select", "answer", "options", "choices", "categories", "labels", "classes",
+                       "topics", "candidates"))
+_NOT_IN_ANSWERS = frozenset("=[]{}<>$\\|`")
+
+
+def _answers(pieces: list[str], letters: bool) -> bool:
+    for piece in pieces:
+        words = piece.split()
+        if not 1 <= len(words) <= ANSWER_WORDS or not _NOT_IN_ANSWERS.isdisjoint(piece):
+            return False
+        if letters and not any(c.isalpha() for c in piece):
+            return False
+    return True
+
+
+def _sentence_start(text: str, before: int, ends: str) -> int:
+    return max(text.rfind(end, 0, before) for end in ends) + 1
+
+
+def _list_ending_a_question(text: str) -> tuple[int, int] | None:
     at = text.find(" or ")
     looked = 0
     while at != -1 and looked < _OR_LOOKED_AT:
         looked += 1
-        start = max(map(lambda end: text.rfind(end, 0, at), _CLAUSE_ENDS)) + 1
+        start = _sentence_start(text, at, _CLAUSE_ENDS)
         found = _CLAUSE_END.search(text, at + 4)
         end = found.start() if found is not None else len(text)
-        last = text[at + 4 : end]
-        items = text[start:at].split(",")
-        # After a colon the list starts the sentence; else its first piece holds the question too.
-        listed = items if start and text[start - 1] == ":" else items[1:]
-        if len(items) >= 3 and "," not in last and 1 <= len(last.split()) <= ANSWER_WORDS and all(
-            1 <= len(item.split()) <= ANSWER_WORDS for item in listed
-        ) and (end < len(text) and text[end] == "?" or _after_lead_in(text, start, end)):
-            return start, end
+        if end < len(text) and text[end] == "?":
+            items = text[start:at].rstrip().rstrip(",").split(",")
+            # After a colon the list starts the sentence; else its first piece holds the question too.
+            listed = items if start and text[start - 1] == ":" else items[1:]
+            if len(items) >= 3 and _answers([text[at + 4 : end], *listed], letters=False) and "," not in text[at + 4 : end]:
+                return start, end
         at = text.find(" or ", at + 4)
     return None
 
 
-def _after_lead_in(text: str, start: int, end: int) -> bool:
-    """The list from `start` to `end` is a whole sentence after "Pick one:" (a short lead-in)."""
-    if start == 0 or text[start - 1] != ":" or not (end == len(text) or text[end] in ".\n"):
-        return False
-    lead_in = max(map(lambda stop: text.rfind(stop, 0, start - 1), ".?!;\n")) + 1
-    return 0 < len(text[lead_in : start - 1].split()) <= LEAD_IN_WORDS
+def _list_after_lead_in(text: str) -> tuple[int, int] | None:
+    at = text.find(":")
+    looked = 0
+    while at != -1 and looked < _OR_LOOKED_AT:
+        looked += 1
+        lead_in = text[_sentence_start(text, at, ".?!;\n") : at].split()
+        start = at + 1
+        while start < len(text) and text[start] in " \t":
+            start += 1
+        if start < len(text) and text[start] == "\n":  # the list may stand on the next line
+            start += 1
+        found = _CLAUSE_END.search(text, start)
+        end = found.start() if found is not None else len(text)
+        if 0 < len(lead_in) <= LEAD_IN_WORDS and (end == len(text) or text[end] in ".?\n") and any(
+            word.strip("\"'*()").lower() in _CHOOSING for word in lead_in
+        ):
+            items = text[start:end].split(",")
+            last = items[-1].rsplit(" or ", 1)
+            items[-1:] = last
+            if len(items) >= 3 and _answers(items, letters=True):
+                return start, end
+        at = text.find(":", at + 1)
+    return None
 
 
 def _offers_answers_for_item(prose: str) -> bool:
