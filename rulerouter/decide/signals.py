@@ -147,7 +147,7 @@ class Signals:
         values[_EDIT_REQUEST] = measure.opens_with_edit(prose)
         values[_PREMISES] = measure.count_premises(sampled.lower())
         values[_CLOSED_QUESTION] = measure.closed_question(prose)
-        values[_ARITHMETIC] = measure.arithmetic(text)
+        values[_ARITHMETIC] = measure.arithmetic(text) if values[_NUMBERS] else 0  # no number, no calculation
 
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())

@@ -258,8 +258,8 @@ def offered_answers(text: str) -> tuple[int, int] | None:
 
 # A lead-in that offers a choice names it ("Pick one:", "Options:", "Choose from the following
 # list:"); "METHODS:" or "Input:" before a comma-separated sentence offers none.
-_CHOOSING = frozenset(("pick", "choose", "select", "answer", "options", "choices", "categories", "labels", "classes",
-                       "topics", "candidates"))
+_CHOOSING = ("pick", "choose", "select", "answer", "options", "choices", "categories", "labels", "classes", "topics",
+             "candidates")
 _NOT_IN_ANSWERS = frozenset("=[]{}<>$\\|`")
 
 
@@ -296,11 +296,26 @@ def _list_ending_a_question(text: str) -> tuple[int, int] | None:
 
 
 def _list_after_lead_in(text: str) -> tuple[int, int] | None:
-    at = text.find(":")
-    looked = 0
-    while at != -1 and looked < _OR_LOOKED_AT:
-        looked += 1
-        lead_in = text[_sentence_start(text, at, ".?!;\n") : at].split()
+    if ":" not in text:
+        return None
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: positions would shift
+        lowered = text
+    colons = set()
+    for word in _CHOOSING:
+        if word not in lowered:
+            continue
+        at = lowered.find(word)
+        while at != -1 and len(colons) < _OR_LOOKED_AT:
+            after = at + len(word)
+            if (at == 0 or not lowered[at - 1].isalnum()) and (after == len(text) or not lowered[after].isalnum()):
+                found = _CLAUSE_END.search(text, after)
+                if found is not None and text[found.start()] == ":" and found.start() - after <= 60:
+                    colons.add(found.start())
+            at = lowered.find(word, after)
+    for at in sorted(colons):
+        if len(text[_sentence_start(text, at, ".?!;:\n") : at].split()) > LEAD_IN_WORDS:
+            continue
         start = at + 1
         while start < len(text) and text[start] in " \t":
             start += 1
@@ -308,15 +323,11 @@ def _list_after_lead_in(text: str) -> tuple[int, int] | None:
             start += 1
         found = _CLAUSE_END.search(text, start)
         end = found.start() if found is not None else len(text)
-        if 0 < len(lead_in) <= LEAD_IN_WORDS and (end == len(text) or text[end] in ".?\n") and any(
-            word.strip("\"'*()").lower() in _CHOOSING for word in lead_in
-        ):
+        if end == len(text) or text[end] in ".?\n":
             items = text[start:end].split(",")
-            last = items[-1].rsplit(" or ", 1)
-            items[-1:] = last
+            items[-1:] = items[-1].rsplit(" or ", 1)
             if len(items) >= 3 and _answers(items, letters=True):
                 return start, end
-        at = text.find(":", at + 1)
     return None
 
 
@@ -355,6 +366,7 @@ def _ends_with_closed_question(prose: str) -> bool:
 # \\times \\frac{22}{7}$$", "What is 17 × 23 + 5?"). A variable ("x", "$n^2$"), a word problem's
 # story or a proof to write makes it maths beyond arithmetic.
 ARITHMETIC_WORDS = 8  # words (two or more letters) outside the maths, at most
+ARITHMETIC_TOKENS = 30  # whitespace-separated pieces outside the maths, at most
 ARITHMETIC_CHARS = 1_500  # a longer text is no bare calculation
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.S)
 # LaTeX commands and their text arguments: \frac and \times are operators, \text{cm} a unit.
@@ -372,22 +384,33 @@ def arithmetic(text: str) -> int:
 
     Its maths (``$…$``, ``$$…$$``, ``\\[…\\]``, ``\\(…\\)``, or a bare ``17 × 23``) holds digits
     and, LaTeX commands aside, no letter; no single-letter word stands for a variable outside it;
-    and at most `ARITHMETIC_WORDS` words surround it. Multiple-choice option lines are left out.
+    and at most `ARITHMETIC_WORDS` words (`ARITHMETIC_TOKENS` pieces) surround it.
+    Multiple-choice option lines are left out. Most texts are ruled out by their length or their
+    number of pieces before any pattern runs.
     """
-    if len(text) > ARITHMETIC_CHARS or not _DIGIT.search(text):
+    if len(text) > ARITHMETIC_CHARS:
         return 0
-    text = _OPTION_LINE.sub(" ", text) if "\n" in text else text
+    latex = "$" in text or "\\" in text
+    if not latex and len(text.split(None, ARITHMETIC_TOKENS)) > ARITHMETIC_TOKENS or not _DIGIT.search(text):
+        return 0
+    if "\n" in text:
+        text = _OPTION_LINE.sub(" ", text)
     digits = False
-    for span in _MATH_SPAN.finditer(text):
-        maths = _LATEX_WORDS.sub(" ", next(part for part in span.groups() if part is not None))
-        if _LETTER.search(maths):
-            return 0
-        digits = digits or _DIGIT.search(maths) is not None
-    prose = _MATH_SPAN.sub(" ", text)
+    prose = text
+    if latex:
+        for span in _MATH_SPAN.finditer(text):
+            maths = _LATEX_WORDS.sub(" ", next(part for part in span.groups() if part is not None))
+            if _LETTER.search(maths):
+                return 0
+            digits = digits or _DIGIT.search(maths) is not None
+        prose = _MATH_SPAN.sub(" ", text)
     if not digits and not _BARE_OPERATION.search(prose):
         return 0
+    tokens = prose.split(None, ARITHMETIC_TOKENS)
+    if len(tokens) > ARITHMETIC_TOKENS:
+        return 0
     words = 0
-    for token in prose.split():
+    for token in tokens:
         letters = sum(1 for c in token if c.isalpha())
         if letters == 1:
             bare = token.strip(".,:;?!()")
