@@ -62,7 +62,7 @@ def test_loading_a_policy_and_deciding_loads_nothing_that_calls_models():
 
 #: What deciding loads only for a policy that uses signals, languages, scores, classifiers or examples.
 SIGNALS_AND_FEATURES = {"rulerouter.decide.signals", "rulerouter.decide.language_guess", "rulerouter.decide.cue_phrases",
-                        "rulerouter.decide.text_measures", "rulerouter.decide.scores", "rulerouter.decide.signal_conditions",
+                        "rulerouter.decide.text_measures", "rulerouter.decide.request_forms", "rulerouter.decide.scores", "rulerouter.decide.signal_conditions",
                         "rulerouter.decide.classifier", "rulerouter.decide.feature_table", "rulerouter.decide.text_features",
                         "rulerouter.decide.similarity"}
 

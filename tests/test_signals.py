@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rulerouter.decide import request_forms as forms
 from rulerouter.decide import text_measures as measure
 from rulerouter.decide.inputs import Inputs
 from rulerouter.decide.language_guess import CODES, guess_language
@@ -168,7 +169,7 @@ def test_an_edit_request_is_told_by_its_opening_verb() -> None:
     assert value("Write a program that can translate Roman numerals to integers.", "edit_request") == 0
     assert value("Translated novels sell less than originals: why?", "edit_request") == 0
     assert value("", "edit_request") == 0
-    assert measure.opens_with_edit("  > please   rename the column") == 1
+    assert forms.opens_with_edit("  > please   rename the column") == 1
 
 
 def test_code_requests_without_code() -> None:
@@ -207,7 +208,7 @@ def test_constraint_puzzles_have_cues() -> None:
     assert value("Fill in the grid so that every row and every column holds 1 to 4.", "puzzle") == 3  # the grid, every row, every column
     assert value("Solve this riddle: what has keys but opens no locks?", "puzzle") == 1
     assert value("Write a short story about a lighthouse keeper.", "puzzle") == 0
-    assert measure.count_premises("if a then b. " * 50) == measure.PREMISES_LIMIT
+    assert forms.count_premises("if a then b. " * 50) == forms.PREMISES_LIMIT
 
 
 def test_a_closed_question_about_a_given_item_is_labelling() -> None:
@@ -234,7 +235,7 @@ def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
     assert value(f"{item} Each half of the shell is blue, red, white or yellow.", "closed_question") == 0
     assert value(f"{item} On which side, north, east, south or west, did the courier stop?", "closed_question") == 0
     # Two alternatives are a plain question; a long lead-in before the colon is a statement.
-    assert measure.offered_answers("So which is it, calling or waiting?") is None
+    assert forms.offered_answers("So which is it, calling or waiting?") is None
     assert value(f"{item}\nThe category of each player can be one of these: noob, random, average or pro.",
                  "closed_question") == 0
     assert value(f"{item}\nWould you say the customer is angry, worried, calm, or pleased?", "closed_question") == 1
@@ -242,9 +243,9 @@ def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
                  "Billing, Delivery, Returns, Account", "closed_question") == 1  # a list on its own line, no "or"
     assert value(f"{item}\nMETHODS: a randomised, double-blind, placebo-controlled trial.", "closed_question") == 0
     assert value(f"{item}\nInput: nums = [1,2,3], k = 2", "closed_question") == 0  # code, not answers
-    assert measure.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
-    assert measure.offered_answers("Pick one: a b c d e f g h, b, c or d.") is None
-    assert measure.offered_answers(" or a, b, c" * 10_000) is None  # bounded: stops after 50 tries
+    assert forms.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
+    assert forms.offered_answers("Pick one: a b c d e f g h, b, c or d.") is None
+    assert forms.offered_answers(" or a, b, c" * 10_000) is None  # bounded: stops after 50 tries
 
 
 def test_a_bare_calculation_is_arithmetic() -> None:

@@ -14,6 +14,7 @@ raises on any input, formats no explanation until one is read.
     signals.py            the signals measured on a text (code, maths, formats, constraints…)
     cue_phrases.py        the phrases behind the cue signals, found in one scan
     text_measures.py      structural measurements: fences, numbers, equations, lists
+    request_forms.py      what a request asks by its form: edit verb, premises, closed question, calculation
     language_guess.py     a rough language guess from scripts and stopwords
     scores.py             weighted sums of signals (`[scores.NAME]`)
 

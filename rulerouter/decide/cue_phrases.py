@@ -40,7 +40,7 @@ REASONING = [
 
 # A deduction: a conclusion asked of stated premises ("can we conclude", "does this entail",
 # "which of the following must be true"). The premises themselves ("If …, then …", "All … are
-# …") are counted by structure (`rulerouter.decide.text_measures.count_premises`).
+# …") are counted by structure (`rulerouter.decide.request_forms.count_premises`).
 DEDUCTION = [
     "deduce", "deduced", "deduction", "deductive", "logically", "infer", "inferred",
     "can we conclude", "can we say", "can we infer", "can we deduce", "can you conclude",

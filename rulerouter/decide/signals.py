@@ -15,7 +15,8 @@ for signals share one computation. The groups:
 * structure — code fences, question marks, code density, numbers, LaTeX, equations, list
   items, an opening edit verb, premise-shaped sentences, a closed question about a given item and a
   bare calculation, by C-level string operations (`find`, `count`, `bytes.translate`) on the text, or on
-  its first 12,000 and last 4,000 characters when it is longer (see `rulerouter.decide.text_measures`);
+  its first 12,000 and last 4,000 characters when it is longer (see `rulerouter.decide.text_measures`
+  and `rulerouter.decide.request_forms`);
 * language — `rulerouter.decide.language_guess` on the first 2,000 characters of prose;
 * request — `response_format`, `tools` and the number of user turns, read from the request;
 * size — words (counted up to 2,000) and lines;
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Mapping
 
 from ..policy.vocabulary import CODE_DENSITY_FLOOR, READING_WORDS, SIGNALS, WORDS_LIMIT
+from . import request_forms as forms
 from . import text_measures as measure
 from .cue_phrases import GROUP_NAMES, cue_scanner
 from .inputs import Inputs
@@ -144,10 +146,10 @@ class Signals:
         values[_EQUATIONS] = measure.count_equations(sampled)
         values[_NUMBERED] = measure.count_numbered_items(sampled)
         values[_COMMA_ITEMS] = measure.comma_items(sampled)
-        values[_EDIT_REQUEST] = measure.opens_with_edit(prose)
-        values[_PREMISES] = measure.count_premises(sampled.lower())
-        values[_CLOSED_QUESTION] = measure.closed_question(prose)
-        values[_ARITHMETIC] = measure.arithmetic(text) if values[_NUMBERS] else 0  # no number, no calculation
+        values[_EDIT_REQUEST] = forms.opens_with_edit(prose)
+        values[_PREMISES] = forms.count_premises(sampled.lower())
+        values[_CLOSED_QUESTION] = forms.closed_question(prose)
+        values[_ARITHMETIC] = forms.arithmetic(text) if values[_NUMBERS] else 0  # no number, no calculation
 
     def _language(self) -> None:
         self.language = guess_language(self._prose_text()[:LANGUAGE_SAMPLE].lower())
