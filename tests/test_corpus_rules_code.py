@@ -25,6 +25,13 @@ def test_nlbse_bugs_are_complex_questions_standard_and_features_left_out() -> No
         ("train/2", "How do I prune?", "standard", "question/bitcoin/bitcoin")]
 
 
+def test_nlbse_drops_the_issue_templates_html_comments_and_windows_line_ends() -> None:
+    body = ("<!--\r\nIf you have a question rather than reporting a bug, go to the forum.\r\n-->\r\n\r\n\r\n"
+            "**Describe the bug**\r\ncv2.imread returns None <!-- what you saw --> on PNG files\r\n<!-- unclosed")
+    got = list(code.nlbse_candidates([{"repo": "opencv/opencv", "label": "bug", "title": "imread fails", "body": body}]))
+    assert got[0].prompt == "imread fails\n\n**Describe the bug**\ncv2.imread returns None  on PNG files"
+
+
 def rosetta_page(title: str, categories: list[str], body: str) -> str:
     cats = ", ".join(f'"{c}"' for c in categories)
     return (f'+++\ntitle = "{title}"\n[extra]\nid = 1\n[taxonomies]\ncategories = [{cats}]\n'

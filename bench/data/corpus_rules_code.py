@@ -72,11 +72,18 @@ def html_text(fragment: str) -> str:
 NLBSE_TIERS = {"bug": "complex", "question": "standard"}
 
 
+# HTML comments in an issue body are the project's issue template speaking ("If you have a
+# question rather than reporting a bug please go to the forum…"): invisible on GitHub, not what
+# the reporter wrote, and the same for every label of a project. They go.
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+
+
 def nlbse_candidates(rows: Iterable[dict]) -> Iterator[Candidate]:
     """``rows``: the ``repo, created_at, label, title, body`` rows of ``data/issues_train.csv``."""
     for n, row in enumerate(rows):
         tier = NLBSE_TIERS.get(row.get("label", ""))
-        title, body = row.get("title", "").strip(), row.get("body", "").strip()
+        body = re.sub(r"\n{3,}", "\n\n", _HTML_COMMENT.sub("", row.get("body", "").replace("\r\n", "\n")))
+        title, body = row.get("title", "").strip(), body.strip()
         if tier and title:
             prompt = f"{title}\n\n{body}" if body else title
             yield Candidate(f"train/{n}", prompt, tier, f"{row['label']}/{row.get('repo', '')}")
