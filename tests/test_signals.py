@@ -243,6 +243,14 @@ def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
                  "Billing, Delivery, Returns, Account", "closed_question") == 1  # a list on its own line, no "or"
     assert value(f"{item}\nMETHODS: a randomised, double-blind, placebo-controlled trial.", "closed_question") == 0
     assert value(f"{item}\nInput: nums = [1,2,3], k = 2", "closed_question") == 0  # code, not answers
+    # A choice the asker makes for themselves is advice, whatever answers it offers.
+    story = "We are four adults and two kids flying in from Chicago for a week in late May."
+    assert value(f"{story} Which is the better base for day trips: Florence, Bologna, Siena or Lucca?",
+                 "closed_question") == 0  # runs on from the asker's story: nothing set apart or pointed at
+    assert value(f"{story}\n\nShould we stay in Florence, Bologna, Siena or Lucca?", "closed_question") == 0  # "we"
+    assert value(f"{story}\nShould I book the hotel now or wait?", "closed_question") == 0  # "I"
+    assert value('A customer wrote: "I want to verify my identity before my trip next week, how?"\n'
+                 "Is it about verify my identity, card arrival, or top up?", "closed_question") == 1  # "my" in an answer
     assert forms.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
     assert forms.offered_answers("Pick one: a b c d e f g h, b, c or d.") is None
     assert forms.offered_answers(" or a, b, c" * 10_000) is None  # bounded: stops after 50 tries

@@ -156,6 +156,16 @@ def _answers(pieces: list[str], letters: bool) -> bool:
     return True
 
 
+# A choice the asker makes for themselves ("Should I learn Python, Go or Rust?", "Which city
+# should we stay in: Florence, Siena or Lucca?") is a request for advice, not a label for an item.
+# Subjects only: "my" and "our" are common inside the answers themselves ("verify my identity").
+_FIRST_PERSON = frozenset(("i", "i'm", "i've", "i'd", "i'll", "we", "we're", "we've", "we'd", "we'll"))
+
+
+def _for_the_asker(question: str) -> bool:
+    return any(word.strip("\"'()*,.:;?!").lower().replace("’", "'") in _FIRST_PERSON for word in question.split())
+
+
 def _sentence_start(text: str, before: int, ends: str) -> int:
     return max(text.rfind(end, 0, before) for end in ends) + 1
 
@@ -172,7 +182,8 @@ def _list_ending_a_question(text: str) -> tuple[int, int] | None:
             items = text[start:at].rstrip().rstrip(",").split(",")
             # After a colon the list starts the sentence; else its first piece holds the question too.
             listed = items if start and text[start - 1] == ":" else items[1:]
-            if len(items) >= 3 and _answers([text[at + 4 : end], *listed], letters=False) and "," not in text[at + 4 : end]:
+            if len(items) >= 3 and _answers([text[at + 4 : end], *listed], letters=False) and "," not in text[at + 4 : end] \
+                    and not _for_the_asker(text[_sentence_start(text, at, ".?!\n") : end]):
                 return start, end
         at = text.find(" or ", at + 4)
     return None
@@ -197,7 +208,8 @@ def _list_after_lead_in(text: str) -> tuple[int, int] | None:
                     colons.add(found.start())
             at = lowered.find(word, after)
     for at in sorted(colons):
-        if len(text[_sentence_start(text, at, ".?!;:\n") : at].split()) > LEAD_IN_WORDS:
+        lead_in = text[_sentence_start(text, at, ".?!;:\n") : at]
+        if len(lead_in.split()) > LEAD_IN_WORDS or _for_the_asker(lead_in):
             continue
         start = at + 1
         while start < len(text) and text[start] in " \t":
@@ -214,13 +226,37 @@ def _list_after_lead_in(text: str) -> tuple[int, int] | None:
     return None
 
 
+# An item given to be labelled stands apart from the question about it: quoted ('"I ordered my
+# card but it is not here"'), after a label of its own at a line's start ("Message: …", "Tweet:
+# …"), or in a paragraph of its own. A question that runs on from the asker's own story ("We are
+# four adults flying in from Chicago. Which is the better base: Florence, Siena or Lucca?") is
+# advice, whatever answers it offers.
+_QUOTED = re.compile(r"[\"“][^\"“”\n]*?\s[^\"“”\n]*?\s[^\"“”\n]*?[\"”]")
+_LABELLED_LINE = re.compile(r"(?m)^[ \t]*[A-Z][A-Za-z ]{0,24}:[ \t]*\S")
+
+
+# Or the question points at it: "Which describes it best: …?", "Is this review…", "the following".
+_POINTING = frozenset(("it", "its", "this", "these", "that", "above", "below", "following"))
+
+
+def _stands_apart(rest: str) -> bool:
+    return "\n\n" in rest.strip() or _QUOTED.search(rest) is not None or _LABELLED_LINE.search(rest) is not None
+
+
+def _points_at_item(question: str) -> bool:
+    return any(word.strip("\"'()*,.:;?!").lower() in _POINTING for word in question.split())
+
+
 def _offers_answers_for_item(prose: str) -> bool:
     sampled = prose if len(prose) <= 4_000 else prose[:2_000] + "\n" + prose[-2_000:]
     found = offered_answers(sampled)
     if found is None:
         return False
     rest = sampled[: found[0]] + " " + sampled[found[1] :]
-    return len(rest.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS
+    if len(rest.split(None, GIVEN_ITEM_WORDS)) <= GIVEN_ITEM_WORDS:
+        return False
+    asked = sampled[max(0, found[0] - 200) : found[0]]  # the question or lead-in before the answers
+    return _stands_apart(rest) or _points_at_item(asked[asked.rfind("\n") + 1 :])
 
 
 def _ends_with_closed_question(prose: str) -> bool:
@@ -235,13 +271,17 @@ def _ends_with_closed_question(prose: str) -> bool:
     start = end.end() if end is not None else 0
     question = body[start:].lower()
     words = question.split()
-    if not words:
+    if not words or _for_the_asker(question):
         return False
     opens_closed = words[0].strip("\"'(*") in _AUXILIARIES and not (len(words) > 2 and words[1] == "you" and words[2] in _ASKING)
     if not opens_closed and not ("," in question and _OPTIONS.search(question)):
         return False
     before = prose[max(0, offset - 400) : offset + start]
-    return len(before.split(None, GIVEN_ITEM_WORDS)) > GIVEN_ITEM_WORDS
+    if len(before.split(None, GIVEN_ITEM_WORDS)) <= GIVEN_ITEM_WORDS:
+        return False
+    asked = body[-200:]
+    # Offered answers: only about an item the question points at or that stands apart.
+    return opens_closed or _points_at_item(asked[asked.rfind("\n") + 1 :]) or _stands_apart(before)
 
 
 # A calculation on given numbers (the standard tier's arithmetic, docs/tiers.md): the maths in
