@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import quality as bench_quality
+from bench.data import quality_exams as qe
 from bench.data import quality_sources as qs
 
 
@@ -78,6 +79,84 @@ def test_leval_records_fill_the_template_with_the_document_and_score_both_models
     assert [(r["id"], r["category"], r["quality"]) for r in got] == [
         ("leval/quality/0", "quality", {"strong": 1.0, "weak": 0.0}), ("leval/quality/1", "quality", {"strong": 1.0, "weak": 1.0})]
     assert got[0]["prompt"] == "Document is as follows. Long text. Question: Q1\nA. x\nB. y Answer: "
+
+
+def test_gaokao_score_is_the_authors_share_of_marks_with_half_marks_for_a_right_subset_in_physics() -> None:
+    assert qe.gaokao_score(["B", "C"], ["B", "C"]) == 1.0 and qe.gaokao_score(["B", "D"], ["B", "C"]) == 0.5
+    assert qe.gaokao_score(["B"], ["B", "C"]) == 0.0  # another number of sub-answers earns nothing
+    assert qe.gaokao_score(["AC"], ["ACD"]) == 0.0 and qe.gaokao_score(["AC"], ["ACD"], partial=True) == 0.5
+    assert qe.gaokao_score(["AB"], ["ACD"], partial=True) == 0.0 and qe.gaokao_score([""], ["A"], partial=True) == 0.0
+    assert qe.gaokao_score([], []) == 0.0
+
+
+def test_gaokao_records_pair_the_two_models_by_index_and_question_and_keep_the_authors_instruction() -> None:
+    strong = {"keyword": "2010-2022_Physics_MCQs", "prompt": "请你做一道物理选择题。\n",
+              "example": [{"index": 0, "question": "Q0 (A) x (B) y\n", "standard_answer": ["AB"], "model_answer": ["AB"],
+                           "model_output": "【答案】AB <eoa>" * 4},
+                          {"index": 1, "question": "Q1", "standard_answer": ["C"], "model_answer": ["C"]},
+                          {"index": 2, "question": "Q2", "standard_answer": ["D"], "model_answer": ["D"]},
+                          {"index": 3, "question": "Q3", "standard_answer": ["A"], "model_answer": ["A"]}]}
+    weak = [{"index": 0, "question": "Q0 (A) x (B) y", "standard_answer": ["AB"], "model_answer": ["A"]},
+            {"index": 1, "question": "Q1 edited later", "standard_answer": ["C"], "model_answer": ["C"]},
+            {"index": 2, "question": "Q2", "standard_answer": ["B"], "model_answer": ["B"]}]  # another key; no 3
+    (rec,) = qe.gaokao_records("2010-2022_Physics_MCQs", strong, weak)
+    assert rec["id"] == "gaokao/2010-2022_Physics_MCQs/0" and rec["category"] == "2010-2022_Physics_MCQs"
+    assert rec["prompt"] == "请你做一道物理选择题。\nQ0 (A) x (B) y" and rec["source"] == "gaokao"
+    assert rec["quality"] == {"strong": 1.0, "weak": 0.5} and rec["output_tokens"] > 0
+
+
+def test_lawbench_scores_follow_the_authors_rules_with_the_categories_read_from_the_request() -> None:
+    listed = "确定以下咨询的类别，类别包括：婚姻家庭、劳动纠纷、侵权、知识产权。将答案写在[类别]和<eoa>之间。\n咨询：…"
+    assert qe.lawbench_score("ABCD", "…", "[正确答案]B<eoa>", "正确答案：B。") == 1.0
+    assert qe.lawbench_score("ABCD", "…", "B或者C", "正确答案:B。") == 0.0  # another option written too
+    assert qe.lawbench_score("ABCD", "…", "[正确答案]E<eoa>", "[正确答案]E<eoa>") is None  # not an option
+    assert qe.lawbench_score("label", listed, "[类别]劳动纠纷<eoa>", "劳动纠纷") == 1.0
+    assert qe.lawbench_score("label", listed, "[类别]知识产权<eoa>，也涉及侵权", "知识产权") == 0.0  # two named
+    assert qe.lawbench_score("label", listed, "[类别]婚姻家庭<eoa>", "赔偿") is None  # key outside the list: left out
+    assert qe.lawbench_score("label", "no list", "婚姻家庭", "婚姻家庭") is None
+    assert qe.lawbench_score("labels", listed.replace("类别包括", "标签包括"), "婚姻家庭、侵权、劳动纠纷",
+                             "类别:婚姻家庭、侵权。") == pytest.approx(0.8)
+    assert qe.lawbench_score("labels", listed, "无", "类别:侵权。") == 0.0
+    assert qe.lawbench_score("amount", "…", "[金额]8500元<eoa>", "上文涉及到的犯罪金额:8500.0元。") == 1.0
+    assert qe.lawbench_score("amount", "…", "共计8,500元", "上文涉及到的犯罪金额:8500.0元。") == 0.0
+    assert qe.lawbench_score("amount", "…", "1", "金额不明") is None
+
+
+def test_lawbench_records_keep_items_both_models_were_asked_alike_and_that_the_authors_score() -> None:
+    ask = [{"role": "HUMAN", "prompt": " 请你选出一个正确的答案。A:x;B:y "}]
+    strong = {"0": {"origin_prompt": ask, "prediction": "[正确答案]A<eoa>", "refr": "正确答案：A。"},
+              "2": {"origin_prompt": ask, "prediction": "A", "refr": "正确答案：B。"},
+              "1": {"origin_prompt": [{"role": "HUMAN", "prompt": "other"}], "prediction": "A", "refr": "正确答案：A。"},
+              "3": {"origin_prompt": ask, "prediction": "A", "refr": "no letter"}}
+    weak = {"0": {"origin_prompt": ask, "prediction": "B", "refr": "正确答案：A。"},
+            "1": {"origin_prompt": [{"role": "HUMAN", "prompt": "asked otherwise"}], "prediction": "A", "refr": "正确答案：A。"},
+            "2": {"origin_prompt": ask, "prediction": "B", "refr": "正确答案：B。"},
+            "3": {"origin_prompt": ask, "prediction": "A", "refr": "no letter"}}
+    got = list(qe.lawbench_records("1-2", strong, weak))
+    assert [(r["id"], r["quality"]) for r in got] == [("lawbench/1-2/0", {"strong": 1.0, "weak": 0.0}),
+                                                      ("lawbench/1-2/2", {"strong": 0.0, "weak": 1.0})]
+    assert got[0]["prompt"] == "请你选出一个正确的答案。A:x;B:y" and got[0]["category"] == "1-2"
+
+
+def test_llmeval2_quality_is_the_share_of_points_the_graders_gave_and_pairs_need_the_same_question() -> None:
+    assert qe.llmeval2_share({"Correctness": 3, "Explanation Correctness": 1}) == pytest.approx(0.8)
+    assert qe.llmeval2_share({"Accuracy": 5, "Informativeness": 3, "Fluency": 2, "Logicality": 2}) == pytest.approx(12 / 14)
+    assert qe.llmeval2_share({}) is None and qe.llmeval2_share({"Style": 3}) is None
+    assert qe.llmeval2_share({"Correctness": "3"}) is None
+
+    def row(question: str, model: str, asked: str, stars: dict, kind: str = "A") -> dict:
+        return {"question_uuid": question, "llm_name": model, "type": kind, "stars": stars,
+                "dialog": [{"role": "user", "content": asked}, {"role": "llm", "content": "答" * 40}]}
+
+    graded = [row("Law_1", "GPT4", " 诉讼时效期间是多长？ ", {"Correctness": 3, "Explanation Correctness": 2}),
+              row("Law_1", "GPT3.5", " 诉讼时效期间是多长？ ", {"Correctness": 1, "Explanation Correctness": 1}),
+              row("Law_1", "moss", " 诉讼时效期间是多长？ ", {"Correctness": 3, "Explanation Correctness": 2}),
+              row("Law_2", "GPT4", "如何学好法律？", {"Accuracy": 5, "Informativeness": 3, "Fluency": 3, "Logicality": 3}, "B"),
+              row("Law_2", "GPT3.5", "如何学好民法？", {"Accuracy": 5, "Informativeness": 3, "Fluency": 3, "Logicality": 3}, "B"),
+              row("Law_3", "GPT4", "只有一个模型", {"Correctness": 3, "Explanation Correctness": 2})]
+    (rec,) = qe.llmeval2_records("Law", graded)
+    assert rec["id"] == "llmeval2/Law_1" and rec["category"] == "Law/objective" and rec["prompt"] == "诉讼时效期间是多长？"
+    assert rec["quality"] == {"strong": 1.0, "weak": 0.4} and rec["source"] == "llmeval2"
 
 
 class FakeContamination:

@@ -7,8 +7,9 @@ no policy, classifier or rule may be fitted or tuned on them, and none of them i
 training corpus (``bench/quality.py`` drops any that is).
 
 Standard library and rulerouter's token estimate; ``bench/quality.py`` turns the records into a
-labelled file for ``rulerouter eval`` and reports the figures. The sources, their pins and why
-they were chosen are in ``docs/quality-data.md``.
+labelled file for ``rulerouter eval`` and reports the figures. The exam, legal and subject
+sources (GAOKAO-Bench, LawBench, LLMEval-2) are read by ``quality_exams.py``. The sources, their
+pins and why they were chosen are in ``docs/quality-data.md``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ from rulerouter.decide.inputs import estimate_tokens
 
 try:
     from .corpus_mirror import Mirror
+    from .quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
+                                load_lawbench, load_llmeval2)
 except ImportError:
     from corpus_mirror import Mirror
+    from quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
+                               load_lawbench, load_llmeval2)
 
 __all__ = ["QUALITY_SOURCES", "QualitySource", "check_input_predictions", "cruxeval_prompt", "cruxeval_records",
            "leval_options", "leval_records", "leval_score", "theoremqa_records"]
@@ -281,4 +286,10 @@ QUALITY_SOURCES: tuple[QualitySource, ...] = (
     QualitySource("cruxeval", "facebookresearch/cruxeval", CRUXEVAL_COMMIT, "gpt-3.5-turbo-0613", "codellama-7b",
                   load_cruxeval, (("gpt-3.5-turbo-0613 generations", CRUXEVAL_GPT35_COMMIT),)),
     QualitySource("leval", "OpenLMLab/LEval", LEVAL_COMMIT, "gpt-4-32k (2023)", "gpt-3.5-turbo-16k-0613", load_leval),
+    QualitySource("gaokao", "OpenLMLab/GAOKAO-Bench", GAOKAO_COMMIT, "gpt-4-0314", "gpt-3.5-turbo (April 2023)",
+                  load_gaokao, (("gpt-3.5-turbo answers", GAOKAO_GPT35_COMMIT),)),
+    QualitySource("lawbench", "open-compass/LawBench", LAWBENCH_COMMIT, "gpt-4 (2023)", "gpt-3.5-turbo-0613",
+                  load_lawbench),
+    QualitySource("llmeval2", "llmeval/llmeval-2", LLMEVAL2_COMMIT, "gpt-4 (mid 2023)", "gpt-3.5 (mid 2023)",
+                  load_llmeval2),
 )
