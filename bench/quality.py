@@ -28,6 +28,7 @@ built training corpus are dropped and counted.
 
     .venv/bin/python bench/quality.py                 # build what is missing, then report
     .venv/bin/python bench/quality.py -c rules/default.toml --format json
+    .venv/bin/python bench/quality.py --by-category   # and each source's categories
     .venv/bin/python bench/quality.py --fetch-list    # the fetch calls a build needs
 """
 
@@ -111,8 +112,13 @@ def build(sources: Iterable[QualitySource], mirrors: Path, out: Path, rebuild: b
     return manifest
 
 
+def top_category(routed: Any) -> str:
+    """A record's category up to its first "/" (TheoremQA's field, LLMEval-2's subject)."""
+    return str(routed.record.data.get("category") or "(none)").split("/", 1)[0]
+
+
 def report(policy: Path, out: Path, sources: Iterable[QualitySource], strong: str | None = None,
-           weak: str | None = None) -> dict[str, Any]:
+           weak: str | None = None, by_category: bool = False) -> dict[str, Any]:
     try:
         router = Router.from_file(policy)
     except PolicyError as exc:
@@ -128,8 +134,17 @@ def report(policy: Path, out: Path, sources: Iterable[QualitySource], strong: st
     groups["all sources"] = [r for rows in list(groups.values()) for r in rows]
     figures = {key: quality_report(router.policy, rows, strong, weak, 500) for key, rows in groups.items() if rows}
     tiers = {key: dict(collections.Counter(r.tier for r in rows)) for key, rows in groups.items()}
-    return {"policy": str(policy), "strong_tier": strong, "weak_tier": weak,
-            "sources": {key: {**f.to_dict(), "tiers": tiers[key]} for key, f in figures.items() if f is not None}}
+    result = {"policy": str(policy), "strong_tier": strong, "weak_tier": weak,
+              "sources": {key: {**f.to_dict(), "tiers": tiers[key]} for key, f in figures.items() if f is not None}}
+    if by_category:
+        parts: dict[str, list] = collections.defaultdict(list)
+        for key, rows in groups.items():
+            if key != "all sources":
+                for r in rows:
+                    parts[f"{key}/{top_category(r)}"].append(r)
+        result["categories"] = {key: f.to_dict() for key, rows in sorted(parts.items())
+                                if (f := quality_report(router.policy, rows, strong, weak, 500)) is not None}
+    return result
 
 
 def _pct(value: float | None) -> str:
@@ -146,6 +161,12 @@ def render(result: dict[str, Any], manifest: dict[str, Any]) -> str:
         lines.append(f"{key:<13}{f['requests']:>8}{models:>48}{f['all_strong']:>7.3f}{f['all_weak']:>7.3f}"
                      f"{_pct(f['strong_share']):>11}{f['quality']:>9.3f}{_pct(f['pgr']):>8}"
                      f"{_pct(f['random_share_for_equal_quality']):>11}{_pct(f['saving_fraction']):>10}")
+    if "categories" in result:
+        lines += ["", f"{'source/category':<48}{'prompts':>8}{'S':>7}{'W':>7}{'S - W':>7}{'to strong':>11}{'cost cut':>10}"]
+        for key, f in result["categories"].items():
+            lines.append(f"{key:<48}{f['requests']:>8}{f['all_strong']:>7.3f}{f['all_weak']:>7.3f}"
+                         f"{f['all_strong'] - f['all_weak']:>7.3f}{_pct(f['strong_share']):>11}"
+                         f"{_pct(f['saving_fraction']):>10}")
     lines.append("")
     for key, f in result["sources"].items():
         routed = ", ".join(f"{t} {n}" for t, n in sorted(f["tiers"].items(), key=lambda kv: -kv[1]))
@@ -166,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the quality files even when they are current")
+    ap.add_argument("--by-category", action="store_true",
+                    help="also report each source's categories (up to the first '/'): S, W, their gap, to strong")
     ap.add_argument("--format", choices=("text", "json"), default="text")
     ap.add_argument("--fetch-list", action="store_true", help="print the fetch calls a build needs and exit")
     args = ap.parse_args(argv)
@@ -176,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = build(QUALITY_SOURCES, args.mirrors, args.out, args.rebuild)
     except MirrorMissing as exc:
         raise SystemExit(f"cannot build the quality data: {exc}") from None
-    result = report(args.config, args.out, QUALITY_SOURCES, args.strong, args.weak)
+    result = report(args.config, args.out, QUALITY_SOURCES, args.strong, args.weak, args.by_category)
     print(json.dumps({**result, "data": manifest}, indent=2) if args.format == "json" else render(result, manifest))
     return 0
 

@@ -210,3 +210,23 @@ def test_report_gives_the_cost_cut_against_a_random_router_of_equal_quality(tmp_
     assert result["sources"]["all sources"]["requests"] == 4 and one["tiers"] == {"strong": 2, "cheap": 2}
     assert "45.0%" in bench_quality.render(result, {"one": {"strong_model": "big", "weak_model": "small",
                                                             "corpus_checked": True}})
+    assert "categories" not in result
+
+
+def test_by_category_reports_each_sources_top_level_categories(tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text(POLICY)
+    rows = [("prove a", "Math/Algebra", 1.0, 0.0), ("prove b", "Math/Geometry", 1.0, 1.0), ("chat c", "Law", 0.5, 0.5),
+            ("chat d", None, 1.0, 0.0)]
+    with open(tmp_path / "one.jsonl", "w") as f:
+        for n, (prompt, category, s, w) in enumerate(rows):
+            rec = {"id": str(n), "prompt": prompt, "quality": {"strong": s, "weak": w}, "output_tokens": 10}
+            f.write(json.dumps(rec if category is None else {**rec, "category": category}) + "\n")
+    src = qs.QualitySource("one", "o/one", "0" * 40, "big", "small", lambda m: [])
+    result = bench_quality.report(policy, tmp_path, [src], by_category=True)
+    cats = result["categories"]
+    assert list(cats) == ["one/(none)", "one/Law", "one/Math"]
+    assert (cats["one/Math"]["requests"], cats["one/Math"]["all_strong"], cats["one/Math"]["all_weak"]) == (2, 1.0, 0.5)
+    assert cats["one/Math"]["strong_share"] == 1.0 and cats["one/Law"]["strong_share"] == 0.0
+    text = bench_quality.render(result, {})
+    assert "one/Math" in text and "S - W" in text
