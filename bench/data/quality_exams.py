@@ -101,10 +101,10 @@ def load_gaokao(m: Mirror) -> list[dict]:
 LAWBENCH_COMMIT = "e30981bb3ff54c41571f222e0b23e92d27375388"
 LAWBENCH_STRONG, LAWBENCH_WEAK = "GPT4", "GPT-3.5-turbo-0613"
 # task -> how the authors score one prediction (evaluation/evaluation_functions/): option letters
-# ("ABCD"), the key's letter and no other of them written; "label", the one category of the key and no other of the
-# categories the request lists; "labels", the F1 of the listed categories named against the key's;
-# "amount", the key's amount among the numbers written. The other tasks are scored by ROUGE-L, GLEU
-# or F1 over segmented or converted text (jieba, cn2an), not reproduced here.
+# ("ABCD"), the key's letter and no other of them written; "label", the key's category and no other
+# of the categories the request lists; "labels", the F1 of the listed categories named against the
+# key's; "amount", the key's amount among the numbers written. The other tasks are scored by
+# ROUGE-L, GLEU or F1 over segmented or converted text (jieba, cn2an), not reproduced here.
 LAWBENCH_TASKS = {"1-2": "ABCD", "2-2": "label", "2-3": "labels", "2-4": "label", "2-8": "ABCDE",
                   "3-6": "ABCD", "3-7": "amount"}
 _KEY_LETTER = re.compile("[A-E]")
