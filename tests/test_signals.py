@@ -88,6 +88,14 @@ def test_equations_need_operands_with_the_same_spacing_on_both_sides() -> None:
     assert measure.count_equations("x = 1 " * 100) == measure.EQUATIONS_LIMIT
 
 
+def test_a_markup_tags_brackets_are_no_comparison() -> None:
+    assert measure.count_equations("【答案】A<eoa> 【答案】B<eoa>") == 0  # an answer marker after a word
+    assert measure.count_equations("List<String> names and text<br/>more") == 0
+    assert measure.count_equations('a<span class="x">b</span>c') == 0
+    assert measure.count_equations("if a<b then c>d") == 2  # no tag: a tag's attributes have values
+    assert measure.count_equations("x<y and y>z") == 2
+
+
 def test_latex_and_word_problems() -> None:
     assert value(r"Compute $$\int_0^1 x^2\,dx$$ and \frac{1}{2}", "latex") == 3
     assert value(r"C:\Users\me\file.txt", "latex") == 0

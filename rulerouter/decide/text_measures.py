@@ -93,6 +93,24 @@ def _between_operands(text: str, at: int, width: int) -> bool:
     return (before.isalnum() or before in _LEFT_OPERAND) and (after.isalnum() or after in _RIGHT_OPERAND)
 
 
+# A markup tag is no comparison: "A<eoa>", "text<br/>more", '<span class="x">' (a tag has no
+# attributes, or attributes with values, so "if a<b then c>d" stays two comparisons).
+_MARKUP_TAG = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9_:-]{0,30}(?:\s+[A-Za-z_:][A-Za-z0-9_:.-]*=(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s\"'<>=]+))*\s*/?>"
+)
+
+
+def _in_markup_tag(text: str, at: int) -> bool:
+    """Is the `<` or `>` at `at` a markup tag's bracket?"""
+    if text[at] == "<":
+        return _MARKUP_TAG.match(text, at) is not None
+    opening = text.rfind("<", max(0, at - 240), at)
+    if opening == -1:
+        return False
+    tag = _MARKUP_TAG.match(text, opening)
+    return tag is not None and tag.end() == at + 1
+
+
 def count_equations(text: str) -> int:
     """Equation-like operators and maths symbols in `text`, up to `EQUATIONS_LIMIT`."""
     found = 0
@@ -101,7 +119,7 @@ def count_equations(text: str) -> int:
         at = text.find(operator)
         looked = 0
         while at >= 0 and looked < _OCCURRENCES_LOOKED_AT:
-            if _between_operands(text, at, 1):
+            if _between_operands(text, at, 1) and not (operator in "<>" and _in_markup_tag(text, at)):
                 found += 1
                 if found >= EQUATIONS_LIMIT:
                     return found
