@@ -70,7 +70,7 @@ class Classifier:
         return tuple([e / norm for e in exps])
 
     def probabilities(self, inputs: Inputs, source: str) -> tuple[float, ...]:
-        cache = inputs._store()
+        cache = inputs._cache
         key = (self, source)
         found = cache.get(key)
         if found is None:

@@ -108,7 +108,7 @@ class FeatureTable:
 
     def measure(self, inputs: Inputs, source: str) -> Measured:
         """The (cached) measurement of one text source of a request."""
-        cache = inputs._store()
+        cache = inputs._cache
         key = (self, source)
         found = cache.get(key)
         if found is None:

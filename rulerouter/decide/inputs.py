@@ -89,7 +89,7 @@ class Scanner(Protocol):
 class Inputs:
     """One request as `decide()` sees it, with per-source caches filled on first use.
 
-    The cache is one dict created on first use: keyed by a source name for lower-cased text,
+    The cache is one dict, made with the request: keyed by a source name for lower-cased text,
     by a scanner for keyword hits, and by tuples for the rarer message texts and word counts.
     Signals (`rulerouter.decide.signals`) have their own slot, filled only when a rule asks for one.
     """
@@ -135,7 +135,7 @@ class Inputs:
         self.repaired: tuple[str, ...] = tuple(repaired)
         self._request = request
         self._params = params
-        self._cache: dict[Any, Any] | None = None
+        self._cache: dict[Any, Any] = {}
         self._signals: dict[str, Any] | None = None
 
     @property
@@ -187,19 +187,13 @@ class Inputs:
             built.append({"role": "user", "content": self.prompt})
         return built
 
-    def _store(self) -> dict[Any, Any]:
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        return cache
-
     def text(self, source: str) -> str:
         if self.messages is None:  # the common case: a prompt (and maybe a system prompt)
             if source == "system":
                 return self.system_prompt or ""
             if source != "all" or self.system_prompt is None:
                 return self.prompt or ""
-        cache = self._store()
+        cache = self._cache
         key = ("text", source)
         text = cache.get(key)
         if text is None:
@@ -216,14 +210,14 @@ class Inputs:
         return "\n".join(texts)
 
     def lowered(self, source: str) -> str:
-        cache = self._store()
+        cache = self._cache
         text = cache.get(source)
         if text is None:
             text = cache[source] = self.text(source).lower()
         return text
 
     def hits(self, scanner: Scanner) -> set[int]:
-        cache = self._store()
+        cache = self._cache
         found = cache.get(scanner)
         if found is None:
             source = scanner.source
@@ -233,7 +227,7 @@ class Inputs:
 
     def words_upto(self, source: str, limit: int) -> int:
         """Word count of `source`, exact below `limit`; cached so thresholds share one count."""
-        cache = self._store()
+        cache = self._cache
         key = ("words", source)
         cached = cache.get(key)
         if cached is not None:

@@ -92,7 +92,7 @@ class ScoreTest(Matcher):
         self.key = ("score", score, source)
 
     def value(self, inputs: Inputs) -> float:
-        cache = inputs._store()
+        cache = inputs._cache
         value = cache.get(self.key)
         if value is None:
             value = cache[self.key] = self.score.value(signals_of(inputs, self.source))

@@ -54,7 +54,7 @@ class ExampleSet:
         return best / math.sqrt(count), scores.index(best)
 
     def nearest(self, inputs: Inputs, source: str) -> tuple[float, int]:
-        cache = inputs._store()
+        cache = inputs._cache
         key = (self, source)
         found = cache.get(key)
         if found is None:

@@ -149,7 +149,7 @@ def extract_slow(text: str) -> Features:
 
 def features_of(inputs: Inputs, source: str) -> Features:
     """The (cached) features of one text source of a request."""
-    cache = inputs._store()
+    cache = inputs._cache
     key = ("features", source)
     found = cache.get(key)
     if found is None:
