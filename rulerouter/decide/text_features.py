@@ -130,8 +130,11 @@ def extract(text: str) -> Features:
     sampled = text if len(text) <= SAMPLED else sample(text)
     if sampled.isascii():  # the table lower-cases; punctuation runs have no letters to lower
         raw = sampled.encode("ascii")
-        words = raw.translate(_WORD_TABLE).decode("ascii").split()
-        return Features(set(words), set(raw.translate(None, _ALNUM).decode("ascii").split()))
+        # The table leaves letters, digits and spaces only, so split at the space (cheaper than
+        # at any whitespace); a run of spaces leaves empty strings, dropped from the set.
+        words = set(raw.translate(_WORD_TABLE).decode("ascii").split(" "))
+        words.discard("")
+        return Features(words, set(raw.translate(None, _ALNUM).decode("ascii").split()))
     return _from_unicode(sampled.lower())
 
 
