@@ -257,6 +257,7 @@ def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
                  "closed_question") == 0  # runs on from the asker's story: nothing set apart or pointed at
     assert value(f"{story}\n\nShould we stay in Florence, Bologna, Siena or Lucca?", "closed_question") == 0  # "we"
     assert value(f"{story}\nShould I book the hotel now or wait?", "closed_question") == 0  # "I"
+    assert value(f"{story}\n\nWhich should we pick: Florence, Bologna, or Siena?", "closed_question") == 0  # "we" before the colon
     assert value('A customer wrote: "I want to verify my identity before my trip next week, how?"\n'
                  "Is it about verify my identity, card arrival, or top up?", "closed_question") == 1  # "my" in an answer
     assert forms.offered_answers("Pick one: b, a b c d e f g h, c or d.") is None  # an answer of 8 words
@@ -284,7 +285,12 @@ def test_a_long_given_text_to_read_counts_its_references() -> None:
     assert value(f"Summarize the following text in two sentences.\n\n{story}", "reading") == 2  # summari*, the following text
     assert value("According to the article, which proposal won?", "reading") == 0  # too short to be a given text
     assert value(f"{story}\nWhich proposal would you choose?", "reading") == 0  # a long text with no reference to it
-    assert READING_WORDS == 150
+    sentence = "The mill closed in spring and the town argued for a year over what to build instead. "
+    asked = "According to the passage, why?"
+    base = sentence * 8 + asked
+    under = "Then " * (READING_WORDS - 1 - len(base.split())) + base  # one word short
+    assert len(under.split()) == READING_WORDS - 1
+    assert value(under, "reading") == 0 and value("Then " + under, "reading") == 2  # from READING_WORDS words on
 
 
 def test_how_to_questions_have_cues() -> None:

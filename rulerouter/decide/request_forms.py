@@ -162,12 +162,18 @@ def _answers(pieces: list[str], letters: bool) -> bool:
 _FIRST_PERSON = frozenset(("i", "i'm", "i've", "i'd", "i'll", "we", "we're", "we've", "we'd", "we'll"))
 
 
-def _for_the_asker(question: str) -> bool:
-    return any(word.strip("\"'()*,.:;?!").lower().replace("’", "'") in _FIRST_PERSON for word in question.split())
+def _has_word(text: str, words: frozenset[str]) -> bool:
+    return any(word.strip("\"'()*,.:;?!").lower().replace("’", "'") in words for word in text.split())
 
 
 def _sentence_start(text: str, before: int, ends: str) -> int:
     return max(text.rfind(end, 0, before) for end in ends) + 1
+
+
+def _sentence_before(text: str, at: int) -> str:
+    """The sentence that runs up to `at` (a question, or a lead-in such as "Pick one:")."""
+    head = text[max(0, at - 200) : at].rstrip()
+    return head[_sentence_start(head, len(head), ".?!\n") :]
 
 
 def _list_ending_a_question(text: str) -> tuple[int, int] | None:
@@ -183,7 +189,7 @@ def _list_ending_a_question(text: str) -> tuple[int, int] | None:
             # After a colon the list starts the sentence; else its first piece holds the question too.
             listed = items if start and text[start - 1] == ":" else items[1:]
             if len(items) >= 3 and _answers([text[at + 4 : end], *listed], letters=False) and "," not in text[at + 4 : end] \
-                    and not _for_the_asker(text[_sentence_start(text, at, ".?!\n") : end]):
+                    and not _has_word(text[_sentence_start(text, at, ".?!\n") : end], _FIRST_PERSON):
                 return start, end
         at = text.find(" or ", at + 4)
     return None
@@ -209,7 +215,7 @@ def _list_after_lead_in(text: str) -> tuple[int, int] | None:
             at = lowered.find(word, after)
     for at in sorted(colons):
         lead_in = text[_sentence_start(text, at, ".?!;:\n") : at]
-        if len(lead_in.split()) > LEAD_IN_WORDS or _for_the_asker(lead_in):
+        if len(lead_in.split()) > LEAD_IN_WORDS or _has_word(lead_in, _FIRST_PERSON):
             continue
         start = at + 1
         while start < len(text) and text[start] in " \t":
@@ -243,10 +249,6 @@ def _stands_apart(rest: str) -> bool:
     return "\n\n" in rest.strip() or _QUOTED.search(rest) is not None or _LABELLED_LINE.search(rest) is not None
 
 
-def _points_at_item(question: str) -> bool:
-    return any(word.strip("\"'()*,.:;?!").lower() in _POINTING for word in question.split())
-
-
 def _offers_answers_for_item(prose: str) -> bool:
     sampled = prose if len(prose) <= 4_000 else prose[:2_000] + "\n" + prose[-2_000:]
     found = offered_answers(sampled)
@@ -255,8 +257,7 @@ def _offers_answers_for_item(prose: str) -> bool:
     rest = sampled[: found[0]] + " " + sampled[found[1] :]
     if len(rest.split(None, GIVEN_ITEM_WORDS)) <= GIVEN_ITEM_WORDS:
         return False
-    asked = sampled[max(0, found[0] - 200) : found[0]]  # the question or lead-in before the answers
-    return _stands_apart(rest) or _points_at_item(asked[asked.rfind("\n") + 1 :])
+    return _stands_apart(rest) or _has_word(_sentence_before(sampled, found[0]), _POINTING)
 
 
 def _ends_with_closed_question(prose: str) -> bool:
@@ -271,7 +272,8 @@ def _ends_with_closed_question(prose: str) -> bool:
     start = end.end() if end is not None else 0
     question = body[start:].lower()
     words = question.split()
-    if not words or _for_the_asker(question):
+    asked = _sentence_before(body, len(body))  # the whole question, a lead-in before a colon included
+    if not words or _has_word(asked, _FIRST_PERSON):
         return False
     opens_closed = words[0].strip("\"'(*") in _AUXILIARIES and not (len(words) > 2 and words[1] == "you" and words[2] in _ASKING)
     if not opens_closed and not ("," in question and _OPTIONS.search(question)):
@@ -279,9 +281,8 @@ def _ends_with_closed_question(prose: str) -> bool:
     before = prose[max(0, offset - 400) : offset + start]
     if len(before.split(None, GIVEN_ITEM_WORDS)) <= GIVEN_ITEM_WORDS:
         return False
-    asked = body[-200:]
     # Offered answers: only about an item the question points at or that stands apart.
-    return opens_closed or _points_at_item(asked[asked.rfind("\n") + 1 :]) or _stands_apart(before)
+    return opens_closed or _has_word(asked, _POINTING) or _stands_apart(before)
 
 
 # A calculation on given numbers (the standard tier's arithmetic, docs/tiers.md): the maths in
