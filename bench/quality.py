@@ -56,7 +56,7 @@ from rulerouter.quality.labelled_data import read_records  # noqa: E402
 OUT = ROOT / "bench" / "data" / "quality"
 # The rules that turn snapshots into records: a file built by other rules is rebuilt.
 BUILDER = hashlib.sha256(b"".join((ROOT / "bench" / "data" / name).read_bytes()
-                                  for name in ("quality_sources.py", "quality_exams.py"))).hexdigest()[:16]
+                                  for name in ("quality_sources.py", "quality_exams.py", "quality_chat.py"))).hexdigest()[:16]
 POLICY = ROOT / "rules" / "recommended.toml"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import quality as bench_quality
+from bench.data import quality_chat as qc
 from bench.data import quality_exams as qe
 from bench.data import quality_sources as qs
 
@@ -157,6 +158,48 @@ def test_llmeval2_quality_is_the_share_of_points_the_graders_gave_and_pairs_need
     (rec,) = qe.llmeval2_records("Law", graded)
     assert rec["id"] == "llmeval2/Law_1" and rec["category"] == "Law/objective" and rec["prompt"] == "诉讼时效期间是多长？"
     assert rec["quality"] == {"strong": 1.0, "weak": 0.4} and rec["source"] == "llmeval2"
+
+
+def test_oasst_turns_read_the_written_out_conversation_and_refuse_other_forms() -> None:
+    assert qc.oasst_turns("### Human: ¿Cómo armo un PC? ### Assistant:") == [
+        {"role": "user", "content": "¿Cómo armo un PC?"}]
+    assert qc.oasst_turns("### Human: Hi ### Assistant: Hello!\n### Tips\nAsk. ### Human: And now? ### Assistant:") == [
+        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!\n### Tips\nAsk."},
+        {"role": "user", "content": "And now?"}]
+    assert qc.oasst_turns("a list:\n1. Amour ### Human: and care? ### Assistant:") is None  # text before the first turn
+    assert qc.oasst_turns("### Human: Hi ### Assistant: Hello ### Assistant:") is None  # two assistant turns
+    assert qc.oasst_turns("### Human: Hi ### Assistant: Hello") is None  # not asking for the next answer
+    assert qc.oasst_turns("### Human:  ### Assistant:") is None and qc.oasst_turns("Hi") is None
+    assert qc.pairwise_share([1.0, 0.5]) == 0.75 and qc.pairwise_share([None, 0.0]) == 0.0
+    assert qc.pairwise_share([None, None]) is None
+
+
+def test_oasst_quality_is_the_strong_models_share_of_the_two_orders_verdicts() -> None:
+    questions = [{"message_id": "m1", "lang": "es", "text": "### Human: Escribe un haiku ### Assistant:"},
+                 {"message_id": "m2", "lang": "ru",
+                  "text": "### Human: Исправь код ### Assistant: Покажи его. ### Human: x = 1 +  ### Assistant:"},
+                 {"message_id": "m3", "lang": "en", "text": "### Human: English requests are left out ### Assistant:"},
+                 {"message_id": "m4", "lang": "fr", "text": "### Human: Verdicts illisibles ### Assistant:"},
+                 {"message_id": "m5", "lang": "de", "text": "### Human: Eine andere Antwort ### Assistant:"}]
+
+    def rating(message: str, first: str, second: str, score: int) -> dict:
+        return {"message_id": message, "answer1_id": first, "answer2_id": second, "score": score}
+
+    # file 1 puts the strong model's answer (s…) first, file 2 the weak model's (w…): score 1 or 2
+    # names the better answer, 3 a tie, -1 a verdict the authors' script could not read.
+    strong_first = [rating("m1", "s1", "w1", 1), rating("m2", "s2", "w2", 3), rating("m3", "s3", "w3", 1),
+                    rating("m4", "s4", "w4", -1), rating("m5", "s5", "w5", 1)]
+    weak_first = [rating("m1", "w1", "s1", 3), rating("m2", "w2", "s2", -1), rating("m3", "w3", "s3", 2),
+                  rating("m4", "w4", "s4", -1), rating("m5", "wX", "s5", 2)]  # m5: another weak answer
+    weak_answers = [{"message_id": f"m{n}", "answer_id": f"w{n}", "generation": "respuesta " * 10} for n in range(1, 6)]
+    got = list(qc.oasst_records(questions, strong_first, weak_first, weak_answers))
+    assert [(r["id"], r["category"], r["quality"]) for r in got] == [
+        ("oasst/m1", "es/first turn", {"strong": 0.75, "weak": 0.25}),
+        ("oasst/m2", "ru/later turn", {"strong": 0.5, "weak": 0.5})]
+    assert got[0]["prompt"] == "Escribe un haiku" and "messages" not in got[0] and got[0]["source"] == "oasst"
+    assert got[1]["prompt"] == "x = 1 +" and got[1]["messages"] == [{"role": "user", "content": "Исправь код"},
+                                                                 {"role": "assistant", "content": "Покажи его."}]
+    assert got[0]["output_tokens"] > 0
 
 
 class FakeContamination:

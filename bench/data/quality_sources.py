@@ -8,7 +8,8 @@ training corpus (``bench/quality.py`` drops any that is).
 
 Standard library and rulerouter's token estimate; ``bench/quality.py`` turns the records into a
 labelled file for ``rulerouter eval`` and reports the figures. The exam, legal and subject
-sources (GAOKAO-Bench, LawBench, LLMEval-2) are read by ``quality_exams.py``. The sources, their
+sources (GAOKAO-Bench, LawBench, LLMEval-2) are read by ``quality_exams.py``, the chat requests
+(QLoRA's OpenAssistant benchmark) by ``quality_chat.py``. The sources, their
 pins and why they were chosen are in ``docs/quality-data.md``.
 """
 
@@ -28,10 +29,12 @@ from rulerouter.decide.inputs import estimate_tokens
 
 try:
     from .corpus_mirror import Mirror
+    from .quality_chat import OASST_COMMIT, load_oasst
     from .quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
                                 load_lawbench, load_llmeval2)
 except ImportError:
     from corpus_mirror import Mirror
+    from quality_chat import OASST_COMMIT, load_oasst
     from quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
                                load_lawbench, load_llmeval2)
 
@@ -292,4 +295,5 @@ QUALITY_SOURCES: tuple[QualitySource, ...] = (
                   load_lawbench),
     QualitySource("llmeval2", "llmeval/llmeval-2", LLMEVAL2_COMMIT, "gpt-4 (mid 2023)", "gpt-3.5 (mid 2023)",
                   load_llmeval2),
+    QualitySource("oasst", "artidoro/qlora", OASST_COMMIT, "gpt-4 (May 2023)", "gpt-3.5-turbo (May 2023)", load_oasst),
 )
