@@ -14,7 +14,7 @@ from rulerouter.decide import text_measures as measure
 from rulerouter.decide.inputs import Inputs
 from rulerouter.decide.language_guess import CODES, guess_language
 from rulerouter.decide.signals import INDEX, Signals, signals_of
-from rulerouter.policy.vocabulary import READING_WORDS
+from rulerouter.policy.vocabulary import READING_WORDS, REQUEST_EDGE_WORDS
 from rulerouter.policy.vocabulary import LANGUAGES, SIGNALS
 
 
@@ -68,6 +68,29 @@ def test_code_flag_from_any_evidence() -> None:
     assert value(DIFF, "code") == 1
     assert value("for (int i = 0; i < n; i++) { total += a[i]; } return total;", "code") == 1
     assert value("Please summarise the meeting notes (three bullet points) for the team.", "code") == 0
+
+
+@pytest.mark.parametrize(
+    "stub",
+    [
+        'def merge(a: list[int], b: list[int]) -> list[int]:\n    """Merge two sorted lists into one sorted list."""\n',
+        "class Inventory:\n    Keeps the stock of each item and refuses to go below zero.",
+        "function debounce(fn, wait) {\n  // Return a function that calls fn once calls stop for wait ms.\n}",
+        "public int longestRun(String s) {\n    // the length of the longest run of one character\n}",
+        "func (q *Queue) Pop() (int, error) {",
+        "pub fn parse<T>(text: &str) -> Option<T> {",
+    ],
+)
+def test_a_definition_to_complete_is_code(stub: str) -> None:
+    assert value(stub, "code") == 1
+
+
+def test_definitions_in_prose_are_no_code() -> None:
+    for prose in ("The class of 2020 met again.", "define the function f(x) = x + 1", "In this class we study",
+                  "Public opinion (polls) matter.", "public static int x = f(3);", "def\nclass\nfunction"):
+        assert measure.count_definitions(prose) == 0, prose
+    assert value("The class of 2020 met again, in the old function room.", "code") == 0
+    assert measure.count_definitions("def f(x):\n" * 10) == 3  # counting stops at 3
 
 
 def test_code_density_is_a_share_of_non_space_characters() -> None:
@@ -134,6 +157,24 @@ def test_format_request_needs_a_word_that_asks_for_the_format(prompt: str, forma
     assert value(prompt, "format_request") == formats
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Write the board report under the following headings: Summary, Risks, Next steps.",
+        "Use this exact structure:\n1. Executive summary\n2. KPI table\n3. Risks",
+        "Summarise the meeting into minutes with sections Attendees, Decisions and Action items.",
+        "Draft the memo. Headings: To, From, Date, Re.",
+    ],
+)
+def test_a_layout_given_for_the_answer_is_a_schema(prompt: str) -> None:
+    assert value(prompt, "schema_given") >= 1
+
+
+def test_a_layout_mentioned_is_no_schema() -> None:
+    assert value("What is the structure of a plant cell?", "schema_given") == 0
+    assert value("Sort the list in this order: largest first.", "schema_given") == 0  # an order of items, not of sections
+
+
 def test_schema_response_format_and_tools() -> None:
     assert value('Fill this: {"name": "string", "age": "integer"}', "schema_given") >= 1
     assert value("List the people with the fields name and role", "schema_given") == 1
@@ -185,6 +226,13 @@ def test_code_requests_without_code() -> None:
     assert value("Implement binary search in C++.", "code_request") == 3  # implement, binary search, c++
     assert value("Write a poem about the sea.", "code_request") == 0
     assert value("How do I remove rust from a bike chain?", "code_request") == 0  # a language's name only where it is no English word
+    assert value("Implement an LRU cache with get and put in O(1) time.", "code_request") == 2  # implement, o(1
+
+
+def test_a_cue_after_a_hyphen_inside_a_word_is_no_cue() -> None:
+    assert value("We are moving our on-premise ERP to the cloud.", "deduction") == 0  # no "premise"
+    assert value("State the premise of the argument.", "deduction") == 1
+    assert value("Python-based tools, and a list:\n- python", "code_request") == 1  # a hyphen after or as a bullet is no joint
 
 
 def test_puzzles_and_translations_and_layouts_have_cues() -> None:
@@ -216,6 +264,10 @@ def test_constraint_puzzles_have_cues() -> None:
     assert value("Fill in the grid so that every row and every column holds 1 to 4.", "puzzle") == 3  # the grid, every row, every column
     assert value("Solve this riddle: what has keys but opens no locks?", "puzzle") == 1
     assert value("Write a short story about a lighthouse keeper.", "puzzle") == 0
+    seating = ("Four friends sit in a row of four chairs. Ana sits immediately to the right of Bo, "
+               "and Cy is not next to Di. Who sits where?")
+    assert value(seating, "puzzle") == 3  # in a row of, immediately to the right, is not next to
+    assert value("Get the goat, the wolf and the cabbage across the river in a boat for two.", "puzzle") == 1
     assert forms.count_premises("if a then b. " * 50) == forms.PREMISES_LIMIT
 
 
@@ -291,6 +343,65 @@ def test_a_long_given_text_to_read_counts_its_references() -> None:
     under = "Then " * (READING_WORDS - 1 - len(base.split())) + base  # one word short
     assert len(under.split()) == READING_WORDS - 1
     assert value(under, "reading") == 0 and value("Then " + under, "reading") == 2  # from READING_WORDS words on
+
+
+def test_request_edges_are_the_first_and_last_words() -> None:
+    text = " ".join(f"w{i}" for i in range(10))
+    assert measure.request_edges(text, 4) == "w0 w1 w2 w3\n\nw6 w7 w8 w9"  # no line break: whole edges
+    assert measure.request_edges(text, 5) is None  # 10 words: nothing between two edges of 5
+    assert measure.request_edges("", 3) is None
+    # An edge is the first or last paragraph, else line, when it is short enough.
+    assert measure.request_edges("Summarize this:\nm1 m2 m3 m4 m5 m6\nIn French.", 3) == "Summarize this:\n\nIn French."
+    assert measure.request_edges("Q1 q2\nq3\n\nm1 m2 m3\nm4 m5", 3) == "Q1 q2\nq3\n\nm4 m5"
+    assert measure.request_edges("\n\nQ1 q2 q3 m1 m2 m3 m4 m5\n", 3) == "Q1 q2 q3\n\nm3 m4 m5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab \n\t\u00e9\u2028"), max_size=60), st.integers(1, 4))
+def test_request_edges_are_a_head_and_a_tail_of_the_words(text: str, edge: int) -> None:
+    words = text.split()
+    edges = measure.request_edges(text, edge)
+    if len(words) <= 2 * edge:
+        assert edges is None
+        return
+    assert edges is not None
+    head, tail = edges.split("\n\n", 1) if "\n\n" in edges else (edges, "")
+    assert 1 <= len(head.split()) <= edge and len(tail.split()) <= edge
+    assert words[: len(head.split())] == head.split()
+    assert words[len(words) - len(tail.split()) :] == tail.split()
+
+
+ARTICLE = """The ministry published its ten-year plan for rural broadband on Monday.
+
+Every region must report its progress at least twice a year, and the analysis of those reports \
+should be public within ninety days. If a region misses a deadline, then its funding is reviewed. \
+The plan compares the percent of households served in each region and evaluates the strategy that \
+the previous government followed, which the new minister called too slow.
+
+Opposition parties welcomed the money but asked who will maintain the networks once they are \
+built. Several mayors said that their towns had waited for years and would believe the promise \
+when the first cables were laid. The ministry expects the first contracts to be signed in the \
+spring, with work starting in the north, where fewer than half of the villages have a fast line.
+
+Engineers at the national network operator said the hardest part is the last mile: long \
+private roads, old farm buildings and hills that block the radio links used in the first phase.
+
+A public consultation on the details will open next month and run until the end of the summer."""
+
+
+def test_what_is_asked_of_a_given_text_is_read_from_its_edges() -> None:
+    asked = f"Summarize the following article in three sentences.\n\n{ARTICLE}"
+    told = f"Here are my notes.\n\n{ARTICLE}"  # no given text is named: all of it is the request
+    assert len(ARTICLE.split()) > 2 * REQUEST_EDGE_WORDS
+    for name in ("constraints", "reasoning", "math_terms", "premises"):
+        assert value(told, name) > value(asked, name) == 0, name  # the article's cues are not the request's
+    question = f"{asked}\n\nThen explain why the plan was criticised, and compare it with the old strategy."
+    assert value(question, "reasoning") == 3  # explain why, compare, strategy: asked after the article
+    assert value(asked, "reading") == 2  # summari*, the following article: counted on the whole text
+    # "according to" names no text: a long problem statement that says it keeps its own cues.
+    rules = f"{ARTICLE}\nAccording to the rules above, what is the least number of reports?"
+    plain = f"{ARTICLE}\nUnder the rules above, what is the least number of reports?"
+    assert value(rules, "constraints") == value(plain, "constraints") > 0
 
 
 def test_how_to_questions_have_cues() -> None:

@@ -73,6 +73,9 @@ PUZZLE = [
     "n-queens", "eight queens", "river crossing", "seating arrangement",
     "exactly once", "each used once", "each number once", "every number once", "each digit once",
     "each number exactly once", "use each", "using each", "used once", "at most once",
+    "immediately to the left", "immediately to the right", "directly to the left", "directly to the right",
+    "immediately left of", "immediately right of", "sits next to", "sit next to", "is not next to",
+    "in a row of", "across the river", "across a river", "cross the river", "crossings",
     "basic arithmetic", "arithmetic operations", "the grid", "every row",
     "every column", "each row", "each column", "across:", "down:", "clues:", "the clues",
 ]
@@ -86,7 +89,7 @@ CODE_REQUEST = [
     "method that", "code that", "code to", "code for",
     "refactor*", "debug*", "fix the bug", "fix this bug", "fix the code", "fix my code",
     "compile*", "unit-test*", "source code", "pseudocode", "recursion", "recursive*",
-    "dynamic programming", "linked list*", "binary tree*", "binary search", "hash map*",
+    "dynamic programming", "o(1", "linked list*", "binary tree*", "binary search", "hash map*",
     "hashmap*", "data structure*", "time complexity", "space complexity", "o(n", "o(log",
     "python", "javascript", "typescript", "java", "c++", "c#", "golang", "kotlin", "php",
     "scala", "haskell", "bash script", "shell script", "sql query", "regex",
@@ -163,8 +166,15 @@ PASSAGE = [
     "the following document", "document:", "the context", "context:", "the paragraph",
     "this paragraph", "the following paragraph", "paragraph:", "the story", "this story", "story:",
     "the transcript", "transcript:", "the excerpt", "the abstract", "the lecture", "the news",
-    "background:", "summari*", "summary", "key points",
-    "main idea", "main points", "according to", "based on the", "reading comprehension", "tl;dr",
+    "background:", "summari*",
+]
+
+# References to what was read that name no text ("according to", "the main idea"): with PASSAGE,
+# they make `reading`; they do not mark a given text by themselves (a problem statement says
+# "according to the rules", an issue template has a "Summary" heading).
+READ_FROM = [
+    "summary", "key points", "main idea", "main points", "according to", "based on the",
+    "reading comprehension", "tl;dr",
 ]
 
 # Maths vocabulary.
@@ -205,6 +215,14 @@ SCHEMA = [
     "as lines", "key: value", "fill in the form", "this template", "exact template", "json format",
     "extract the following", "extract all", "extract every", "extract each", "extract these",
     "extract from", "extract the names", "extract the dates", "extract the fields",
+    # A document layout given for the answer: its sections, headings or order, or a table's
+    # header row; a report in a prescribed layout is bound to it however long the request.
+    "following structure", "this structure", "exact structure",
+    "following template", "following headings", "these headings", "with headings", "with the headings",
+    "under the heading*", "section headings", "headings:", "following sections", "these sections",
+    "with sections", "with the sections", "sections:", "numbered sections", "structured as",
+    "organised as", "organized as", "organised into", "organized into", "template:", "our template",
+    "the template below",
     # Tools granted in the text, as agent frameworks write them: the answer is a call in the
     # given syntax (a contract), not prose.
     "you have access to the following tools", "access to the following tools", "available tools",
@@ -270,6 +288,7 @@ CUE_GROUPS: dict[str, list[str]] = {
     "puzzle": PUZZLE,
     "how_to": HOW_TO,
     "passage": PASSAGE,
+    "read_from": READ_FROM,
     "math_terms": MATHS,
     "quantity": QUANTITY,
     "schema": SCHEMA,
@@ -279,12 +298,13 @@ CUE_GROUPS: dict[str, list[str]] = {
 }
 #: Groups counted per distinct phrase (saying "why" twice is one cue), not per occurrence.
 DISTINCT = frozenset({"reasoning", "symptoms", "edit_cues", "security", "labels", "code_request", "deduction", "puzzle",
-                      "how_to", "passage", "math_terms", "quantity"})
+                      "how_to", "passage", "read_from", "math_terms", "quantity"})
 #: Groups counted per occurrence.
 COUNTED = frozenset(CUE_GROUPS) - DISTINCT
 GROUP_NAMES = tuple(CUE_GROUPS)
 
 _FORMAT_NAME = "\x00name"  # plan marker: a bare format name, checked against its neighbours
+_HYPHEN = ord("-")
 
 # Word characters as bytes of UTF-8 text: ASCII letters, digits and "_", and every byte of a
 # non-ASCII character (nearly all of which are letters in the texts routed).
@@ -360,8 +380,8 @@ class CueScanner:
         end_of_text = len(text)
         for slot, start, end in matches:
             group, distinct, check_left, check_right, fmt = plan[slot]
-            if check_left and word[text[start - 1]]:  # start ≥ 1: the text begins with "\n"
-                continue
+            if check_left and (word[text[start - 1]] or (text[start - 1] == _HYPHEN and word[text[start - 2]])):
+                continue  # start ≥ 1: the text begins with "\n"; "on-premise" holds no "premise"
             if check_right and end < end_of_text and word[text[end]]:
                 continue
             if fmt is not None:

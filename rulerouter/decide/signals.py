@@ -22,6 +22,10 @@ for signals share one computation. The groups:
 * size — words (counted up to 2,000) and lines;
 * derived — `code`, `maths`, `reading`, `list_items`, `output_format`, from the groups above.
 
+A long text that names a given text ("the article", "summarize") hands over material: the cue
+groups and structural counts that say what is asked are taken from its edges
+(`text_measures.request_edges`), not from the material in between.
+
 Computing a signal never raises, whatever the text (lone surrogates, control characters, 10 MB).
 This module holds the definitions and the computation only; matching lives in `conditions`.
 """
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from ..policy.vocabulary import CODE_DENSITY_FLOOR, READING_WORDS, SIGNALS, WORDS_LIMIT
+from ..policy.vocabulary import CODE_DENSITY_FLOOR, READING_WORDS, REQUEST_EDGE_WORDS, SIGNALS, WORDS_LIMIT
 from . import request_forms as forms
 from . import text_measures as measure
 from .cue_phrases import GROUP_NAMES, cue_scanner
@@ -42,16 +46,25 @@ __all__ = ["EVERYTHING", "INDEX", "Plan", "Signals", "plan_for", "signals_of"]
 
 _CUE_NAMES = {"reasoning": "reasoning", "constraints": "constraints", "symptoms": "symptoms", "edit_cues": "edit_cues",
               "security": "security", "labels": "labels", "code_request": "code_request", "deduction": "deduction",
-              "puzzle": "puzzle", "how_to": "how_to", "passage": "_passage", "math_terms": "math_terms", "quantity": "_quantity",
+              "puzzle": "puzzle", "how_to": "how_to", "passage": "_passage", "read_from": "_read_from", "math_terms": "math_terms", "quantity": "_quantity",
               "schema": "schema_given", "stack": "stack_trace", "diff": "diff", "list": "_bullets"}
 _CUE_ORDER = [_CUE_NAMES[group] for group in GROUP_NAMES]
 #: Signal name → its slot in `Signals.values`. The cue scan's counts come first, in the
 #: scanner's group order, so one slice assignment stores them all.
 INDEX: dict[str, int] = {
-    name: i for i, name in enumerate(_CUE_ORDER + [n for n in [*SIGNALS, "_numbered"] if n not in _CUE_ORDER])
+    name: i for i, name in enumerate(_CUE_ORDER + [n for n in [*SIGNALS, "_numbered", "_definitions"] if n not in _CUE_ORDER])
 }
 _I = INDEX
 _CUES_END = len(_CUE_ORDER)
+_PASSAGE_GROUP = GROUP_NAMES.index("passage")
+#: Cue groups that say what is asked (to reason, to write code, under which constraints…). In a
+#: text that hands over material to read, they are counted on the request's edges only
+#: (`text_measures.request_edges`): an article full of "must", "analysis" and "percent" asks
+#: for none of them. The groups left out are evidence or shape wherever they stand (symptoms,
+#: stack frames, diffs, a schema, list markers) or what marks the material (passage, read_from).
+_ASKED_GROUPS = tuple(GROUP_NAMES.index(group) for group in (
+    "reasoning", "constraints", "edit_cues", "security", "labels", "code_request", "deduction", "puzzle",
+    "how_to", "math_terms", "quantity"))
 
 
 class Signals:
@@ -62,7 +75,7 @@ class Signals:
     score can make sure of all its signals with one call and then read `values` directly.
     """
 
-    __slots__ = ("inputs", "source", "values", "language", "done", "_prose", "_nonzero", "_nonzero_done")
+    __slots__ = ("inputs", "source", "values", "language", "done", "_prose", "_edges", "_nonzero", "_nonzero_done")
 
     def __init__(self, inputs: Inputs, source: str) -> None:
         self.inputs = inputs
@@ -71,6 +84,7 @@ class Signals:
         self.language: str | None = None
         self.done = 0  # bit mask of the groups already run
         self._prose: str | None = None
+        self._edges: str | None = None  # the request's edges, when the text hands over material (set by _cues)
         self._nonzero: list[tuple[int, float]] = []
         self._nonzero_done = 0
 
@@ -125,7 +139,14 @@ class Signals:
         self._prose_text()
 
     def _cues(self) -> None:
-        counts, formats = cue_scanner().scan(self.inputs.lowered(self.source))
+        scanner = cue_scanner()
+        counts, formats = scanner.scan(self.inputs.lowered(self.source))
+        if counts[_PASSAGE_GROUP]:  # a given text is named: is there material to set apart?
+            self._edges = measure.request_edges(self._prose_text(), REQUEST_EDGE_WORDS)
+            if self._edges is not None:
+                asked, _ = scanner.scan(self._edges.lower())
+                for group in _ASKED_GROUPS:
+                    counts[group] = asked[group]
         self.values[:_CUES_END] = counts
         self.values[_FORMAT_REQUEST] = len(formats)
 
@@ -145,8 +166,15 @@ class Signals:
         values[_NUMBERS] = measure.count_numbers(raw)
         values[_EQUATIONS] = measure.count_equations(sampled)
         values[_NUMBERED] = measure.count_numbered_items(sampled)
+        values[_DEFINITIONS] = measure.count_definitions(sampled)
         values[_COMMA_ITEMS] = measure.comma_items(sampled)
         values[_EDIT_REQUEST] = forms.opens_with_edit(prose)
+        if len(prose) > _EDGES_MIN_CHARS:  # long enough to hand over material: premises and maths of the request only
+            self.ensure(_CUES_PLAN)
+            if self._edges is not None:
+                sampled = self._edges
+                values[_EQUATIONS] = measure.count_equations(sampled)
+                values[_LATEX] = measure.count_latex(sampled)
         values[_PREMISES] = forms.count_premises(sampled.lower())
         values[_CLOSED_QUESTION] = forms.closed_question(prose)
         values[_ARITHMETIC] = forms.arithmetic(text) if values[_NUMBERS] else 0  # no number, no calculation
@@ -181,7 +209,7 @@ class Signals:
     def _code(self) -> None:
         v = self.values
         self.values[_I["code"]] = 1 if (
-            v[_CODE_BLOCKS] >= 1 or v[_I["stack_trace"]] >= 2 or v[_I["diff"]] >= 1  # type: ignore[operator]
+            v[_CODE_BLOCKS] >= 1 or v[_I["stack_trace"]] >= 2 or v[_I["diff"]] >= 1 or v[_DEFINITIONS]  # type: ignore[operator]
             or v[_I["code_density"]] >= CODE_DENSITY_FLOOR  # type: ignore[operator]
         ) else 0
 
@@ -193,7 +221,7 @@ class Signals:
 
     def _reading(self) -> None:
         v = self.values
-        v[_I["reading"]] = v[_I["_passage"]] if v[_I["words"]] >= READING_WORDS else 0  # type: ignore[operator]
+        v[_I["reading"]] = v[_I["_passage"]] + v[_I["_read_from"]] if v[_I["words"]] >= READING_WORDS else 0  # type: ignore[operator]
 
     def _list_items(self) -> None:
         v = self.values
@@ -220,13 +248,15 @@ _CODE_BLOCKS = _I["code_blocks"]
 _FORMAT_REQUEST = _I["format_request"]
 _QUESTIONS, _CODE_DENSITY, _LATEX, _NUMBERS = _I["questions"], _I["code_density"], _I["latex"], _I["numbers"]
 _EQUATIONS, _NUMBERED, _COMMA_ITEMS = _I["equations"], _I["_numbered"], _I["comma_items"]
+_DEFINITIONS = _I["_definitions"]
 _EDIT_REQUEST, _PREMISES, _CLOSED_QUESTION = _I["edit_request"], _I["premises"], _I["closed_question"]
 _ARITHMETIC = _I["arithmetic"]
+_EDGES_MIN_CHARS = 2 * REQUEST_EDGE_WORDS * 2  # fewer characters cannot hold 2 × REQUEST_EDGE_WORDS words
 # Group → the slots it fills, in the order groups must run when several are needed.
 _GROUPS: dict[Callable[[Signals], object], tuple[str, ...]] = {
     Signals._fences: ("code_blocks",),
     Signals._cues: tuple(_CUE_NAMES.values()) + ("format_request",),
-    Signals._structure: ("questions", "code_density", "latex", "numbers", "equations", "_numbered", "comma_items",
+    Signals._structure: ("questions", "code_density", "latex", "numbers", "equations", "_numbered", "_definitions", "comma_items",
                          "edit_request", "premises", "closed_question", "arithmetic"),
     Signals._language: ("non_english",),
     Signals._request: ("response_format", "tools", "turns"),
@@ -263,6 +293,7 @@ def plan_for(names: Iterable[str]) -> Plan:
 PLAN_OF_SLOT: list[Plan] = [plan_for([name]) for name in INDEX]
 #: Every group: `signals.ensure(EVERYTHING)` computes every signal, the language included.
 EVERYTHING = plan_for(INDEX)
+_CUES_PLAN = plan_for(["_passage"])
 
 
 def signals_of(inputs: Inputs, source: str) -> Signals:

@@ -14,6 +14,7 @@ from .inputs import count_words_upto
 
 __all__ = [
     "EQUATIONS_LIMIT",
+    "count_definitions",
     "count_equations",
     "count_words",
     "count_latex",
@@ -23,6 +24,7 @@ __all__ = [
     "code_density",
     "comma_items",
     "fenced",
+    "request_edges",
     "sample",
 ]
 
@@ -48,6 +50,15 @@ _RIGHT_OPERAND = "(-−√"
 EQUATIONS_LIMIT = 20  # counting stops here
 _OCCURRENCES_LOOKED_AT = 200  # per operator, so a log full of "=" costs no more than a prompt
 _CODE_BYTES = b"{}[]();=<>_|&\\#$@^~*`"
+# A line that opens a definition: a function or class header as Python, JavaScript, Go, Rust,
+# Kotlin, Swift or a C-family language writes it ("def merge(a, b):", "class Cache {",
+# "public int size() {", "func Sum(xs []int) int {"). A stub to complete is code to write,
+# however much of it is prose in a docstring.
+_DEFINITION = re.compile(
+    r"(?m)^[ \t]*(?:(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(|class[ \t]+\w+[ \t]*[(:{<]"
+    r"|(?:export[ \t]+)?function[ \t]*\w*[ \t]*\(|func[ \t]+(?:\([^)\n]*\)[ \t]*)?\w+[ \t]*\(|(?:pub[ \t]+)?fn[ \t]+\w+[ \t]*[(<]"
+    r"|(?:public|private|protected|static)\b[^\n(;]*\([^)\n]*\)[^\n;]*$)"
+)  # each part is followed by one way only (no two repeats can take the same character): linear
 _SPACE_BYTES = b" \t\n\r\x0b\x0c"
 # Digits → "1", "." and "," → "2", every other byte → "0": a number starts wherever "01" occurs.
 _DIGIT_RUNS = bytes(49 if 48 <= b <= 57 else 50 if b in (44, 46) else 48 for b in range(256))
@@ -58,6 +69,38 @@ def sample(text: str) -> str:
     if len(text) <= SAMPLE_HEAD + SAMPLE_TAIL:
         return text
     return text[:SAMPLE_HEAD] + "\n" + text[-SAMPLE_TAIL:]
+
+
+def request_edges(text: str, edge_words: int) -> str | None:
+    """What a text that hands over material asks: its edges, or None when it is too short to have a middle.
+
+    Where a request gives a text to read, what it asks sits before or after that text. The
+    head is the first paragraph, or else the first line, when it ends within the first
+    `edge_words` words, and those words otherwise; the tail is the last paragraph, or else the
+    last line, when it starts within the last `edge_words` words, and those words otherwise
+    ("Summarize this article." / the article / "Answer in French."). Texts of at most
+    2 × `edge_words` words have no middle: None.
+    """
+    words = text.split(None, edge_words)
+    if len(words) <= edge_words:
+        return None
+    rest = words[-1]  # split leaves the remainder as it is in the text, leading spaces dropped
+    tail = rest.rsplit(None, edge_words)
+    if len(tail) <= edge_words:
+        return None  # at most 2 × edge_words words: all of it is the request
+    head = text[: len(text) - len(rest)].lstrip()  # with the spaces after its last word
+    cut = head.find("\n\n")
+    if cut < 0:
+        cut = head.find("\n")
+    if cut > 0:
+        head = head[:cut]
+    end = rest[len(tail[0]) :].rstrip()  # rsplit leaves the front of `rest` as it is, spaces after it
+    cut = end.rfind("\n\n")
+    if cut < 0:
+        cut = end.rfind("\n")
+    if cut >= 0:
+        end = end[cut:]
+    return head.rstrip() + "\n\n" + end.strip()
 
 
 def fenced(text: str) -> tuple[int, str]:
@@ -144,6 +187,16 @@ def code_density(raw: bytes) -> float:
     if non_space < 20:
         return 0.0
     return (len(raw) - len(raw.translate(None, _CODE_BYTES))) / non_space
+
+
+def count_definitions(text: str) -> int:
+    """Lines that open a function or class definition (at most 3 are looked for)."""
+    found = 0
+    for _ in _DEFINITION.finditer(text):
+        found += 1
+        if found == 3:
+            break
+    return found
 
 
 def count_questions(prose: str) -> int:

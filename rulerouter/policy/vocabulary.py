@@ -32,9 +32,10 @@ class SignalInfo:
 WORDS_LIMIT = 2_000  # `words` counts no further (`when.words` counts all)
 CODE_DENSITY_FLOOR = 0.08  # code-like characters per non-space character that make `code` 1
 READING_WORDS = 150  # `reading` counts references to a given text only in texts this long
+REQUEST_EDGE_WORDS = 80  # a text that refers to given material asks in its first and last this many words
 
 SIGNALS: dict[str, SignalInfo] = {
-    "code": SignalInfo("flag", 1, "1 when the text holds code: a fenced block, a stack trace (2+ frames), a diff, or code-like character density ≥ 0.08"),
+    "code": SignalInfo("flag", 1, "1 when the text holds code: a fenced block, a stack trace (2+ frames), a diff, a line opening a function or class definition, or code-like character density ≥ 0.08"),
     "code_blocks": SignalInfo("count", 1, "fenced code blocks (``` or ~~~; an unclosed fence counts)"),
     "stack_trace": SignalInfo("count", 3, "stack-frame lines and crash headers (Python, Java, JS, Go, Rust, .NET…)"),
     "diff": SignalInfo("count", 2, "unified-diff markers (diff --git, @@ -a,b +c,d @@, ---/+++ lines)"),
@@ -47,7 +48,7 @@ SIGNALS: dict[str, SignalInfo] = {
     "math_terms": SignalInfo("count", 3, "distinct maths words (equation, integral, probability, theorem…)"),
     "output_format": SignalInfo("count", 1, "format_request + schema_given + response_format"),
     "format_request": SignalInfo("count", 1, "distinct machine-readable formats asked for (as JSON, CSV file, a table with columns, only the label…)"),
-    "schema_given": SignalInfo("count", 1, "cues that the answer's shape is given (schema, with keys, fields:, \"type\":…)"),
+    "schema_given": SignalInfo("count", 1, "cues that the answer's shape is given (schema, with keys, fields:, \"type\":, under the following headings…)"),
     "response_format": SignalInfo("flag", 1, "1 when the request sets response_format to json_object or json_schema"),
     "tools": SignalInfo("count", 1, "tools (and functions) offered in the request"),
     "reasoning": SignalInfo("count", 3, "distinct multi-step reasoning cues (step by step, prove, trade-offs, why does, walk me through…)"),
