@@ -59,6 +59,7 @@ _DEFINITION = re.compile(
     r"|(?:export[ \t]+)?function[ \t]*\w*[ \t]*\(|func[ \t]+(?:\([^)\n]*\)[ \t]*)?\w+[ \t]*\(|(?:pub[ \t]+)?fn[ \t]+\w+[ \t]*[(<]"
     r"|(?:public|private|protected|static)\b[^\n(;]*\([^)\n]*\)[^\n;]*$)"
 )  # each part is followed by one way only (no two repeats can take the same character): linear
+_DEFINITION_WORDS = ("def", "class", "fn", "func", "public", "private", "protected", "static")
 _SPACE_BYTES = b" \t\n\r\x0b\x0c"
 # Digits → "1", "." and "," → "2", every other byte → "0": a number starts wherever "01" occurs.
 _DIGIT_RUNS = bytes(49 if 48 <= b <= 57 else 50 if b in (44, 46) else 48 for b in range(256))
@@ -191,6 +192,8 @@ def code_density(raw: bytes) -> float:
 
 def count_definitions(text: str) -> int:
     """Lines that open a function or class definition (at most 3 are looked for)."""
+    if not any(word in text for word in _DEFINITION_WORDS):  # a few C-level scans rule out most texts
+        return 0
     found = 0
     for _ in _DEFINITION.finditer(text):
         found += 1
