@@ -228,10 +228,11 @@ def test_code_requests_without_code() -> None:
     assert value("Implement an LRU cache with get and put in O(1) time.", "code_request") == 2  # implement, o(1
 
 
-def test_a_cue_after_a_hyphen_inside_a_word_is_no_cue() -> None:
-    assert value("We are moving our on-premise ERP to the cloud.", "deduction") == 0  # no "premise"
+def test_a_hyphenated_compound_keeps_its_cue_unless_the_phrase_refuses_it() -> None:
+    assert value("We are moving our on-premise ERP to the cloud.", "deduction") == 0  # "~premise*"
     assert value("State the premise of the argument.", "deduction") == 1
-    assert value("Python-based tools, and a list:\n- python", "code_request") == 1  # a hyphen after or as a bullet is no joint
+    assert value("How many three-digit numbers are even?", "math_terms") == 1  # digit*
+    assert value("Python-based tools, and a list:\n- python", "code_request") == 1
 
 
 def test_puzzles_and_translations_and_layouts_have_cues() -> None:

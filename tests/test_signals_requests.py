@@ -23,6 +23,20 @@ def test_a_closed_question_about_a_given_item_is_labelling() -> None:
     assert value(f"{item} Is this review positive", "closed_question") == 0  # no question mark
 
 
+def test_a_closed_question_before_its_item_is_labelling() -> None:
+    review = "Title: Broke in a week\nReview: The handle cracked on the fourth day and the seller never answered my emails."
+    assert value(f"Is this product review positive?\n{review}", "closed_question") == 1
+    assert value(f"Does the following review mention the price?\n\"{review[7:]}\"", "closed_question") == 1  # quoted
+    # Judged against the world, from knowledge: a question, not a label read off the item.
+    assert value(f"Is the following sentence factually correct?\n\"{review[7:]}\"", "closed_question") == 0
+    assert value(f"Is it possible to fix this?\n{review}", "closed_question") == 0  # "it" points back, not ahead
+    assert value(f"Should I return this?\n{review}", "closed_question") == 0  # the asker chooses
+    assert value("Is this product review positive?\nReview: Great.", "closed_question") == 0  # no item of 12+ words
+    assert value(f"Is this product review positive? {review}", "closed_question") == 0  # not a line of its own
+    assert value(f"Is this product review positive?\nThe handle cracked on the fourth day and the seller never "
+                 "answered my emails.", "closed_question") == 0  # the item neither quoted nor labelled
+
+
 def test_offered_answers_before_or_after_the_item_are_labelling() -> None:
     item = '"The parcel said delivered on Monday, but nothing was at my door and the courier will not answer."'
     asked = "Which of these topics is this message about: billing, missing delivery, returns, account access or other?"

@@ -12,7 +12,9 @@ languages get no cue counts, which `language` makes visible.
 
 Phrase syntax: a phrase matches whole words at both ends, like a `keywords` condition; a
 trailing `*` makes it a prefix (`optimi*` matches optimise, optimize, optimisation); a phrase
-that starts or ends with punctuation or a newline needs no word boundary on that side.
+that starts or ends with punctuation or a newline needs no word boundary on that side; a leading
+`~` also refuses a hyphen joining it to the word before (`~premise*` is not in "on-premise"; a
+hyphenated compound otherwise keeps its head word's cue: "three-digit", "re-implement").
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ DEDUCTION = [
     "does that imply", "does this mean that", "does that mean that", "does it follow",
     "it follows that", "follows from", "must be true", "must be false", "cannot be true",
     "must always be true", "necessarily true", "necessarily false", "is it necessarily",
-    "true, false, or uncertain", "true or false or uncertain", "premise*", "syllogism*",
+    "true, false, or uncertain", "true or false or uncertain", "~premise*", "syllogism*",
     "valid argument", "invalid argument", "modus ponens", "modus tollens", "contrapositive",
     "we know that", "it is known that", "at least one of the following is true",
 ]
@@ -149,7 +151,7 @@ SECURITY = [
 LABELS = [
     "classify", "classification", "categori*", "label", "labels", "one of the following",
     "one of these", "yes or no", "true or false", "positive or negative", "allowed outputs",
-    "allowed values", "respond with", "reply with",
+    "allowed values", "negative or positive", "respond with", "reply with",
     "answer with", "you can answer", "output 1", "sentiment", "intent",
     # The classic labelling tasks by name: sentiment, rating, topic, paraphrase, entailment.
     "rate this", "rating", "star rating", "stars", "topic of", "what is the topic",
@@ -337,13 +339,14 @@ class CueScanner:
 
     def __init__(self) -> None:
         patterns: list[bytes] = []
-        plan: list[tuple[int, bool, bool, bool, str | None]] = []
+        plan: list[tuple[int, bool, int, bool, str | None]] = []
         entries = [(group, phrase, None) for group, phrases in CUE_GROUPS.items() for phrase in phrases]
         entries += [(None, phrase, fmt) for phrase, fmt in FORMAT_PHRASES.items()]
         entries += [(None, name, _FORMAT_NAME + fmt) for name, fmt in FORMAT_NAMES.items()]
         for group, phrase, fmt in entries:
+            unjoined = phrase.startswith("~")
             prefix = phrase.endswith("*")
-            text = phrase[:-1] if prefix else phrase
+            text = phrase[1 if unjoined else 0 : -1 if prefix else None]
             encoded = text.encode("utf-8")
             if encoded in patterns:
                 raise ValueError(f"cue phrase {text!r} is listed twice")
@@ -352,7 +355,7 @@ class CueScanner:
                 (
                     -1 if group is None else GROUP_NAMES.index(group),
                     group in DISTINCT,
-                    _is_word_char(text[0]),
+                    (2 if unjoined else 1) if _is_word_char(text[0]) else 0,
                     _is_word_char(text[-1]) and not prefix,
                     fmt,
                 )
@@ -380,8 +383,8 @@ class CueScanner:
         end_of_text = len(text)
         for slot, start, end in matches:
             group, distinct, check_left, check_right, fmt = plan[slot]
-            if check_left and (word[text[start - 1]] or (text[start - 1] == _HYPHEN and word[text[start - 2]])):
-                continue  # start ≥ 1: the text begins with "\n"; "on-premise" holds no "premise"
+            if check_left and (word[text[start - 1]] or (check_left == 2 and text[start - 1] == _HYPHEN and word[text[start - 2]])):
+                continue  # start ≥ 1: the text begins with "\n"; "~": "on-premise" holds no "premise"
             if check_right and end < end_of_text and word[text[end]]:
                 continue
             if fmt is not None:

@@ -112,9 +112,12 @@ def closed_question(prose: str) -> int:
     an auxiliary verb or offers its answers, "A, B or C?") with at least `GIVEN_ITEM_WORDS`
     words before it: a text followed by "Is this review positive?" is an item to label, a bare
     "Is Rome in Italy?" is a question. Or, anywhere in the text, a question offers a list of
-    answers to pick from (`offered_answers`) and the rest of the text gives the item.
+    answers to pick from (`offered_answers`) and the rest of the text gives the item. Or the
+    first line is a short closed question that points ahead at the item ("Is this product
+    review positive?", "Does the following sentence contain a name?") and the item follows,
+    quoted or after a label of its own ("Review: …").
     """
-    return 1 if _ends_with_closed_question(prose) or _offers_answers_for_item(prose) else 0
+    return 1 if _ends_with_closed_question(prose) or _offers_answers_for_item(prose) or _opens_with_closed_question(prose) else 0
 
 
 # The end of a sentence, for `offered_answers`; a colon ends one too ("Pick one: a, b or c.").
@@ -283,6 +286,38 @@ def _ends_with_closed_question(prose: str) -> bool:
         return False
     # Offered answers: only about an item the question points at or that stands apart.
     return opens_closed or _has_word(asked, _POINTING) or _stands_apart(before)
+
+
+# The words with which a question before its item points ahead at it; "it" and "that" point back.
+_POINTING_AHEAD = frozenset(("this", "these", "following", "below"))
+_OPENING_QUESTION_WORDS = 20  # a closed question before its item has at most this many words
+# Whether a given sentence is true or makes sense is judged against the world, from knowledge: a
+# question, not a label read off the item ("Is the following sentence factually correct?").
+_JUDGED_AGAINST_THE_WORLD = frozenset((
+    "true", "false", "correct", "incorrect", "fact", "factual", "factually", "verifiable", "accurate", "plausible", "sense",
+    "possible", "right", "wrong",
+))
+
+
+def _opens_with_closed_question(prose: str) -> bool:
+    start = len(prose) - len(prose.lstrip())
+    line_end = prose.find("\n", start, start + 400)
+    if line_end < 0:
+        return False
+    first = prose[start:line_end].rstrip()
+    if not first.endswith("?"):
+        return False
+    words = first.lower().split()
+    if not words or len(words) > _OPENING_QUESTION_WORDS or words[0].strip("\"'(*") not in _AUXILIARIES:
+        return False
+    if (len(words) > 2 and words[1] == "you" and words[2] in _ASKING) or _has_word(first, _FIRST_PERSON):
+        return False
+    if not _has_word(first, _POINTING_AHEAD) or _has_word(first, _JUDGED_AGAINST_THE_WORLD):
+        return False
+    rest = prose[line_end : line_end + 2_000]
+    if len(rest.split(None, GIVEN_ITEM_WORDS)) <= GIVEN_ITEM_WORDS:
+        return False
+    return _QUOTED.search(rest) is not None or _LABELLED_LINE.search(rest) is not None
 
 
 # A calculation on given numbers (the standard tier's arithmetic, docs/tiers.md): the maths in
