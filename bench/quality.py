@@ -20,7 +20,10 @@ into the git-ignored ``bench/data/quality/`` folder, routes every prompt with a 
   strong and weak tiers (``--weak``, default: the cheapest tier) and each prompt's tokens
   (input estimated at 4 characters a token; output from the strong model's recorded answer).
   Positive: the policy reaches that quality for less; negative: picking prompts at random would
-  have been cheaper. This is exactly ``rulerouter eval``'s "saving against it".
+  have been cheaper. This is exactly ``rulerouter eval``'s "saving against it";
+* with ``--bootstrap N``, a 90 % interval of each cost cut: the 5th and 95th percentiles over N
+  resamples of the source's prompts (drawn with replacement, seeded), for sources small enough
+  that one figure says little.
 
 These prompts are evaluation data only: nothing may be fitted or tuned on them. Prompts equal to
 a held-out evaluation prompt (``../shared/check-contamination.py``'s test) or to a prompt of the
@@ -29,6 +32,7 @@ built training corpus are dropped and counted.
     .venv/bin/python bench/quality.py                 # build what is missing, then report
     .venv/bin/python bench/quality.py -c rules/default.toml --format json
     .venv/bin/python bench/quality.py --by-category   # and each source's categories
+    .venv/bin/python bench/quality.py --bootstrap 1000  # and a 90 % interval of each cost cut
     .venv/bin/python bench/quality.py --fetch-list    # the fetch calls a build needs
 """
 
@@ -38,6 +42,7 @@ import argparse
 import collections
 import hashlib
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -117,8 +122,26 @@ def top_category(routed: Any) -> str:
     return str(routed.record.data.get("category") or "(none)").split("/", 1)[0]
 
 
+def cost_cut_interval(policy: Any, rows: list, strong: str, weak: str, draws: int, seed: int = 0) -> dict[str, Any]:
+    """The 5th and 95th percentiles of the cost cut over ``draws`` resamples of ``rows`` (with
+    replacement, seeded), and how many resamples left it undefined (the policy beating
+    all-strong, or no gap)."""
+    rng = random.Random(seed)
+    cuts, undefined = [], 0
+    for _ in range(draws):
+        f = quality_report(policy, rng.choices(rows, k=len(rows)), strong, weak, 500)
+        cut = f.saving_fraction if f is not None else None
+        if cut is None:
+            undefined += 1
+        else:
+            cuts.append(cut)
+    cuts.sort()
+    low, high = ((cuts[int(0.05 * (len(cuts) - 1))], cuts[-1 - int(0.05 * (len(cuts) - 1))]) if cuts else (None, None))
+    return {"draws": draws, "low": low, "high": high, "undefined": undefined}
+
+
 def report(policy: Path, out: Path, sources: Iterable[QualitySource], strong: str | None = None,
-           weak: str | None = None, by_category: bool = False) -> dict[str, Any]:
+           weak: str | None = None, by_category: bool = False, bootstrap: int = 0) -> dict[str, Any]:
     try:
         router = Router.from_file(policy)
     except PolicyError as exc:
@@ -136,6 +159,9 @@ def report(policy: Path, out: Path, sources: Iterable[QualitySource], strong: st
     tiers = {key: dict(collections.Counter(r.tier for r in rows)) for key, rows in groups.items()}
     result = {"policy": str(policy), "strong_tier": strong, "weak_tier": weak,
               "sources": {key: {**f.to_dict(), "tiers": tiers[key]} for key, f in figures.items() if f is not None}}
+    if bootstrap > 0:
+        for key, entry in result["sources"].items():
+            entry["cost_cut_interval"] = cost_cut_interval(router.policy, groups[key], strong, weak, bootstrap)
     if by_category:
         parts: dict[str, list] = collections.defaultdict(list)
         for key, rows in groups.items():
@@ -152,15 +178,18 @@ def _pct(value: float | None) -> str:
 
 
 def render(result: dict[str, Any], manifest: dict[str, Any]) -> str:
+    intervals = any("cost_cut_interval" in f for f in result["sources"].values())
     lines = [f"{result['policy']}: strong tier '{result['strong_tier']}' = the strong model, every other tier = "
              f"the weak one; costs at the prices of '{result['strong_tier']}' and '{result['weak_tier']}'", "",
              f"{'source':<13}{'prompts':>8}{'strong / weak model':>48}{'S':>7}{'W':>7}{'to strong':>11}"
-             f"{'quality':>9}{'PGR':>8}{'random p*':>11}{'cost cut':>10}"]
+             f"{'quality':>9}{'PGR':>8}{'random p*':>11}{'cost cut':>10}" + (f"{'90% interval':>20}" if intervals else "")]
     for key, f in result["sources"].items():
         models = (f"{manifest[key]['strong_model']} / {manifest[key]['weak_model']}" if key in manifest else "(pooled)")
+        band = f.get("cost_cut_interval")
         lines.append(f"{key:<13}{f['requests']:>8}{models:>48}{f['all_strong']:>7.3f}{f['all_weak']:>7.3f}"
                      f"{_pct(f['strong_share']):>11}{f['quality']:>9.3f}{_pct(f['pgr']):>8}"
-                     f"{_pct(f['random_share_for_equal_quality']):>11}{_pct(f['saving_fraction']):>10}")
+                     f"{_pct(f['random_share_for_equal_quality']):>11}{_pct(f['saving_fraction']):>10}"
+                     + (f"{_pct(band['low']) + ' .. ' + _pct(band['high']):>20}" if band else ""))
     if "categories" in result:
         lines += ["", f"{'source/category':<48}{'prompts':>8}{'S':>7}{'W':>7}{'S - W':>7}{'to strong':>11}{'cost cut':>10}"]
         for key, f in result["categories"].items():
@@ -171,6 +200,10 @@ def render(result: dict[str, Any], manifest: dict[str, Any]) -> str:
     for key, f in result["sources"].items():
         routed = ", ".join(f"{t} {n}" for t, n in sorted(f["tiers"].items(), key=lambda kv: -kv[1]))
         lines.append(f"{key}: routed {routed}" + (f"; note: {f['note']}" if f.get("note") else ""))
+        band = f.get("cost_cut_interval")
+        if band and band["undefined"]:
+            lines.append(f"{key}: the cost cut is undefined in {band['undefined']} of {band['draws']} resamples "
+                         "(the policy beats all-strong, or there is no gap); the interval is over the others")
     for key, entry in manifest.items():
         if entry.get("dropped"):
             lines.append(f"{key}: dropped " + ", ".join(f"{n} ({why})" for why, n in sorted(entry["dropped"].items())))
@@ -189,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="rebuild the quality files even when they are current")
     ap.add_argument("--by-category", action="store_true",
                     help="also report each source's categories (up to the first '/'): S, W, their gap, to strong")
+    ap.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                    help="also give a 90%% interval of each cost cut over N resamples of its prompts")
     ap.add_argument("--format", choices=("text", "json"), default="text")
     ap.add_argument("--fetch-list", action="store_true", help="print the fetch calls a build needs and exit")
     args = ap.parse_args(argv)
+    if args.bootstrap < 0:
+        raise SystemExit("--bootstrap takes a number of resamples, 0 or more")
     if args.fetch_list:
         print("\n".join(f'fetch(source="github:{s.repo}")   # {s.key}, commit {s.commit}' for s in QUALITY_SOURCES))
         return 0
@@ -199,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = build(QUALITY_SOURCES, args.mirrors, args.out, args.rebuild)
     except MirrorMissing as exc:
         raise SystemExit(f"cannot build the quality data: {exc}") from None
-    result = report(args.config, args.out, QUALITY_SOURCES, args.strong, args.weak, args.by_category)
+    result = report(args.config, args.out, QUALITY_SOURCES, args.strong, args.weak, args.by_category, args.bootstrap)
     print(json.dumps({**result, "data": manifest}, indent=2) if args.format == "json" else render(result, manifest))
     return 0
 

@@ -202,6 +202,43 @@ def test_oasst_quality_is_the_strong_models_share_of_the_two_orders_verdicts() -
     assert got[0]["output_tokens"] > 0
 
 
+def test_pg_copy_rows_read_a_dumps_table_with_its_escapes_and_nulls() -> None:
+    dump = ("CREATE TABLE public.prompt (...);\n"
+            "COPY public.prompt (prompt_id, prompt_text, difficulty) FROM stdin;\n"
+            "p1\tLine one\\nLine\\ttwo \\\\ end\t\\N\n"
+            "p2\tCaf\\303\\251 or \\x41\teasy\n"
+            "\\.\n"
+            "COPY public.other (a) FROM stdin;\nx\n\\.\n")
+    assert qc.pg_copy_rows(dump, "prompt") == [
+        {"prompt_id": "p1", "prompt_text": "Line one\nLine\ttwo \\ end", "difficulty": None},
+        {"prompt_id": "p2", "prompt_text": "Café or A", "difficulty": "easy"}]
+    assert qc.pg_copy_rows(dump, "other") == [{"a": "x"}] and qc.pg_copy_rows(dump, "missing") == []
+
+
+def test_h2o_quality_is_the_judges_score_of_each_models_answer_in_either_order() -> None:
+    models = [{"model_id": "g4", "model_name": "gpt-4-0613"}, {"model_id": "g35", "model_name": "gpt-3.5-turbo-0613"},
+              {"model_id": "l2", "model_name": "meta-llama/Llama-2-13b-chat-hf"}]
+    prompts = [{"prompt_id": "p1", "prompt_text": " Factor 3x^4y^3 - 48y^3 ", "categories": '["math"]', "difficulty": "medium"},
+               {"prompt_id": "p2", "prompt_text": "Write a memo", "categories": '["writing", "planning"]', "difficulty": "easy"},
+               {"prompt_id": "p3", "prompt_text": "Only another pair was judged", "categories": "[]", "difficulty": None}]
+
+    def verdict(prompt: str, a: str, b: str, score_a: str, score_b: str, judge: str = "g4") -> dict:
+        return {"prompt_id": prompt, "model_a": a, "model_b": b, "model_a_score": score_a, "model_b_score": score_b,
+                "submitted_by": judge}
+
+    verdicts = [verdict("p1", "g4", "g35", "10", "6"), verdict("p2", "g35", "g4", "9.5", "8"),
+                verdict("p2", "g4", "g35", "9", "9"), verdict("p3", "g4", "l2", "9", "3"),
+                verdict("p1", "g4", "g35", "1", "10", judge="l2"),  # another judge
+                verdict("p3", "g4", "g35", "", "7")]  # no score
+    responses = [{"prompt_id": "p1", "created_by_model": "g4", "response_text": "3y^3(x^2 + 4)(x + 2)(x - 2)" * 4},
+                 {"prompt_id": "p1", "created_by_model": "g35", "response_text": "no"}]
+    got = list(qc.h2o_records(models, prompts, verdicts, responses))
+    assert [(r["id"], r["category"]) for r in got] == [("h2oeval/p1", "math/medium"), ("h2oeval/p2", "writing/easy")]
+    assert got[0]["quality"] == {"strong": 1.0, "weak": 0.6} and got[0]["prompt"] == "Factor 3x^4y^3 - 48y^3"
+    assert got[1]["quality"] == pytest.approx({"strong": 0.85, "weak": 0.925})
+    assert got[0]["output_tokens"] > got[1]["output_tokens"] == 0 and got[0]["source"] == "h2oeval"
+
+
 class FakeContamination:
     def hits(self, record: dict) -> list[str]:
         return [record["prompt"]] if "held out" in record["prompt"] else []
@@ -273,3 +310,31 @@ def test_by_category_reports_each_sources_top_level_categories(tmp_path: Path) -
     assert cats["one/Math"]["strong_share"] == 1.0 and cats["one/Law"]["strong_share"] == 0.0
     text = bench_quality.render(result, {})
     assert "one/Math" in text and "S - W" in text
+
+
+def test_bootstrap_gives_a_seeded_interval_of_the_cost_cut_and_counts_undefined_resamples(tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text(POLICY)
+    src = qs.QualitySource("one", "o/one", "0" * 40, "big", "small", lambda m: [])
+
+    def write(rows: list[tuple[str, float, float]]) -> None:
+        with open(tmp_path / "one.jsonl", "w") as f:
+            for n, (prompt, s, w) in enumerate(rows):
+                f.write(json.dumps({"id": str(n), "prompt": prompt, "quality": {"strong": s, "weak": w},
+                                    "output_tokens": 1000}) + "\n")
+
+    # every prompt alike: each resample is the source itself, so the interval is the figure
+    write([("prove a", 1.0, 0.2)] * 4)
+    result = bench_quality.report(policy, tmp_path, [src], bootstrap=40)
+    one = result["sources"]["one"]
+    assert one["cost_cut_interval"] == {"draws": 40, "low": one["saving_fraction"], "high": one["saving_fraction"],
+                                        "undefined": 0}
+    # a mixed source: the interval is wide, the same for the same seed, and resamples in which
+    # the policy beats all-strong (no random router reaches it) are counted, not averaged in
+    write([("prove a", 1.0, 0.0), ("chat b", 0.0, 1.0), ("chat c", 1.0, 1.0), ("prove d", 0.5, 0.0)])
+    first = bench_quality.report(policy, tmp_path, [src], bootstrap=200)["sources"]["one"]["cost_cut_interval"]
+    again = bench_quality.report(policy, tmp_path, [src], bootstrap=200)["sources"]["one"]["cost_cut_interval"]
+    assert first == again and first["undefined"] > 0 and first["low"] < first["high"]
+    text = bench_quality.render(bench_quality.report(policy, tmp_path, [src], bootstrap=200), {})
+    assert "90% interval" in text and "undefined in" in text
+    assert "cost_cut_interval" not in bench_quality.report(policy, tmp_path, [src])["sources"]["one"]

@@ -9,7 +9,7 @@ training corpus (``bench/quality.py`` drops any that is).
 Standard library and rulerouter's token estimate; ``bench/quality.py`` turns the records into a
 labelled file for ``rulerouter eval`` and reports the figures. The exam, legal and subject
 sources (GAOKAO-Bench, LawBench, LLMEval-2) are read by ``quality_exams.py``, the chat requests
-(QLoRA's OpenAssistant benchmark) by ``quality_chat.py``. The sources, their
+(QLoRA's OpenAssistant benchmark, H2O.ai's evaluation set) by ``quality_chat.py``. The sources, their
 pins and why they were chosen are in ``docs/quality-data.md``.
 """
 
@@ -29,12 +29,12 @@ from rulerouter.decide.inputs import estimate_tokens
 
 try:
     from .corpus_mirror import Mirror
-    from .quality_chat import OASST_COMMIT, load_oasst
+    from .quality_chat import H2O_COMMIT, OASST_COMMIT, load_h2o, load_oasst
     from .quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
                                 load_lawbench, load_llmeval2)
 except ImportError:
     from corpus_mirror import Mirror
-    from quality_chat import OASST_COMMIT, load_oasst
+    from quality_chat import H2O_COMMIT, OASST_COMMIT, load_h2o, load_oasst
     from quality_exams import (GAOKAO_COMMIT, GAOKAO_GPT35_COMMIT, LAWBENCH_COMMIT, LLMEVAL2_COMMIT, load_gaokao,
                                load_lawbench, load_llmeval2)
 
@@ -296,4 +296,5 @@ QUALITY_SOURCES: tuple[QualitySource, ...] = (
     QualitySource("llmeval2", "llmeval/llmeval-2", LLMEVAL2_COMMIT, "gpt-4 (mid 2023)", "gpt-3.5 (mid 2023)",
                   load_llmeval2),
     QualitySource("oasst", "artidoro/qlora", OASST_COMMIT, "gpt-4 (May 2023)", "gpt-3.5-turbo (May 2023)", load_oasst),
+    QualitySource("h2oeval", "h2oai/h2o-LLM-eval", H2O_COMMIT, "gpt-4-0613", "gpt-3.5-turbo-0613", load_h2o),
 )
