@@ -169,6 +169,21 @@ def test_a_layout_given_for_the_answer_is_a_schema(prompt: str) -> None:
     assert value(prompt, "schema_given") >= 1
 
 
+@pytest.mark.parametrize(
+    ("prompt", "asked"),
+    [
+        ("Prepare the discharge summary in the hospital's SOAP format.", 1),
+        ("Write the reference list using the APA template.", 1),
+        ("Present the findings in the committee's usual format, one paragraph per site.", 1),
+        ("Express your answer in interval notation.", 0),  # the maths' own notation
+        ("How do I convert a video in mp4 format?", 0),  # a question about a format, no answer laid out
+        ("Write a story in the style of Poe.", 0),
+    ],
+)
+def test_a_layout_named_for_the_answer_is_a_format_asked_for(prompt: str, asked: int) -> None:
+    assert value(prompt, "format_request") == asked
+
+
 def test_a_layout_mentioned_is_no_schema() -> None:
     assert value("What is the structure of a plant cell?", "schema_given") == 0
     assert value("Sort the list in this order: largest first.", "schema_given") == 0  # an order of items, not of sections

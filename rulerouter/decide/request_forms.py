@@ -19,6 +19,7 @@ __all__ = [
     "GIVEN_ITEM_WORDS",
     "PREMISES_LIMIT",
     "arithmetic",
+    "asks_for_named_layout",
     "closed_question",
     "count_premises",
     "offered_answers",
@@ -286,6 +287,26 @@ def _ends_with_closed_question(prose: str) -> bool:
         return False
     # Offered answers: only about an item the question points at or that stands apart.
     return opens_closed or _has_word(asked, _POINTING) or _stands_apart(before)
+
+
+# A layout named for the answer: a verb that produces it, then "in/using/following … format"
+# ("Prepare the discharge summary in the hospital's SOAP format", "return it using the APA
+# template", "structured as per the following layout"). "Express the answer in interval notation"
+# and a program's "output in text format" are the maths or the program's, not a layout to follow.
+_NAMED_LAYOUT = re.compile(
+    r"\b(?:write|respond|reply|answer|present|provide|give|produce|deliver|draft|prepare|create|generate"
+    r"|formatted|structured|put|compose|organi[sz]ed?)\b[^.?!\n]{0,60}?\b(?:in|using|following|per|into|with)"
+    r"[ \t]+(?:the[ \t]+|a[ \t]+|an[ \t]+|our[ \t]+|my[ \t]+)?(?:[\w\-./+']+[ \t]+){0,3}?(?:format|template|layout)\b"
+)
+_LAYOUT_WORDS = ("format", "template", "layout")
+
+
+def asks_for_named_layout(lowered: str) -> bool:
+    """Does the lower-cased text ask for its answer in a layout it names? (Looked for in its first 4,000 characters.)"""
+    head = lowered[:4_000]
+    if not any(word in head for word in _LAYOUT_WORDS):
+        return False
+    return _NAMED_LAYOUT.search(head) is not None
 
 
 # The words with which a question before its item points ahead at it; "it" and "that" point back.

@@ -148,7 +148,7 @@ class Signals:
                 for group in _ASKED_GROUPS:
                     counts[group] = asked[group]
         self.values[:_CUES_END] = counts
-        self.values[_FORMAT_REQUEST] = len(formats)
+        self.values[_FORMAT_REQUEST] = len(formats) + forms.asks_for_named_layout(self.inputs.lowered(self.source))
 
     def _structure(self) -> None:
         """Everything measured on the text's structure, in one go (each part is cheap)."""
