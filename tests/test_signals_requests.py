@@ -30,6 +30,10 @@ def test_a_closed_question_before_its_item_is_labelling() -> None:
     # Judged against the world, from knowledge: a question, not a label read off the item.
     assert value(f"Is the following sentence factually correct?\n\"{review[7:]}\"", "closed_question") == 0
     assert value(f"Is it possible to fix this?\n{review}", "closed_question") == 0  # "it" points back, not ahead
+    # After the item too: whether statements are true is reasoned out, not read off them.
+    liars = "Alice says Bob lies. Bob says Carol lies. Carol says that both Alice and Bob lie."
+    assert value(f"{liars} Does Alice tell the truth?", "closed_question") == 0
+    assert value(f"{review[7:]} Is this review positive?", "closed_question") == 1
     assert value(f"Should I return this?\n{review}", "closed_question") == 0  # the asker chooses
     assert value("Is this product review positive?\nReview: Great.", "closed_question") == 0  # no item of 12+ words
     assert value(f"Is this product review positive? {review}", "closed_question") == 0  # not a line of its own

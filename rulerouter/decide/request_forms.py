@@ -277,7 +277,7 @@ def _ends_with_closed_question(prose: str) -> bool:
     question = body[start:].lower()
     words = question.split()
     asked = _sentence_before(body, len(body))  # the whole question, a lead-in before a colon included
-    if not words or _has_word(asked, _FIRST_PERSON):
+    if not words or _has_word(asked, _FIRST_PERSON) or _has_word(question, _JUDGED_AGAINST_THE_WORLD):
         return False
     opens_closed = words[0].strip("\"'(*") in _AUXILIARIES and not (len(words) > 2 and words[1] == "you" and words[2] in _ASKING)
     if not opens_closed and not ("," in question and _OPTIONS.search(question)):
@@ -315,7 +315,7 @@ _OPENING_QUESTION_WORDS = 20  # a closed question before its item has at most th
 # Whether a given sentence is true or makes sense is judged against the world, from knowledge: a
 # question, not a label read off the item ("Is the following sentence factually correct?").
 _JUDGED_AGAINST_THE_WORLD = frozenset((
-    "true", "false", "correct", "incorrect", "fact", "factual", "factually", "verifiable", "accurate", "plausible", "sense",
+    "true", "false", "truth", "correct", "incorrect", "fact", "factual", "factually", "verifiable", "accurate", "plausible", "sense",
     "possible", "right", "wrong",
 ))
 
