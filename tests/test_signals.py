@@ -389,6 +389,11 @@ texts = st.one_of(
     st.text(),
     st.text(alphabet=st.sampled_from(list("`~?{}();=<>_\\$^*+-×≤∑\n\t 0123456789.,aé日\ud800")), max_size=200),
     st.lists(st.sampled_from(["```", "~~~", "as json", "why", "\n- ", "\n1. ", "@@ -", "\\frac", "$$", "? ", "http://a?b=1"]), max_size=30).map("".join),
+    # The request's edges, definitions, a closed question before its item, a named layout: long
+    # texts that name a given text, in pieces that the edges may cut anywhere.
+    st.lists(st.sampled_from(["the article", "summarize ", "\n\n", "\n", "must ", "x = 1 ", "if a then b. ", "def f(",
+                              "class A:", "Is this review positive?\n", "Review: ", '"', "on-premise", " in the SOAP format",
+                              "prepare it ", "word " * 40, "\ud800", "é"]), max_size=24).map("".join),
 )
 
 

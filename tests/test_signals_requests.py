@@ -35,6 +35,7 @@ def test_a_closed_question_before_its_item_is_labelling() -> None:
     assert value(f"{liars} Does Alice tell the truth?", "closed_question") == 0
     assert value(f"{review[7:]} Is this review positive?", "closed_question") == 1
     assert value(f"Should I return this?\n{review}", "closed_question") == 0  # the asker chooses
+    assert value(f"Does this review hurt our rating?\n{review}", "closed_question") == 0  # the asker's own stake
     assert value("Is this product review positive?\nReview: Great.", "closed_question") == 0  # no item of 12+ words
     assert value(f"Is this product review positive? {review}", "closed_question") == 0  # not a line of its own
     assert value(f"Is this product review positive?\nThe handle cracked on the fourth day and the seller never "

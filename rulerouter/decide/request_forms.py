@@ -312,6 +312,9 @@ def asks_for_named_layout(lowered: str) -> bool:
 # The words with which a question before its item points ahead at it; "it" and "that" point back.
 _POINTING_AHEAD = frozenset(("this", "these", "following", "below"))
 _OPENING_QUESTION_WORDS = 20  # a closed question before its item has at most this many words
+# The asker, or what is theirs: "Does this clause limit our liability?" asks for advice on the
+# asker's own stake, not for a label. (Only the question line is read, never the item after it.)
+_ASKER_OR_STAKE = _FIRST_PERSON | frozenset(("me", "my", "mine", "us", "our", "ours"))
 # Whether a given sentence is true or makes sense is judged against the world, from knowledge: a
 # question, not a label read off the item ("Is the following sentence factually correct?").
 _JUDGED_AGAINST_THE_WORLD = frozenset((
@@ -331,7 +334,7 @@ def _opens_with_closed_question(prose: str) -> bool:
     words = first.lower().split()
     if not words or len(words) > _OPENING_QUESTION_WORDS or words[0].strip("\"'(*") not in _AUXILIARIES:
         return False
-    if (len(words) > 2 and words[1] == "you" and words[2] in _ASKING) or _has_word(first, _FIRST_PERSON):
+    if (len(words) > 2 and words[1] == "you" and words[2] in _ASKING) or _has_word(first, _ASKER_OR_STAKE):
         return False
     if not _has_word(first, _POINTING_AHEAD) or _has_word(first, _JUDGED_AGAINST_THE_WORLD):
         return False
