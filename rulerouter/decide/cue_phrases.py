@@ -307,6 +307,7 @@ GROUP_NAMES = tuple(CUE_GROUPS)
 
 _FORMAT_NAME = "\x00name"  # plan marker: a bare format name, checked against its neighbours
 _HYPHEN = ord("-")
+_UNJOINED = "\x01unjoined"  # plan marker: a cue that a hyphen may not join to the word before
 
 # Word characters as bytes of UTF-8 text: ASCII letters, digits and "_", and every byte of a
 # non-ASCII character (nearly all of which are letters in the texts routed).
@@ -339,7 +340,7 @@ class CueScanner:
 
     def __init__(self) -> None:
         patterns: list[bytes] = []
-        plan: list[tuple[int, bool, int, bool, str | None]] = []
+        plan: list[tuple[int, bool, bool, bool, str | None]] = []
         entries = [(group, phrase, None) for group, phrases in CUE_GROUPS.items() for phrase in phrases]
         entries += [(None, phrase, fmt) for phrase, fmt in FORMAT_PHRASES.items()]
         entries += [(None, name, _FORMAT_NAME + fmt) for name, fmt in FORMAT_NAMES.items()]
@@ -355,9 +356,9 @@ class CueScanner:
                 (
                     -1 if group is None else GROUP_NAMES.index(group),
                     group in DISTINCT,
-                    (2 if unjoined else 1) if _is_word_char(text[0]) else 0,
+                    _is_word_char(text[0]),
                     _is_word_char(text[-1]) and not prefix,
-                    fmt,
+                    _UNJOINED if unjoined else fmt,  # a cue's own marker rides in the format slot: no cost to others
                 )
             )
         self._automaton = ahocorasick_rs.BytesAhoCorasick(patterns, implementation=ahocorasick_rs.Implementation.DFA)
@@ -383,16 +384,20 @@ class CueScanner:
         end_of_text = len(text)
         for slot, start, end in matches:
             group, distinct, check_left, check_right, fmt = plan[slot]
-            if check_left and (word[text[start - 1]] or (check_left == 2 and text[start - 1] == _HYPHEN and word[text[start - 2]])):
-                continue  # start ≥ 1: the text begins with "\n"; "~": "on-premise" holds no "premise"
+            if check_left and word[text[start - 1]]:  # start ≥ 1: the text begins with "\n"
+                continue
             if check_right and end < end_of_text and word[text[end]]:
                 continue
             if fmt is not None:
-                if fmt[0] != "\x00":
-                    formats.add(fmt)
-                elif _neighbour_asks(text, start, end):
-                    formats.add(fmt[len(_FORMAT_NAME):])
-                continue
+                if fmt is _UNJOINED:  # "~premise*": not in "on-premise"
+                    if text[start - 1] == _HYPHEN and word[text[start - 2]]:
+                        continue
+                else:
+                    if fmt[0] != "\x00":
+                        formats.add(fmt)
+                    elif _neighbour_asks(text, start, end):
+                        formats.add(fmt[len(_FORMAT_NAME):])
+                    continue
             if distinct:
                 if slot in seen:
                     continue

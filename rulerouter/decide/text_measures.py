@@ -55,11 +55,13 @@ _CODE_BYTES = b"{}[]();=<>_|&\\#$@^~*`"
 # "public int size() {", "func Sum(xs []int) int {"). A stub to complete is code to write,
 # however much of it is prose in a docstring.
 _DEFINITION = re.compile(
-    r"(?m)^[ \t]*(?:(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(|class[ \t]+\w+[ \t]*[(:{<]"
-    r"|(?:export[ \t]+)?function[ \t]*\w*[ \t]*\(|func[ \t]+(?:\([^)\n]*\)[ \t]*)?\w+[ \t]*\(|(?:pub[ \t]+)?fn[ \t]+\w+[ \t]*[(<]"
-    r"|(?:public|private|protected|static)\b[^\n(;]*\([^)\n]*\)[^\n;]*$)"
-)  # each part is followed by one way only (no two repeats can take the same character): linear
-_DEFINITION_WORDS = ("def", "class", "fn", "func", "public", "private", "protected", "static")
+    r"[ \t]*+(?:(?:async[ \t]++)?def[ \t]++\w++[ \t]*+\(|class[ \t]++\w++[ \t]*+[(:{<]"
+    r"|(?:export[ \t]++)?function[ \t]*+\w*+[ \t]*+\(|func[ \t]++(?:\([^)\n]*+\)[ \t]*+)?\w++[ \t]*+\("
+    r"|(?:pub[ \t]++)?fn[ \t]++\w++[ \t]*+[(<]"
+    r"|(?:public|private|protected|static)\b[^\n(;]*+\([^)\n]*+\)[^\n;]*+\Z)"
+)  # matched on one line; possessive repeats never give back what they took: linear in it
+_DEFINITION_STARTS = ("def ", "def\t", "async ", "class ", "class\t", "function", "export ", "func ", "func\t", "fn ",
+                      "fn\t", "pub ", "public ", "private ", "protected ", "static ")
 _SPACE_BYTES = b" \t\n\r\x0b\x0c"
 # Digits → "1", "." and "," → "2", every other byte → "0": a number starts wherever "01" occurs.
 _DIGIT_RUNS = bytes(49 if 48 <= b <= 57 else 50 if b in (44, 46) else 48 for b in range(256))
@@ -191,14 +193,17 @@ def code_density(raw: bytes) -> float:
 
 
 def count_definitions(text: str) -> int:
-    """Lines that open a function or class definition (at most 3 are looked for)."""
-    if not any(word in text for word in _DEFINITION_WORDS):  # a few C-level scans rule out most texts
-        return 0
+    """Lines that open a function or class definition (at most 3 are counted).
+
+    Only lines that start with a definition's first word are matched, so most texts cost one
+    split and a `startswith` per line.
+    """
     found = 0
-    for _ in _DEFINITION.finditer(text):
-        found += 1
-        if found == 3:
-            break
+    for line in text.split("\n"):
+        if line.lstrip(" \t").startswith(_DEFINITION_STARTS) and _DEFINITION.match(line) is not None:
+            found += 1
+            if found == 3:
+                break
     return found
 
 
