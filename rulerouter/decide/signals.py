@@ -140,7 +140,8 @@ class Signals:
 
     def _cues(self) -> None:
         scanner = cue_scanner()
-        counts, formats = scanner.scan(self.inputs.lowered(self.source))
+        lowered = self.inputs.lowered(self.source)
+        counts, formats = scanner.scan(lowered)
         if counts[_PASSAGE_GROUP]:  # a given text is named: is there material to set apart?
             self._edges = measure.request_edges(self._prose_text(), REQUEST_EDGE_WORDS)
             if self._edges is not None:
@@ -148,7 +149,7 @@ class Signals:
                 for group in _ASKED_GROUPS:
                     counts[group] = asked[group]
         self.values[:_CUES_END] = counts
-        self.values[_FORMAT_REQUEST] = len(formats) + forms.asks_for_named_layout(self.inputs.lowered(self.source))
+        self.values[_FORMAT_REQUEST] = len(formats) + forms.asks_for_named_layout(lowered)
 
     def _structure(self) -> None:
         """Everything measured on the text's structure, in one go (each part is cheap)."""
