@@ -324,6 +324,7 @@ _JUDGED_AGAINST_THE_WORLD = frozenset((
 
 
 def _opens_with_closed_question(prose: str) -> bool:
+    prose = prose[:2_400]  # the question's line (400 characters at most) and the item's start
     start = len(prose) - len(prose.lstrip())
     line_end = prose.find("\n", start, start + 400)
     if line_end < 0:

@@ -143,7 +143,8 @@ class Signals:
         lowered = self.inputs.lowered(self.source)
         counts, formats = scanner.scan(lowered)
         if counts[_PASSAGE_GROUP]:  # a given text is named: is there material to set apart?
-            self._edges = measure.request_edges(self._prose_text(), REQUEST_EDGE_WORDS)
+            # The edges lie in the sample's first 12,000 and last 4,000 characters: no copy of a long middle.
+            self._edges = measure.request_edges(measure.sample(self._prose_text()), REQUEST_EDGE_WORDS)
             if self._edges is not None:
                 asked, _ = scanner.scan(self._edges.lower())
                 for group in _ASKED_GROUPS:
@@ -156,27 +157,28 @@ class Signals:
         values = self.values
         text = self.inputs.text(self.source)
         prose = self._prose_text()
+        # A text long enough to hand over material: its premises and maths are the request's
+        # edges' only (the cue scan decides whether it names a given text, and finds the edges).
+        edges = None
+        if len(prose) > _EDGES_MIN_CHARS:
+            self.ensure(_CUES_PLAN)
+            edges = self._edges
         values[_QUESTIONS] = measure.count_questions(prose)
         sampled = measure.sample(text)
         raw = sampled.encode("utf-8", "replace")
         values[_CODE_DENSITY] = measure.code_density(raw)
-        values[_LATEX] = measure.count_latex(sampled)
+        values[_LATEX] = measure.count_latex(sampled if edges is None else edges)
         if prose is not text:
             sampled = measure.sample(prose)
             raw = sampled.encode("utf-8", "replace")
+        asked = sampled if edges is None else edges
         values[_NUMBERS] = measure.count_numbers(raw)
-        values[_EQUATIONS] = measure.count_equations(sampled)
+        values[_EQUATIONS] = measure.count_equations(asked)
         values[_NUMBERED] = measure.count_numbered_items(sampled)
         values[_DEFINITIONS] = measure.count_definitions(sampled)
         values[_COMMA_ITEMS] = measure.comma_items(sampled)
         values[_EDIT_REQUEST] = forms.opens_with_edit(prose)
-        if len(prose) > _EDGES_MIN_CHARS:  # long enough to hand over material: premises and maths of the request only
-            self.ensure(_CUES_PLAN)
-            if self._edges is not None:
-                sampled = self._edges
-                values[_EQUATIONS] = measure.count_equations(sampled)
-                values[_LATEX] = measure.count_latex(sampled)
-        values[_PREMISES] = forms.count_premises(sampled.lower())
+        values[_PREMISES] = forms.count_premises(asked.lower())
         values[_CLOSED_QUESTION] = forms.closed_question(prose)
         values[_ARITHMETIC] = forms.arithmetic(text) if values[_NUMBERS] else 0  # no number, no calculation
 
